@@ -1,0 +1,20 @@
+//! A local emulator of the Xbox Live GameClips service: a real HTTP server with durable state
+//! (SQLite + block files) and fault injection, for development and tests.
+//!
+//! ```no_run
+//! let dir = std::env::temp_dir().join("clips-emulator");
+//! let emulator = gameclips_emulator::Emulator::start(gameclips_emulator::EmulatorConfig::new(dir)).unwrap();
+//! let token = gameclips_emulator::token::mint_for_xuid(2533274800000001);
+//! println!("{} {}", emulator.base_url(), token);
+//! ```
+
+mod api;
+pub mod faults;
+mod server;
+mod stats;
+pub mod store;
+pub mod token;
+pub mod wire;
+
+pub use faults::Faults;
+pub use server::{Emulator, EmulatorConfig};

@@ -1,0 +1,108 @@
+//! `gameclips-emulator --listen 127.0.0.1:0 --data-dir DIR [--scid S]... [--processing-ms N] [--latency-ms N] [--stall-rate P]`
+//! `gameclips-emulator token --xuid N [--device-type T] [--title-id N] [--sandbox S] [--expires-in S]`
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use gameclips_emulator::token::{self, Claims};
+use gameclips_emulator::{Emulator, EmulatorConfig};
+
+const USAGE: &str = "usage:
+  gameclips-emulator [--listen ADDR] [--data-dir DIR] [--scid SCID]... [--processing-ms N]
+                     [--latency-ms N] [--stall-rate P]
+  gameclips-emulator token --xuid N [--device-type T] [--title-id N] [--sandbox S] [--expires-in SECONDS]";
+
+fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, String> {
+    let raw = raw.ok_or_else(|| format!("{flag} needs a value"))?;
+    raw.parse().map_err(|_| format!("{flag}: {raw:?} is not valid"))
+}
+
+fn token_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
+    let mut claims = Claims::for_xuid(0);
+    let mut have_xuid = false;
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--xuid" => {
+                claims = Claims { xuid: Some(value::<u64>(&flag, args.next())?.to_string()), ..claims };
+                have_xuid = true;
+            }
+            "--device-type" => claims.device_type = Some(value(&flag, args.next())?),
+            "--title-id" => claims.title_id = Some(value::<u64>(&flag, args.next())?.to_string()),
+            "--sandbox" => claims.sandbox_id = Some(value(&flag, args.next())?),
+            "--expires-in" => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                claims.exp = Some(now + value::<u64>(&flag, args.next())?);
+            }
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    if !have_xuid {
+        return Err("token needs --xuid".into());
+    }
+    claims.device_id = Some(format!("dev-{}", claims.xuid.as_deref().unwrap_or("0")));
+    println!("{}", token::mint(&claims));
+    Ok(())
+}
+
+fn serve_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
+    let mut config = EmulatorConfig::new("gameclips-emulator-data");
+    config.listen = "127.0.0.1:8080".parse().expect("literal address");
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--listen" => config.listen = value(&flag, args.next())?,
+            "--data-dir" => config.data_dir = value::<String>(&flag, args.next())?.into(),
+            "--scid" => config.scids.push(value(&flag, args.next())?),
+            "--processing-ms" => config.processing_ms = value(&flag, args.next())?,
+            "--latency-ms" => config.faults.latency_ms = value(&flag, args.next())?,
+            "--stall-rate" => config.faults.stall_rate = value(&flag, args.next())?,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    let mut emulator = Emulator::start(config).map_err(|e| format!("cannot start: {e}"))?;
+    println!("listening on {}", emulator.base_url());
+    let _ = std::io::stdout().flush();
+    let stop = emulator.stopper();
+    let signals = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    signals.block_on(wait_for_signal());
+    if let Some(stop) = stop {
+        let _ = stop.send(());
+    }
+    emulator.wait();
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1).peekable();
+    let result = if args.peek().map(String::as_str) == Some("token") {
+        args.next();
+        token_command(args)
+    } else {
+        serve_command(args)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("gameclips-emulator: {message}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

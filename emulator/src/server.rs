@@ -1,0 +1,213 @@
+//! The HTTP server and its request pipeline:
+//! accept (connection counted) -> route -> fault plan -> latency -> body read (counted, capped)
+//! -> stall? -> handler on the blocking pool -> status counted -> response.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::sync::oneshot;
+
+use crate::api::{self, HttpResponse, Route, MAX_BODY};
+use crate::faults::Faults;
+use crate::stats::Stats;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Service configuration ids the emulator knows; empty: any.
+    pub scids: Vec<String>,
+    /// Time from commit to Published.
+    pub processing_ms: u64,
+    pub faults: Faults,
+}
+
+impl EmulatorConfig {
+    /// Loopback, an ephemeral port, state kept in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> EmulatorConfig {
+        EmulatorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            scids: Vec::new(),
+            processing_ms: 2000,
+            faults: Faults::default(),
+        }
+    }
+}
+
+pub struct Shared {
+    pub config: EmulatorConfig,
+    pub base_url: String,
+    pub store: Store,
+    pub stats: Stats,
+    pub faults: RwLock<Faults>,
+}
+
+/// The connection was dropped on purpose (or by the client) in the middle of a request.
+#[derive(Debug)]
+pub struct ConnectionDropped;
+
+impl std::fmt::Display for ConnectionDropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped")
+    }
+}
+
+impl std::error::Error for ConnectionDropped {}
+
+enum BodyRead {
+    Complete(Bytes),
+    TooLarge,
+}
+
+async fn read_body(mut body: Incoming, stats: &Stats) -> Result<BodyRead, ConnectionDropped> {
+    let mut collected = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ConnectionDropped)?;
+        if let Ok(data) = frame.into_data() {
+            stats.body_received(data.len());
+            if collected.len() + data.len() > MAX_BODY {
+                return Ok(BodyRead::TooLarge);
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(BodyRead::Complete(collected.freeze()))
+}
+
+async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpResponse, ConnectionDropped> {
+    let _in_flight = shared.stats.request_started();
+    let route = Route::parse(request.method(), request.uri().path());
+    let endpoint = route.endpoint();
+    let plan = if route.is_service_call() {
+        shared.faults.read().unwrap_or_else(|p| p.into_inner()).plan()
+    } else {
+        Default::default()
+    };
+    if plan.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
+    }
+    let (parts, body) = request.into_parts();
+    let body = read_body(body, &shared.stats).await?;
+    if plan.stall {
+        std::future::pending::<()>().await;
+    }
+    let response = match body {
+        BodyRead::TooLarge => api::empty_response(StatusCode::PAYLOAD_TOO_LARGE),
+        BodyRead::Complete(body) => {
+            let handler_shared = shared.clone();
+            tokio::task::spawn_blocking(move || api::handle(&handler_shared, route, &parts, &body))
+                .await
+                .unwrap_or_else(|_| api::empty_response(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+    };
+    shared.stats.record(endpoint, response.status().as_u16());
+    Ok(response)
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+            _ = &mut stop => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _open = shared.stats.connection_opened();
+            let service = service_fn(|request| serve(shared.clone(), request));
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+/// A running emulator. Dropping it stops the server (its state stays in the data dir).
+pub struct Emulator {
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Binds the listen address and serves on a thread of its own.
+    pub fn start(config: EmulatorConfig) -> io::Result<Emulator> {
+        let listener = StdTcpListener::bind(config.listen)?;
+        listener.set_nonblocking(true)?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let store = Store::open(&config.data_dir)?;
+        let shared = Arc::new(Shared {
+            faults: RwLock::new(config.faults.clone()),
+            config,
+            base_url,
+            store,
+            stats: Stats::default(),
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("gameclips-emulator")
+            .enable_all()
+            .build()?;
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let serving = shared.clone();
+        let thread = std::thread::Builder::new().name("gameclips-emulator".into()).spawn(move || {
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => accept_loop(listener, serving, stop_rx).await,
+                    Err(e) => eprintln!("gameclips-emulator: cannot listen: {e}"),
+                }
+            });
+            // Stalled requests never finish by design: do not wait for them.
+            runtime.shutdown_background();
+        })?;
+        Ok(Emulator { shared, stop: Some(stop_tx), thread: Some(thread) })
+    }
+
+    /// `http://HOST:PORT`, with the real port when port 0 was asked for.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// Replace the fault settings while running.
+    pub fn set_faults(&self, faults: Faults) {
+        *self.shared.faults.write().unwrap_or_else(|p| p.into_inner()) = faults;
+    }
+
+    /// Blocks until the server stops (for the program: until a signal asks it to).
+    pub fn wait(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// Asks the server to stop, from another thread or a signal handler context.
+    pub fn stopper(&mut self) -> Option<oneshot::Sender<()>> {
+        self.stop.take()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+

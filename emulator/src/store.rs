@@ -1,0 +1,333 @@
+//! Durable state: clip metadata and per-block receive counts in SQLite, clip bytes in one file per clip
+//! written in place at each block's offset (memory stays flat whatever the clip size).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use crate::wire::{NewClip, MAX_BLOCK_SIZE};
+
+/// What a block PUT did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BlockOutcome {
+    /// Stored; more blocks are missing (202).
+    Stored,
+    /// The clip is complete: this block committed it, or it was committed before (201).
+    Committed,
+}
+
+/// Why a block was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BlockError {
+    NotFound,
+    BadParameter(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ClipRecord {
+    pub id: String,
+    pub owner_xuid: String,
+    pub scid: String,
+    pub upload_id: String,
+    pub meta: NewClip,
+    pub block_size: Option<u64>,
+    pub created_at_ms: u64,
+    pub committed_at_ms: Option<u64>,
+    pub failed: Option<String>,
+    pub sha256: Option<String>,
+}
+
+pub struct Store {
+    db: Mutex<Connection>,
+    blobs: PathBuf,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS clips (
+    id TEXT PRIMARY KEY,
+    owner_xuid TEXT NOT NULL,
+    scid TEXT NOT NULL,
+    upload_id TEXT NOT NULL,
+    greatest_moment_id TEXT NOT NULL,
+    user_caption TEXT NOT NULL,
+    session_ref TEXT NOT NULL,
+    date_recorded TEXT NOT NULL,
+    duration_seconds INTEGER NOT NULL,
+    expected_blocks INTEGER NOT NULL,
+    file_size INTEGER NOT NULL,
+    clip_type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    visibility TEXT NOT NULL,
+    title_data TEXT NOT NULL,
+    system_properties TEXT NOT NULL,
+    users_in_session TEXT NOT NULL,
+    thumbnail_source TEXT NOT NULL,
+    thumbnail_offset_ms INTEGER NOT NULL,
+    saved_by_user INTEGER NOT NULL,
+    block_size INTEGER,
+    created_at_ms INTEGER NOT NULL,
+    committed_at_ms INTEGER,
+    failed TEXT,
+    sha256 TEXT
+);
+CREATE TABLE IF NOT EXISTS blocks (
+    clip_id TEXT NOT NULL,
+    block_num INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    PRIMARY KEY (clip_id, block_num)
+);
+";
+
+const CLIP_COLUMNS: &str = "id, owner_xuid, scid, upload_id, greatest_moment_id, user_caption, session_ref, \
+    date_recorded, duration_seconds, expected_blocks, file_size, clip_type, source, visibility, title_data, \
+    system_properties, users_in_session, thumbnail_source, thumbnail_offset_ms, saved_by_user, block_size, \
+    created_at_ms, committed_at_ms, failed, sha256";
+
+fn clip_from_row(row: &rusqlite::Row) -> rusqlite::Result<ClipRecord> {
+    let users: String = row.get(16)?;
+    Ok(ClipRecord {
+        id: row.get(0)?,
+        owner_xuid: row.get(1)?,
+        scid: row.get(2)?,
+        upload_id: row.get(3)?,
+        meta: NewClip {
+            greatest_moment_id: row.get(4)?,
+            user_caption: row.get(5)?,
+            session_ref: row.get(6)?,
+            date_recorded: row.get(7)?,
+            duration_seconds: row.get(8)?,
+            expected_blocks: row.get(9)?,
+            file_size: row.get(10)?,
+            clip_type: row.get(11)?,
+            source: row.get(12)?,
+            visibility: row.get(13)?,
+            title_data: row.get(14)?,
+            system_properties: row.get(15)?,
+            users_in_session: serde_json::from_str(&users).unwrap_or_default(),
+            thumbnail_source: row.get(17)?,
+            thumbnail_offset_ms: row.get(18)?,
+            saved_by_user: row.get(19)?,
+        },
+        block_size: row.get(20)?,
+        created_at_ms: row.get(21)?,
+        committed_at_ms: row.get(22)?,
+        failed: row.get(23)?,
+        sha256: row.get(24)?,
+    })
+}
+
+/// The block size implied by one block: every block but the last has the same length, so a non-last
+/// block gives it directly and the last block gives it through the bytes that precede it.
+fn infer_block_size(file_size: u64, expected: u64, block_num: u64, len: u64) -> Option<u64> {
+    let candidate = if block_num + 1 < expected {
+        len
+    } else if expected == 1 {
+        file_size
+    } else {
+        let before = file_size.checked_sub(len)?;
+        if before % (expected - 1) != 0 {
+            return None;
+        }
+        before / (expected - 1)
+    };
+    (candidate > 0 && candidate <= MAX_BLOCK_SIZE && file_size.div_ceil(candidate) == expected).then_some(candidate)
+}
+
+fn block_len(file_size: u64, block_size: u64, block_num: u64) -> u64 {
+    let start = block_num * block_size;
+    (file_size - start).min(block_size)
+}
+
+impl Store {
+    pub fn open(data_dir: &Path) -> io::Result<Store> {
+        let blobs = data_dir.join("clips");
+        fs::create_dir_all(&blobs)?;
+        let db = Connection::open(data_dir.join("emulator.sqlite3")).map_err(io::Error::other)?;
+        db.execute_batch(SCHEMA).map_err(io::Error::other)?;
+        Ok(Store { db: Mutex::new(db), blobs })
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A handler that panicked cannot have left a transaction half-applied: SQLite rolls it back.
+        self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn blob_path(&self, clip_id: &str) -> PathBuf {
+        self.blobs.join(format!("{clip_id}.bin"))
+    }
+
+    pub fn create_clip(&self, id: &str, owner_xuid: &str, scid: &str, upload_id: &str, clip: &NewClip, now_ms: u64) {
+        File::create(self.blob_path(id)).expect("clip file can be created in the data dir");
+        let users = serde_json::to_string(&clip.users_in_session).expect("strings serialize");
+        self.db()
+            .execute(
+                &format!("INSERT INTO clips ({CLIP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, NULL, ?21, NULL, NULL, NULL)"),
+                params![
+                    id, owner_xuid, scid, upload_id, clip.greatest_moment_id, clip.user_caption, clip.session_ref,
+                    clip.date_recorded, clip.duration_seconds, clip.expected_blocks, clip.file_size, clip.clip_type,
+                    clip.source, clip.visibility, clip.title_data, clip.system_properties, users,
+                    clip.thumbnail_source, clip.thumbnail_offset_ms, clip.saved_by_user, now_ms
+                ],
+            )
+            .expect("clip row inserts");
+    }
+
+    pub fn clip(&self, id: &str) -> Option<ClipRecord> {
+        self.db()
+            .query_row(&format!("SELECT {CLIP_COLUMNS} FROM clips WHERE id = ?1"), [id], clip_from_row)
+            .optional()
+            .expect("clip query runs")
+    }
+
+    /// How many times each block was received, indexed by block number.
+    pub fn block_counts(&self, clip: &ClipRecord) -> Vec<u64> {
+        let mut counts = vec![0; clip.meta.expected_blocks as usize];
+        let db = self.db();
+        let mut stmt = db.prepare("SELECT block_num, received FROM blocks WHERE clip_id = ?1").expect("prepare");
+        let rows = stmt
+            .query_map([&clip.id], |row| Ok((row.get::<_, u64>(0)?, row.get::<_, u64>(1)?)))
+            .expect("block query runs");
+        for (num, received) in rows.flatten() {
+            if let Some(slot) = counts.get_mut(num as usize) {
+                *slot = received;
+            }
+        }
+        counts
+    }
+
+    /// Stores one block in place; commits the clip when it was the last one missing.
+    pub fn put_block(&self, clip_id: &str, block_num: u64, data: &[u8], now_ms: u64) -> Result<BlockOutcome, BlockError> {
+        let clip = self.clip(clip_id).ok_or(BlockError::NotFound)?;
+        if clip.committed_at_ms.is_some() || clip.failed.is_some() {
+            return Ok(BlockOutcome::Committed);
+        }
+        let (file_size, expected) = (clip.meta.file_size, clip.meta.expected_blocks);
+        if block_num >= expected {
+            return Err(BlockError::BadParameter(format!("blockNum {block_num} is not below expectedBlocks {expected}")));
+        }
+        let block_size = match clip.block_size {
+            Some(size) => size,
+            None => {
+                let size = infer_block_size(file_size, expected, block_num, data.len() as u64).ok_or_else(|| {
+                    BlockError::BadParameter(format!(
+                        "a block of {} bytes cannot be block {block_num} of {expected} in a file of {file_size} bytes",
+                        data.len()
+                    ))
+                })?;
+                // Two first blocks may race: the first to store its size wins, the other is checked against it.
+                let db = self.db();
+                db.execute("UPDATE clips SET block_size = ?2 WHERE id = ?1 AND block_size IS NULL", params![clip_id, size])
+                    .expect("block size update");
+                db.query_row("SELECT block_size FROM clips WHERE id = ?1", [clip_id], |row| row.get(0))
+                    .expect("block size query")
+            }
+        };
+        let want = block_len(file_size, block_size, block_num);
+        if data.len() as u64 != want {
+            return Err(BlockError::BadParameter(format!(
+                "block {block_num} must be {want} bytes, got {}",
+                data.len()
+            )));
+        }
+        let file = OpenOptions::new().write(true).open(self.blob_path(clip_id)).map_err(|_| BlockError::NotFound)?;
+        write_all_at(&file, data, block_num * block_size).expect("block write to the clip file");
+
+        let committed = {
+            let mut db = self.db();
+            let tx = db.transaction().expect("transaction");
+            tx.execute(
+                "INSERT INTO blocks (clip_id, block_num, received) VALUES (?1, ?2, 1)
+                 ON CONFLICT (clip_id, block_num) DO UPDATE SET received = received + 1",
+                params![clip_id, block_num],
+            )
+            .expect("block count");
+            let have: u64 = tx
+                .query_row("SELECT COUNT(*) FROM blocks WHERE clip_id = ?1", [clip_id], |row| row.get(0))
+                .expect("count");
+            let committing = have == expected
+                && tx
+                    .execute(
+                        "UPDATE clips SET committed_at_ms = ?2 WHERE id = ?1 AND committed_at_ms IS NULL AND failed IS NULL",
+                        params![clip_id, now_ms],
+                    )
+                    .expect("commit")
+                    == 1;
+            tx.commit().expect("commit transaction");
+            committing
+        };
+        if committed {
+            self.verify_committed(clip_id, file_size);
+            return Ok(BlockOutcome::Committed);
+        }
+        Ok(if self.clip(clip_id).is_some_and(|c| c.committed_at_ms.is_some()) {
+            BlockOutcome::Committed
+        } else {
+            BlockOutcome::Stored
+        })
+    }
+
+    /// The service joins the blocks and checks the file; a mismatch puts the clip in `Error`.
+    fn verify_committed(&self, clip_id: &str, file_size: u64) {
+        let path = self.blob_path(clip_id);
+        let on_disk = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let (failed, sha) = if on_disk != file_size {
+            (Some(format!("assembled file is {on_disk} bytes, expected {file_size}")), None)
+        } else {
+            (None, Some(sha256_file(&path).expect("clip file is readable")))
+        };
+        self.db()
+            .execute("UPDATE clips SET failed = ?2, sha256 = ?3 WHERE id = ?1", params![clip_id, failed, sha])
+            .expect("verification result");
+    }
+}
+
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, data: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, data, offset)
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &File, mut data: &[u8], mut offset: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !data.is_empty() {
+        let n = file.seek_write(data, offset)?;
+        data = &data[n..];
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_size_is_inferred_from_any_block() {
+        // 100 bytes in 4 blocks of 30: 30, 30, 30, 10.
+        assert_eq!(infer_block_size(100, 4, 0, 30), Some(30));
+        assert_eq!(infer_block_size(100, 4, 3, 10), Some(30));
+        assert_eq!(infer_block_size(100, 4, 3, 11), None);
+        assert_eq!(infer_block_size(100, 4, 1, 20), None); // 20-byte blocks would need 5
+        assert_eq!(infer_block_size(7, 1, 0, 7), Some(7));
+    }
+}

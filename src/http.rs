@@ -1,0 +1,206 @@
+//! Every request the library makes goes through [`Http`]: one pooled ureq agent per client, the
+//! service's common headers, a cap on response bodies, the rule about where the Authorization value may
+//! go, and [`Http::interrupt`], which makes requests blocked on a socket return at once.
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use ureq::http::{Method, Uri};
+use ureq::tls::{RootCerts, TlsConfig};
+use ureq::Agent;
+
+use crate::error::{Error, Result};
+use crate::protocol::MAX_RESPONSE_BYTES;
+
+pub struct HttpConfig {
+    pub service_version: String,
+    pub request_timeout: Duration,
+    pub ca_bundle_path: Option<std::path::PathBuf>,
+    pub allow_insecure_http: bool,
+}
+
+pub struct Http {
+    agent: Agent,
+    service_version: String,
+    allow_insecure_http: bool,
+}
+
+#[derive(Clone, Copy)]
+pub enum Body<'a> {
+    Json(&'a [u8]),
+    Octets(&'a [u8]),
+}
+
+/// What came back from one request.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The service answered, with any status.
+    Answered { status: u16, body: Vec<u8>, retry_after: Option<Duration> },
+    /// No answer. `reached_service` is false only when the request provably never left (connect or name
+    /// resolution failed): a non-idempotent call may then be repeated safely.
+    Transport { reached_service: bool, message: String },
+}
+
+fn load_roots(path: &Path) -> Result<RootCerts> {
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::invalid(format!("ca_bundle_path {}: {e}", path.display())))?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(Error::invalid(format!("ca_bundle_path {} holds no PEM certificate", path.display())));
+    }
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
+fn is_loopback(uri: &Uri) -> bool {
+    match uri.host() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+/// Parses a URL the library will send the Authorization value to, applying the transport rule of the C
+/// contract: https, or plain http only to loopback or when explicitly allowed.
+pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<Uri> {
+    let uri: Uri = url.parse().map_err(|_| Error::invalid(format!("{url:?} is not a valid URL")))?;
+    match uri.scheme_str() {
+        Some("https") => {}
+        Some("http") if allow_insecure_http || is_loopback(&uri) => {}
+        Some("http") => {
+            return Err(Error::invalid(format!(
+                "refusing to send credentials over plain http to {}; use https or set CLIPS_FLAG_ALLOW_INSECURE_HTTP",
+                uri.host().unwrap_or("?")
+            )))
+        }
+        _ => return Err(Error::invalid(format!("{url:?} is not an http(s) URL"))),
+    }
+    if uri.host().is_none() {
+        return Err(Error::invalid(format!("{url:?} has no host")));
+    }
+    Ok(uri)
+}
+
+fn retry_after(value: Option<&str>) -> Option<Duration> {
+    // The HTTP-date form is handled by the full retry policy; seconds are what the service sends.
+    value?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn never_left(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => true,
+        ureq::Error::Io(e) => matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionRefused
+                | io::ErrorKind::AddrNotAvailable
+                | io::ErrorKind::NetworkUnreachable
+                | io::ErrorKind::HostUnreachable
+        ),
+        _ => false,
+    }
+}
+
+impl Http {
+    pub fn new(config: HttpConfig) -> Result<Http> {
+        let mut tls = TlsConfig::builder();
+        if let Some(path) = &config.ca_bundle_path {
+            tls = tls.root_certs(load_roots(path)?);
+        }
+        let timeout = Some(config.request_timeout);
+        let agent_config = Agent::config_builder()
+            .http_status_as_error(false)
+            // Games are not configured through environment variables; a proxy must never see the token by accident.
+            .proxy(None)
+            // Redirects are handled by the upload engine, which decides where the Authorization value may go.
+            .max_redirects(0)
+            .tls_config(tls.build())
+            .user_agent(concat!("gameclips/", env!("CARGO_PKG_VERSION")))
+            .timeout_resolve(timeout)
+            .timeout_connect(timeout)
+            .timeout_per_read(timeout)
+            .timeout_per_write(timeout)
+            .timeout_recv_response(timeout)
+            .max_idle_connections_per_host(64)
+            .build();
+        Ok(Http {
+            agent: agent_config.new_agent(),
+            service_version: config.service_version,
+            allow_insecure_http: config.allow_insecure_http,
+        })
+    }
+
+    /// One request. Never retries: the engine decides that.
+    pub fn send(&self, method: Method, url: &str, authorization: &str, body: Body) -> Outcome {
+        let uri = match check_url(url, self.allow_insecure_http) {
+            Ok(uri) => uri,
+            Err(e) => return Outcome::Transport { reached_service: false, message: e.message },
+        };
+        let mut builder = ureq::http::Request::builder()
+            .method(method.clone())
+            .uri(uri)
+            .header("Authorization", authorization)
+            .header("X-RequestedServiceVersion", &self.service_version)
+            .header("x-xbl-contract-version", "1")
+            .header("Accept", "application/json");
+        let is_initial_post = method == Method::POST && url.ends_with("/clips");
+        if !is_initial_post {
+            builder = builder.header("Cache-Control", "no-cache");
+        }
+        let result = match body {
+            Body::Json(bytes) => builder
+                .header("Content-Type", "application/json")
+                .body(bytes)
+                .map_err(ureq::Error::from)
+                .and_then(|r| self.agent.run(r)),
+            Body::Octets(bytes) => builder
+                .header("Content-Type", "application/octet-stream")
+                .body(bytes)
+                .map_err(ureq::Error::from)
+                .and_then(|r| self.agent.run(r)),
+        };
+        match result {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let retry_after = retry_after(response.headers().get("Retry-After").and_then(|v| v.to_str().ok()));
+                match response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec() {
+                    Ok(body) => Outcome::Answered { status, body, retry_after },
+                    Err(e) => Outcome::Transport { reached_service: true, message: format!("reading the response: {e}") },
+                }
+            }
+            Err(e) => Outcome::Transport { reached_service: !never_left(&e), message: e.to_string() },
+        }
+    }
+
+    /// Closes every connection, including those other threads are blocked on, and refuses new requests.
+    pub fn interrupt(&self) {
+        self.agent.clone().shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_allowed() {
+        assert!(check_url("http://127.0.0.1:9/x", false).is_ok());
+        assert!(check_url("http://localhost/x", false).is_ok());
+        assert!(check_url("http://[::1]:80/x", false).is_ok());
+        assert!(check_url("https://gameclipsmetadata.xboxlive.com", false).is_ok());
+        let refused = check_url("http://example.com/x", false).unwrap_err();
+        assert!(refused.message.contains("plain http"), "{refused}");
+        assert!(check_url("http://example.com/x", true).is_ok());
+        assert!(check_url("ftp://example.com/x", true).is_err());
+        assert!(check_url("not a url", true).is_err());
+    }
+}

@@ -1,0 +1,27 @@
+//! gameclips: upload recorded gameplay clips to the Xbox Live GameClips service from game engines.
+//!
+//! The C ABI (`include/gameclips.h`, from [`ffi`]) is a thin translation of the safe API here:
+//! a [`Client`] owns a pool of worker threads; [`Client::begin_upload`] returns a handle at once;
+//! the game polls handles ([`Client::poll`]) and an event queue ([`Client::next_event`]).
+
+mod bandwidth;
+mod client;
+mod engine;
+pub mod error;
+mod events;
+mod handles;
+mod http;
+mod log;
+mod platform;
+pub mod protocol;
+mod retry;
+mod upload;
+
+pub mod ffi;
+
+pub use client::{Client, ClientOptions, UploadRequest, DEFAULT_METADATA_BASE_URL};
+pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, EventKind};
+pub use log::{LogLevel, LogSink};
+pub use protocol::{ClipSource, ThumbnailSource, Visibility};
+pub use upload::{UploadData, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};

@@ -1,0 +1,124 @@
+//! What to do after one request: done, try again later, wait for a new token, or give up.
+//! (The basic policy: exponential back-off with full jitter on transport errors, 408, 429 and 5xx.)
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind};
+use crate::http::Outcome;
+use crate::protocol::describe_error_body;
+
+/// Consecutive failed attempts of one upload (without progress between them) before it fails.
+pub const MAX_ATTEMPTS: u32 = 8;
+const BASE_DELAY: Duration = Duration::from_millis(250);
+const MAX_DELAY: Duration = Duration::from_secs(16);
+
+#[derive(Debug)]
+pub enum Verdict {
+    Success { status: u16, body: Vec<u8> },
+    Retry { after: Duration, error: Error },
+    NeedsAuth { status: u16 },
+    Fail(Error),
+}
+
+/// Whether repeating a request the service may already have acted on is harmless.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    Idempotent,
+    /// Repeated only when it provably never reached the service, or the service said 429/503.
+    NotIdempotent,
+}
+
+fn jitter(max: Duration) -> Duration {
+    // A tiny xorshift is plenty for spreading retries; seeded per process from the clock.
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        x = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    Duration::from_nanos(x % (max.as_nanos() as u64).max(1))
+}
+
+/// Full-jitter exponential back-off for the `attempt`-th consecutive failure (0-based).
+pub fn backoff(attempt: u32) -> Duration {
+    let ceiling = BASE_DELAY.saturating_mul(1 << attempt.min(16)).min(MAX_DELAY);
+    jitter(ceiling).max(Duration::from_millis(10))
+}
+
+pub fn classify(outcome: Outcome, what: &str, idempotency: Idempotency, attempt: u32) -> Verdict {
+    let retries_left = attempt + 1 < MAX_ATTEMPTS;
+    match outcome {
+        Outcome::Answered { status, body, .. } if (200..300).contains(&status) => Verdict::Success { status, body },
+        Outcome::Answered { status: 401, .. } => Verdict::NeedsAuth { status: 401 },
+        Outcome::Answered { status, body, retry_after } => {
+            let message = format!("{what} failed: HTTP {status}: {}", describe_error_body(&body));
+            let transient = matches!(status, 408 | 429 | 500 | 502 | 503 | 504);
+            let safe = idempotency == Idempotency::Idempotent || matches!(status, 429 | 503);
+            if transient && safe && retries_left {
+                let after = retry_after.unwrap_or_else(|| backoff(attempt));
+                return Verdict::Retry { after, error: Error::http(ErrorKind::Http, status, message) };
+            }
+            let kind = match status {
+                403 => ErrorKind::Auth,
+                _ => ErrorKind::Http,
+            };
+            Verdict::Fail(Error::http(kind, status, message))
+        }
+        Outcome::Transport { reached_service, message } => {
+            let error = Error::new(ErrorKind::Network, format!("{what} failed: {message}"));
+            let safe = idempotency == Idempotency::Idempotent || !reached_service;
+            if safe && retries_left {
+                Verdict::Retry { after: backoff(attempt), error }
+            } else if !safe {
+                let message = format!("{} (not repeated: the service may have acted on it)", error.message);
+                Verdict::Fail(Error::new(ErrorKind::Network, message))
+            } else {
+                Verdict::Fail(error)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(status: u16) -> Outcome {
+        Outcome::Answered { status, body: Vec::new(), retry_after: None }
+    }
+
+    #[test]
+    fn transient_statuses_are_retried_when_safe() {
+        assert!(matches!(classify(answered(503), "x", Idempotency::Idempotent, 0), Verdict::Retry { .. }));
+        assert!(matches!(classify(answered(503), "x", Idempotency::NotIdempotent, 0), Verdict::Retry { .. }));
+        assert!(matches!(classify(answered(500), "x", Idempotency::NotIdempotent, 0), Verdict::Fail(_)));
+        assert!(matches!(classify(answered(500), "x", Idempotency::Idempotent, MAX_ATTEMPTS - 1), Verdict::Fail(_)));
+        assert!(matches!(classify(answered(401), "x", Idempotency::Idempotent, 0), Verdict::NeedsAuth { .. }));
+        match classify(answered(403), "x", Idempotency::Idempotent, 0) {
+            Verdict::Fail(e) => assert_eq!((e.kind, e.http_status), (ErrorKind::Auth, 403)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_that_may_have_arrived_is_not_repeated_unless_idempotent() {
+        let sent = || Outcome::Transport { reached_service: true, message: "reset".into() };
+        let unsent = || Outcome::Transport { reached_service: false, message: "refused".into() };
+        assert!(matches!(classify(sent(), "x", Idempotency::NotIdempotent, 0), Verdict::Fail(_)));
+        assert!(matches!(classify(unsent(), "x", Idempotency::NotIdempotent, 0), Verdict::Retry { .. }));
+        assert!(matches!(classify(sent(), "x", Idempotency::Idempotent, 0), Verdict::Retry { .. }));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 0..30 {
+            assert!(backoff(attempt) <= MAX_DELAY);
+        }
+        let early: Duration = (0..200).map(|_| backoff(0)).max().unwrap();
+        assert!(early <= BASE_DELAY);
+    }
+}

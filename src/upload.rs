@@ -1,0 +1,573 @@
+//! One upload's bookkeeping: which blocks are missing, ready, in flight or acknowledged, its phase,
+//! retries and the events its transitions emit. No I/O happens here; the engine does it and reports back.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Event, EventKind, EventQueue};
+use crate::protocol::{InitialUploadRequest, InitialUploadResponse};
+
+/// `CLIPS_OK` and `CLIPS_PENDING`, as they appear in statuses and events.
+pub const RESULT_OK: i32 = 0;
+pub const RESULT_PENDING: i32 = 1;
+
+/// Where an upload's bytes come from.
+#[derive(Debug, Clone)]
+pub enum UploadData {
+    /// The library reads the file itself. `size` 0: take it from the file; otherwise it must match.
+    File { path: PathBuf, size: u64 },
+    /// The game pushes blocks with `push_block`.
+    Push { size: u64 },
+}
+
+/// The state a status reports (`CLIPS_STATE_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadState {
+    Creating = 1,
+    Uploading = 2,
+    WaitingForData = 3,
+    NeedsAuth = 4,
+    Paused = 5,
+    Retrying = 6,
+    Completed = 7,
+    Failed = 8,
+    Cancelled = 9,
+}
+
+/// A snapshot of one upload, taken without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadStatus {
+    pub state: UploadState,
+    /// `RESULT_PENDING` while running, `RESULT_OK` or an error code when done.
+    pub result: i32,
+    pub http_status: u16,
+    pub bytes_total: u64,
+    pub bytes_acked: u64,
+    pub blocks_total: u32,
+    pub blocks_acked: u32,
+    pub retries: u32,
+    pub retry_in_ms: u32,
+}
+
+/// How the file splits into blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub file_size: u64,
+    pub block_size: u32,
+    pub blocks: u32,
+}
+
+impl Layout {
+    pub fn new(file_size: u64, block_size: u32) -> Layout {
+        Layout { file_size, block_size, blocks: file_size.div_ceil(u64::from(block_size)) as u32 }
+    }
+
+    pub fn offset(&self, block: u32) -> u64 {
+        u64::from(block) * u64::from(self.block_size)
+    }
+
+    pub fn block_len(&self, block: u32) -> usize {
+        (self.file_size - self.offset(block)).min(u64::from(self.block_size)) as usize
+    }
+}
+
+/// The clip file, opened once by a worker; blocks are read from it with positioned reads.
+pub struct OpenedFile {
+    pub file: File,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+}
+
+impl OpenedFile {
+    pub fn open(path: &std::path::Path) -> Result<OpenedFile> {
+        let io_error = |what: &str, e: std::io::Error| Error::new(ErrorKind::Io, format!("{what} {}: {e}", path.display()));
+        let file = File::open(path).map_err(|e| io_error("cannot open", e))?;
+        let meta = file.metadata().map_err(|e| io_error("cannot stat", e))?;
+        if !meta.is_file() {
+            return Err(Error::new(ErrorKind::Io, format!("{} is not a regular file", path.display())));
+        }
+        Ok(OpenedFile { size: meta.len(), modified: meta.modified().ok(), file })
+    }
+
+    /// A clip must not change while it uploads: the blocks already sent would not match the rest.
+    pub fn check_unchanged(&self) -> Result<()> {
+        let meta = self.file.metadata().map_err(|e| Error::new(ErrorKind::Io, format!("cannot stat the clip file: {e}")))?;
+        if meta.len() != self.size || meta.modified().ok() != self.modified {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("the clip file changed during the upload (size {} -> {})", self.size, meta.len()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The push-mode copy budget shared by all uploads of a client.
+pub struct PushBudget {
+    used: AtomicU64,
+    max: u64,
+}
+
+impl PushBudget {
+    pub fn new(max: u64) -> PushBudget {
+        PushBudget { used: AtomicU64::new(0), max }
+    }
+
+    fn try_reserve(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used + bytes <= self.max).then_some(used + bytes)
+            })
+            .is_ok()
+    }
+}
+
+/// A reservation of push budget; given back when dropped.
+pub struct Reservation {
+    budget: Arc<PushBudget>,
+    bytes: u64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// A copy of a pushed block. Its budget is given back when the last reference goes (acknowledged,
+/// cancelled or failed).
+pub struct PushedBlock {
+    pub data: Box<[u8]>,
+    _reservation: Reservation,
+}
+
+enum Block {
+    Missing,
+    Ready(Option<Arc<PushedBlock>>),
+    InFlight(Option<Arc<PushedBlock>>),
+    Acked,
+}
+
+/// What the initial call returned.
+pub struct CreatedClip {
+    pub response: InitialUploadResponse,
+    pub upload_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Creating,
+    Uploading,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// Work for a worker.
+pub enum Task {
+    Create,
+    Block(BlockTask),
+}
+
+pub struct BlockTask {
+    pub num: u32,
+    pub offset: u64,
+    pub len: usize,
+    pub clip: Arc<CreatedClip>,
+    /// Push mode: the copy. File mode: `None`, read from `file`.
+    pub data: Option<Arc<PushedBlock>>,
+    pub file: Option<Arc<OpenedFile>>,
+}
+
+pub enum NextTask {
+    Run(Task),
+    /// Nothing to do now; ask again at this time (or when woken).
+    Wait(Option<Instant>),
+    /// Terminal: drop it from the schedule.
+    Finished,
+}
+
+struct Inner {
+    phase: Phase,
+    waiting_for_auth: bool,
+    create_in_flight: bool,
+    layout: Option<Layout>,
+    file: Option<Arc<OpenedFile>>,
+    clip: Option<Arc<CreatedClip>>,
+    blocks: Vec<Block>,
+    ready: VecDeque<u32>,
+    in_flight: u32,
+    blocks_acked: u32,
+    bytes_acked: u64,
+    committed: bool,
+    retry_at: Option<Instant>,
+    consecutive_failures: u32,
+    retries: u32,
+    http_status: u16,
+    error: Option<Error>,
+}
+
+pub struct Upload {
+    pub handle: u64,
+    pub scid: String,
+    pub data: UploadData,
+    /// The initial call's body; `file_size` and `expected_blocks` are filled in from the layout.
+    pub request: InitialUploadRequest,
+    block_size: u32,
+    released: AtomicBool,
+    inner: Mutex<Inner>,
+}
+
+impl Upload {
+    pub fn new(handle: u64, scid: String, data: UploadData, request: InitialUploadRequest, block_size: u32) -> Upload {
+        let layout = match data {
+            UploadData::Push { size } => Some(Layout::new(size, block_size)),
+            UploadData::File { .. } => None,
+        };
+        let blocks = layout.map_or(0, |l| l.blocks as usize);
+        Upload {
+            handle,
+            scid,
+            data,
+            request,
+            block_size,
+            released: AtomicBool::new(false),
+            inner: Mutex::new(Inner {
+                phase: Phase::Creating,
+                waiting_for_auth: false,
+                create_in_flight: false,
+                layout,
+                file: None,
+                clip: None,
+                blocks: (0..blocks).map(|_| Block::Missing).collect(),
+                ready: VecDeque::new(),
+                in_flight: 0,
+                blocks_acked: 0,
+                bytes_acked: 0,
+                committed: false,
+                retry_at: None,
+                consecutive_failures: 0,
+                retries: 0,
+                http_status: 0,
+                error: None,
+            }),
+        }
+    }
+
+    fn emit(&self, events: &EventQueue, inner: &Inner, kind: EventKind, result: i32) {
+        if self.released.load(Ordering::Acquire) {
+            return;
+        }
+        events.push(Event {
+            kind,
+            handle: self.handle,
+            result,
+            http_status: inner.http_status,
+            bytes_done: inner.bytes_acked,
+            bytes_total: inner.layout.map_or(0, |l| l.file_size),
+        });
+    }
+
+    /// After `release`, the game hears nothing more of this upload; it still runs to its end.
+    pub fn mark_released(&self) {
+        self.released.store(true, Ordering::Release);
+    }
+
+    pub fn is_push(&self) -> bool {
+        matches!(self.data, UploadData::Push { .. })
+    }
+
+    pub fn layout(&self) -> Option<Layout> {
+        self.inner.lock().layout
+    }
+
+    /// The layout and open file found by the worker that opened the clip (file mode).
+    pub fn file_opened(&self, file: OpenedFile) -> Layout {
+        let mut inner = self.inner.lock();
+        let layout = Layout::new(file.size, self.block_size);
+        inner.layout = Some(layout);
+        inner.blocks = (0..layout.blocks).map(|_| Block::Ready(None)).collect();
+        inner.ready = (0..layout.blocks).collect();
+        inner.file = Some(Arc::new(file));
+        layout
+    }
+
+    /// Consecutive failures so far: the attempt number of the next request.
+    pub fn attempt(&self) -> u32 {
+        self.inner.lock().consecutive_failures
+    }
+
+    pub fn next_task(&self, now: Instant) -> NextTask {
+        let mut inner = self.inner.lock();
+        let inner = &mut *inner;
+        match inner.phase {
+            Phase::Completed | Phase::Failed | Phase::Cancelled => return NextTask::Finished,
+            _ if inner.waiting_for_auth => return NextTask::Wait(None),
+            _ => {}
+        }
+        if let Some(at) = inner.retry_at {
+            if at > now {
+                return NextTask::Wait(Some(at));
+            }
+            inner.retry_at = None;
+        }
+        match inner.phase {
+            Phase::Creating if !inner.create_in_flight => {
+                inner.create_in_flight = true;
+                NextTask::Run(Task::Create)
+            }
+            Phase::Uploading => {
+                let (Some(num), Some(clip), Some(layout)) = (inner.ready.pop_front(), &inner.clip, inner.layout) else {
+                    return NextTask::Wait(None);
+                };
+                let slot = &mut inner.blocks[num as usize];
+                let data = match std::mem::replace(slot, Block::Missing) {
+                    Block::Ready(data) => data,
+                    other => {
+                        // The ready queue only holds ready blocks; keep the block as it was.
+                        *slot = other;
+                        return NextTask::Wait(None);
+                    }
+                };
+                *slot = Block::InFlight(data.clone());
+                inner.in_flight += 1;
+                NextTask::Run(Task::Block(BlockTask {
+                    num,
+                    offset: layout.offset(num),
+                    len: layout.block_len(num),
+                    clip: clip.clone(),
+                    data,
+                    file: inner.file.clone(),
+                }))
+            }
+            _ => NextTask::Wait(None),
+        }
+    }
+
+    /// The initial call succeeded.
+    pub fn created(&self, clip: CreatedClip, events: &EventQueue) {
+        let mut inner = self.inner.lock();
+        inner.create_in_flight = false;
+        if inner.phase != Phase::Creating {
+            return;
+        }
+        inner.phase = Phase::Uploading;
+        inner.clip = Some(Arc::new(clip));
+        inner.consecutive_failures = 0;
+        inner.http_status = 200;
+        self.emit(events, &inner, EventKind::ClipCreated, RESULT_PENDING);
+    }
+
+    pub fn clip_id(&self) -> Option<String> {
+        self.inner.lock().clip.as_ref().map(|clip| clip.response.game_clip_id.clone())
+    }
+
+    pub fn error(&self) -> Option<Error> {
+        self.inner.lock().error.clone()
+    }
+
+    /// Puts a block that was in flight back in front of the queue.
+    fn requeue(inner: &mut Inner, block: Option<u32>) {
+        match block {
+            Some(num) => {
+                if let Block::InFlight(data) = std::mem::replace(&mut inner.blocks[num as usize], Block::Missing) {
+                    inner.blocks[num as usize] = Block::Ready(data);
+                    inner.ready.push_front(num);
+                    inner.in_flight -= 1;
+                }
+            }
+            None => inner.create_in_flight = false,
+        }
+    }
+
+    /// The service acknowledged a block (202, or 201 when it committed the clip).
+    pub fn block_acked(&self, num: u32, committed: bool, status: u16, events: &EventQueue) {
+        let mut inner = self.inner.lock();
+        if inner.phase != Phase::Uploading || !matches!(inner.blocks[num as usize], Block::InFlight(_)) {
+            return;
+        }
+        let layout = inner.layout.expect("uploading implies a layout");
+        inner.blocks[num as usize] = Block::Acked;
+        inner.in_flight -= 1;
+        inner.blocks_acked += 1;
+        inner.bytes_acked += layout.block_len(num) as u64;
+        inner.committed |= committed;
+        inner.consecutive_failures = 0;
+        inner.http_status = status;
+        self.emit(events, &inner, EventKind::Progress, RESULT_PENDING);
+        if inner.blocks_acked == layout.blocks {
+            if inner.committed {
+                inner.phase = Phase::Completed;
+                self.emit(events, &inner, EventKind::Completed, RESULT_OK);
+            } else {
+                let error = Error::http(
+                    ErrorKind::Http,
+                    status,
+                    "the service acknowledged every block but never confirmed the clip (no 201)",
+                );
+                Self::finish(&mut inner, Phase::Failed, error);
+                self.emit(events, &inner, EventKind::Failed, ErrorKind::Http.code());
+            }
+        }
+    }
+
+    /// A request failed in a way worth repeating after `after`.
+    pub fn retry_later(&self, block: Option<u32>, after: Duration, error: &Error) {
+        let mut inner = self.inner.lock();
+        Self::requeue(&mut inner, block);
+        inner.retry_at = Some(Instant::now() + after);
+        inner.consecutive_failures += 1;
+        inner.retries += 1;
+        if error.http_status != 0 {
+            inner.http_status = error.http_status;
+        }
+    }
+
+    /// The service wants a new token (401): nothing is lost; the upload waits for `set_authorization`.
+    pub fn wait_for_auth(&self, block: Option<u32>, status: u16, events: &EventQueue) {
+        let mut inner = self.inner.lock();
+        Self::requeue(&mut inner, block);
+        if status != 0 {
+            inner.http_status = status;
+        }
+        if !inner.waiting_for_auth && matches!(inner.phase, Phase::Creating | Phase::Uploading) {
+            inner.waiting_for_auth = true;
+            self.emit(events, &inner, EventKind::NeedsAuth, RESULT_PENDING);
+        }
+    }
+
+    pub fn auth_renewed(&self) {
+        self.inner.lock().waiting_for_auth = false;
+    }
+
+    fn finish(inner: &mut Inner, phase: Phase, error: Error) {
+        inner.phase = phase;
+        if error.http_status != 0 {
+            inner.http_status = error.http_status;
+        }
+        inner.error = Some(error);
+        // Dropping the copies gives their push budget back.
+        inner.blocks.clear();
+        inner.ready.clear();
+        inner.in_flight = 0;
+        inner.file = None;
+    }
+
+    pub fn fail(&self, error: Error, events: &EventQueue) {
+        let mut inner = self.inner.lock();
+        if matches!(inner.phase, Phase::Completed | Phase::Failed | Phase::Cancelled) {
+            return;
+        }
+        let code = error.code();
+        Self::finish(&mut inner, Phase::Failed, error);
+        self.emit(events, &inner, EventKind::Failed, code);
+    }
+
+    pub fn cancel(&self, events: &EventQueue) -> Result<()> {
+        let mut inner = self.inner.lock();
+        if matches!(inner.phase, Phase::Completed | Phase::Failed | Phase::Cancelled) {
+            return Err(Error::new(ErrorKind::WrongState, "the upload has already finished"));
+        }
+        Self::finish(&mut inner, Phase::Cancelled, Error::new(ErrorKind::Cancelled, "the upload was cancelled"));
+        self.emit(events, &inner, EventKind::Cancelled, ErrorKind::Cancelled.code());
+        Ok(())
+    }
+
+    fn check_pushable(inner: &Inner, num: u32, len: usize) -> Result<Layout> {
+        match inner.phase {
+            Phase::Creating | Phase::Uploading => {}
+            Phase::Completed => return Err(Error::new(ErrorKind::WrongState, "the upload has completed")),
+            Phase::Failed => return Err(Error::new(ErrorKind::WrongState, "the upload has failed")),
+            Phase::Cancelled => return Err(Error::new(ErrorKind::WrongState, "the upload was cancelled")),
+        }
+        let layout = inner.layout.expect("push uploads know their layout from the start");
+        if num >= layout.blocks {
+            return Err(Error::invalid(format!("block {num} is out of range: this upload has {} blocks", layout.blocks)));
+        }
+        let want = layout.block_len(num);
+        if len != want {
+            return Err(Error::invalid(format!("block {num} must be {want} bytes long, got {len}")));
+        }
+        if !matches!(inner.blocks[num as usize], Block::Missing) {
+            return Err(Error::new(ErrorKind::WrongState, format!("block {num} was already pushed")));
+        }
+        Ok(layout)
+    }
+
+    /// Copies one pushed block. Checks and reserves budget under the lock, copies outside it.
+    pub fn push_block(&self, num: u32, bytes: &[u8], budget: &Arc<PushBudget>) -> Result<()> {
+        if !self.is_push() {
+            return Err(Error::new(ErrorKind::WrongState, "this upload reads its file itself (file mode); it takes no pushed blocks"));
+        }
+        Self::check_pushable(&self.inner.lock(), num, bytes.len())?;
+        if !budget.try_reserve(bytes.len() as u64) {
+            return Err(Error::new(
+                ErrorKind::WouldBlock,
+                format!("max_buffered_bytes ({}) is in use by blocks not yet sent; push again later", budget.max),
+            ));
+        }
+        let reservation = Reservation { budget: budget.clone(), bytes: bytes.len() as u64 };
+        let block = Arc::new(PushedBlock { data: bytes.into(), _reservation: reservation });
+        let mut inner = self.inner.lock();
+        // A concurrent push of the same block, or a cancel, may have happened while copying.
+        Self::check_pushable(&inner, num, bytes.len())?;
+        inner.blocks[num as usize] = Block::Ready(Some(block));
+        inner.ready.push_back(num);
+        Ok(())
+    }
+
+    /// Blocks the library does not hold and the service has not acknowledged.
+    pub fn missing_blocks(&self) -> Vec<u32> {
+        let inner = self.inner.lock();
+        (0..inner.blocks.len() as u32).filter(|&n| matches!(inner.blocks[n as usize], Block::Missing)).collect()
+    }
+
+    pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
+        let inner = self.inner.lock();
+        let layout = inner.layout;
+        let mut retry_in_ms = 0;
+        let state = match inner.phase {
+            Phase::Completed => UploadState::Completed,
+            Phase::Failed => UploadState::Failed,
+            Phase::Cancelled => UploadState::Cancelled,
+            _ if inner.waiting_for_auth => UploadState::NeedsAuth,
+            _ if paused => UploadState::Paused,
+            _ if inner.retry_at.is_some_and(|at| at > now) => {
+                let wait = inner.retry_at.map_or(Duration::ZERO, |at| at - now);
+                retry_in_ms = wait.as_millis().min(u128::from(u32::MAX)) as u32;
+                UploadState::Retrying
+            }
+            Phase::Creating => UploadState::Creating,
+            Phase::Uploading => {
+                if inner.ready.is_empty() && inner.in_flight == 0 {
+                    UploadState::WaitingForData
+                } else {
+                    UploadState::Uploading
+                }
+            }
+        };
+        let result = match (&inner.error, inner.phase) {
+            (_, Phase::Completed) => RESULT_OK,
+            (Some(error), _) => error.code(),
+            (None, _) => RESULT_PENDING,
+        };
+        UploadStatus {
+            state,
+            result,
+            http_status: inner.http_status,
+            bytes_total: layout.map_or(0, |l| l.file_size),
+            bytes_acked: inner.bytes_acked,
+            blocks_total: layout.map_or(0, |l| l.blocks),
+            blocks_acked: inner.blocks_acked,
+            retries: inner.retries,
+            retry_in_ms,
+        }
+    }
+}
