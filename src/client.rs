@@ -237,6 +237,9 @@ impl Client {
     pub fn begin_upload(&self, request: UploadRequest) -> Result<u64> {
         let body = request.validate()?;
         let engine = &self.engine;
+        if engine.is_stopping() {
+            return Err(Error::new(ErrorKind::Shutdown, "the client is shutting down"));
+        }
         let (handle, upload) = engine
             .uploads
             .insert_with(|handle| {

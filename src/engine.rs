@@ -106,7 +106,7 @@ impl Engine {
         self.http.interrupt();
     }
 
-    fn is_stopping(&self) -> bool {
+    pub fn is_stopping(&self) -> bool {
         self.schedule.lock().stopping
     }
 

@@ -1,0 +1,222 @@
+//! Exports of the "Client" part of the contract.
+
+use std::ffi::CString;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libc::{c_char, c_void, size_t};
+
+use super::boundary::{guard, guard_value, non_null, non_null_mut, opt_str, read_versioned, with_last_error, write_str};
+use super::registry;
+use super::types::*;
+use crate::error::Error;
+use crate::log::LogLevel;
+use crate::{Client, ClientOptions};
+
+impl ClipsClientOptions {
+    fn defaults() -> ClipsClientOptions {
+        ClipsClientOptions {
+            struct_size: std::mem::size_of::<ClipsClientOptions>() as u32,
+            metadata_base_url: std::ptr::null(),
+            service_version: std::ptr::null(),
+            worker_threads: 0,
+            block_size: 0,
+            max_buffered_bytes: 0,
+            max_bytes_per_second: 0,
+            request_timeout_ms: 0,
+            shutdown_timeout_ms: 0,
+            journal_dir: std::ptr::null(),
+            ca_bundle_path: std::ptr::null(),
+            flags: 0,
+            log_fn: None,
+            log_user: std::ptr::null_mut(),
+            log_level: CLIPS_LOG_WARN,
+        }
+    }
+}
+
+/// The game's `log_user` pointer, handed back to its callback from worker threads.
+struct LogUser(*mut c_void);
+// SAFETY: the library never dereferences it; the game promised (by passing it with log_fn) that its
+// callback may receive it on any thread.
+unsafe impl Send for LogUser {}
+// SAFETY: as above.
+unsafe impl Sync for LogUser {}
+
+impl LogUser {
+    // A method, so closures capture the whole (Send) wrapper rather than its raw-pointer field.
+    fn get(&self) -> *mut c_void {
+        self.0
+    }
+}
+
+fn log_sink(log_fn: ClipsLogFn, user: *mut c_void) -> Option<crate::LogSink> {
+    let log_fn = log_fn?;
+    let user = LogUser(user);
+    Some(Arc::new(move |level: LogLevel, message: &str| {
+        let message = CString::new(message.replace('\0', " ")).unwrap_or_default();
+        // SAFETY: log_fn is the game's callback, called with its own user pointer and a valid C string.
+        unsafe { log_fn(user.get(), level as u32, message.as_ptr()) };
+    }))
+}
+
+fn or_default<T: PartialEq + Default>(value: T, default: T) -> T {
+    if value == T::default() {
+        default
+    } else {
+        value
+    }
+}
+
+fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
+    let defaults = ClientOptions::default();
+    if o.flags & !CLIPS_FLAG_ALLOW_INSECURE_HTTP != 0 {
+        return Err(Error::invalid(format!("flags {:#x} has unknown bits", o.flags)));
+    }
+    if o.log_level > CLIPS_LOG_TRACE {
+        return Err(Error::invalid(format!("log_level {} is not a CLIPS_LOG_* value", o.log_level)));
+    }
+    // SAFETY (for each opt_str): the strings are NULL or NUL-terminated, per the header.
+    let text = |ptr, name| unsafe { opt_str(ptr, name) };
+    Ok(ClientOptions {
+        metadata_base_url: text(o.metadata_base_url, "metadata_base_url")?
+            .map_or(defaults.metadata_base_url, str::to_string),
+        service_version: text(o.service_version, "service_version")?.map_or(defaults.service_version, str::to_string),
+        worker_threads: or_default(o.worker_threads, defaults.worker_threads),
+        block_size: or_default(o.block_size, defaults.block_size),
+        max_buffered_bytes: or_default(o.max_buffered_bytes, defaults.max_buffered_bytes),
+        max_bytes_per_second: o.max_bytes_per_second,
+        request_timeout: Duration::from_millis(u64::from(or_default(o.request_timeout_ms, 30_000))),
+        shutdown_timeout: Duration::from_millis(u64::from(or_default(o.shutdown_timeout_ms, 2_000))),
+        journal_dir: text(o.journal_dir, "journal_dir")?.map(Into::into),
+        ca_bundle_path: text(o.ca_bundle_path, "ca_bundle_path")?.map(Into::into),
+        allow_insecure_http: o.flags & CLIPS_FLAG_ALLOW_INSECURE_HTTP != 0,
+        log: log_sink(o.log_fn, o.log_user),
+        log_level: o.log_level,
+    })
+}
+
+/// Fills `o` with the defaults and its struct_size. NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn clips_client_options_init(o: *mut ClipsClientOptions) {
+    guard_value("clips_client_options_init", (), || {
+        if !o.is_null() {
+            // SAFETY: non-NULL and, per the contract, a writable ClipsClientOptions.
+            unsafe { o.write(ClipsClientOptions::defaults()) };
+        }
+    })
+}
+
+/// Creates a client and its worker threads. `*out` is written only on success.
+#[no_mangle]
+pub unsafe extern "C" fn clips_client_create(o: *const ClipsClientOptions, out: *mut *mut ClipsClient) -> ClipsResult {
+    guard("clips_client_create", || {
+        let o = non_null(o, "options")?;
+        let out = non_null_mut(out, "out")?;
+        // SAFETY: non-NULL, readable for its struct_size, per the contract.
+        let o = unsafe { read_versioned(o, ClipsClientOptions::defaults(), "ClipsClientOptions") }?;
+        let client = Client::new(client_options(&o)?)?;
+        // SAFETY: out is non-NULL and writable.
+        unsafe { out.write(registry::register(client)) };
+        Ok(CLIPS_OK)
+    })
+}
+
+/// Stops the client: requests in flight are interrupted, and it returns within shutdown_timeout_ms
+/// (plus a little) even with a stalled server. Afterwards no library thread of this client calls
+/// log_fn, and calls with this pointer return CLIPS_E_SHUTDOWN. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn clips_client_destroy(c: *mut ClipsClient) {
+    guard_value("clips_client_destroy", (), || {
+        if let Some(client) = registry::unregister(c) {
+            client.shutdown();
+        }
+    })
+}
+
+/// The whole Authorization header value (e.g. "XBL3.0 x=...;..."). Uploads waiting for one continue.
+#[no_mangle]
+pub unsafe extern "C" fn clips_set_authorization(c: *mut ClipsClient, header_value: *const c_char) -> ClipsResult {
+    guard("clips_set_authorization", || {
+        let client = registry::lookup(c)?;
+        // SAFETY: NULL or NUL-terminated, per the contract.
+        let value = unsafe { super::boundary::req_str(header_value, "header_value") }?;
+        client.set_authorization(value)?;
+        Ok(CLIPS_OK)
+    })
+}
+
+/// No new requests start until clips_resume (use on suspend, or during a match).
+#[no_mangle]
+pub unsafe extern "C" fn clips_pause(c: *mut ClipsClient) -> ClipsResult {
+    guard("clips_pause", || {
+        registry::lookup(c)?.pause();
+        Ok(CLIPS_OK)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn clips_resume(c: *mut ClipsClient) -> ClipsResult {
+    guard("clips_resume", || {
+        registry::lookup(c)?.resume();
+        Ok(CLIPS_OK)
+    })
+}
+
+/// 0: unlimited. Applies to all uploads of the client, from the next block on.
+#[no_mangle]
+pub unsafe extern "C" fn clips_set_bandwidth_limit(c: *mut ClipsClient, bytes_per_second: u64) -> ClipsResult {
+    guard("clips_set_bandwidth_limit", || {
+        registry::lookup(c)?.set_bandwidth_limit(bytes_per_second);
+        Ok(CLIPS_OK)
+    })
+}
+
+/// == CLIPS_ABI_VERSION of the header the library was built with.
+#[no_mangle]
+pub extern "C" fn clips_abi_version() -> u32 {
+    CLIPS_ABI_VERSION
+}
+
+/// Static, e.g. "0.1.0".
+#[no_mangle]
+pub extern "C" fn clips_version_string() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The detail of the last failed call on this thread ("" if none).
+#[no_mangle]
+pub unsafe extern "C" fn clips_last_error_message(buf: *mut c_char, cap: size_t, out_len: *mut size_t) -> ClipsResult {
+    // Not through `guard`: a failure here must not replace the message being read.
+    guard_value("clips_last_error_message", CLIPS_E_INTERNAL, || {
+        // SAFETY: buf/out_len per the contract.
+        with_last_error(|message| unsafe { write_str(message, buf, cap, out_len) })
+            .unwrap_or_else(|error| error.code())
+    })
+}
+
+/// A static name for any result value ("CLIPS_E_HTTP", ...; "CLIPS_UNKNOWN_RESULT" otherwise).
+#[no_mangle]
+pub extern "C" fn clips_result_name(result: ClipsResult) -> *const c_char {
+    let name: &'static str = match result {
+        CLIPS_OK => "CLIPS_OK\0",
+        CLIPS_PENDING => "CLIPS_PENDING\0",
+        CLIPS_NO_EVENT => "CLIPS_NO_EVENT\0",
+        CLIPS_E_INVALID_ARGUMENT => "CLIPS_E_INVALID_ARGUMENT\0",
+        CLIPS_E_INVALID_HANDLE => "CLIPS_E_INVALID_HANDLE\0",
+        CLIPS_E_WOULD_BLOCK => "CLIPS_E_WOULD_BLOCK\0",
+        CLIPS_E_BUFFER_TOO_SMALL => "CLIPS_E_BUFFER_TOO_SMALL\0",
+        CLIPS_E_WRONG_STATE => "CLIPS_E_WRONG_STATE\0",
+        CLIPS_E_HTTP => "CLIPS_E_HTTP\0",
+        CLIPS_E_NETWORK => "CLIPS_E_NETWORK\0",
+        CLIPS_E_AUTH => "CLIPS_E_AUTH\0",
+        CLIPS_E_CANCELLED => "CLIPS_E_CANCELLED\0",
+        CLIPS_E_IO => "CLIPS_E_IO\0",
+        CLIPS_E_SHUTDOWN => "CLIPS_E_SHUTDOWN\0",
+        CLIPS_E_INCOMPATIBLE_VERSION => "CLIPS_E_INCOMPATIBLE_VERSION\0",
+        CLIPS_E_QUOTA => "CLIPS_E_QUOTA\0",
+        CLIPS_E_INTERNAL => "CLIPS_E_INTERNAL\0",
+        _ => "CLIPS_UNKNOWN_RESULT\0",
+    };
+    name.as_ptr().cast()
+}

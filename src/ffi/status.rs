@@ -1,0 +1,137 @@
+//! Exports of the "Status and events" part of the contract.
+
+use libc::{c_char, size_t};
+
+use super::boundary::{guard, guard_value, non_null_mut, write_str, write_versioned};
+use super::registry;
+use super::types::*;
+use crate::events::Event;
+use crate::upload::UploadStatus;
+
+impl From<UploadStatus> for ClipsStatus {
+    fn from(s: UploadStatus) -> ClipsStatus {
+        ClipsStatus {
+            struct_size: std::mem::size_of::<ClipsStatus>() as u32,
+            state: s.state as u32,
+            result: s.result,
+            http_status: u32::from(s.http_status),
+            bytes_total: s.bytes_total,
+            bytes_acked: s.bytes_acked,
+            blocks_total: s.blocks_total,
+            blocks_acked: s.blocks_acked,
+            retries: s.retries,
+            retry_in_ms: s.retry_in_ms,
+        }
+    }
+}
+
+impl From<Event> for ClipsEvent {
+    fn from(e: Event) -> ClipsEvent {
+        ClipsEvent {
+            struct_size: std::mem::size_of::<ClipsEvent>() as u32,
+            kind: e.kind as u32,
+            handle: e.handle,
+            result: e.result,
+            http_status: u32::from(e.http_status),
+            bytes_done: e.bytes_done,
+            bytes_total: e.bytes_total,
+        }
+    }
+}
+
+fn zeroed_status() -> ClipsStatus {
+    ClipsStatus {
+        struct_size: std::mem::size_of::<ClipsStatus>() as u32,
+        state: 0,
+        result: CLIPS_PENDING,
+        http_status: 0,
+        bytes_total: 0,
+        bytes_acked: 0,
+        blocks_total: 0,
+        blocks_acked: 0,
+        retries: 0,
+        retry_in_ms: 0,
+    }
+}
+
+/// Sets struct_size (and zeroes the rest). NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn clips_status_init(s: *mut ClipsStatus) {
+    guard_value("clips_status_init", (), || {
+        if !s.is_null() {
+            // SAFETY: non-NULL and writable, per the contract.
+            unsafe { s.write(zeroed_status()) };
+        }
+    })
+}
+
+/// Sets struct_size (and zeroes the rest). NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn clips_event_init(e: *mut ClipsEvent) {
+    guard_value("clips_event_init", (), || {
+        if !e.is_null() {
+            let event = ClipsEvent {
+                struct_size: std::mem::size_of::<ClipsEvent>() as u32,
+                kind: 0,
+                handle: 0,
+                result: CLIPS_OK,
+                http_status: 0,
+                bytes_done: 0,
+                bytes_total: 0,
+            };
+            // SAFETY: non-NULL and writable, per the contract.
+            unsafe { e.write(event) };
+        }
+    })
+}
+
+/// A snapshot of the upload. Allocation-free; cheap enough to call every frame.
+#[no_mangle]
+pub unsafe extern "C" fn clips_poll(c: *mut ClipsClient, h: ClipsHandle, out: *mut ClipsStatus) -> ClipsResult {
+    guard("clips_poll", || {
+        let client = registry::lookup(c)?;
+        let out = non_null_mut(out, "out")?;
+        let status = client.poll(h)?;
+        // SAFETY: out is non-NULL, initialised by clips_status_init, per the contract.
+        unsafe { write_versioned(out, ClipsStatus::from(status), "ClipsStatus") }?;
+        Ok(CLIPS_OK)
+    })
+}
+
+/// The gameClipId. CLIPS_E_WRONG_STATE until CLIPS_EVENT_CLIP_CREATED.
+#[no_mangle]
+pub unsafe extern "C" fn clips_get_clip_id(c: *mut ClipsClient, h: ClipsHandle, buf: *mut c_char, cap: size_t, out_len: *mut size_t) -> ClipsResult {
+    guard("clips_get_clip_id", || {
+        let id = registry::lookup(c)?.clip_id(h)?;
+        // SAFETY: buf/out_len per the contract.
+        unsafe { write_str(&id, buf, cap, out_len) }
+    })
+}
+
+/// Why the upload failed ("" while it has not).
+#[no_mangle]
+pub unsafe extern "C" fn clips_get_error_message(c: *mut ClipsClient, h: ClipsHandle, buf: *mut c_char, cap: size_t, out_len: *mut size_t) -> ClipsResult {
+    guard("clips_get_error_message", || {
+        let message = registry::lookup(c)?.error_message(h)?;
+        // SAFETY: buf/out_len per the contract.
+        unsafe { write_str(&message, buf, cap, out_len) }
+    })
+}
+
+/// CLIPS_OK with the next event in `*out` (initialised by clips_event_init), or CLIPS_NO_EVENT.
+/// Progress events of one handle are merged; no other event is dropped.
+#[no_mangle]
+pub unsafe extern "C" fn clips_next_event(c: *mut ClipsClient, out: *mut ClipsEvent) -> ClipsResult {
+    guard("clips_next_event", || {
+        let client = registry::lookup(c)?;
+        let out = non_null_mut(out, "out")?;
+        // Check the caller's struct before taking an event, so a bad struct never loses one.
+        // SAFETY: out is non-NULL and writable for its struct_size; the probe writes only a copy of itself.
+        let probe = unsafe { out.read_unaligned() };
+        unsafe { write_versioned(out, probe, "ClipsEvent") }?;
+        let Some(event) = client.next_event() else { return Ok(CLIPS_NO_EVENT) };
+        // SAFETY: as above, checked just now.
+        unsafe { write_versioned(out, ClipsEvent::from(event), "ClipsEvent") }?;
+        Ok(CLIPS_OK)
+    })
+}

@@ -1,0 +1,199 @@
+//! The C ABI's types and constants, exactly as `include/gameclips.h` shows them.
+
+use libc::{c_char, c_void, size_t};
+
+/// Bumped when a struct grows or an export changes; equals `clips_abi_version()`.
+pub const CLIPS_ABI_VERSION: u32 = 1;
+
+/// Opaque. One per signed-in user is the usual pattern.
+pub struct ClipsClient {
+    pub(crate) _private: u8,
+}
+
+/// Uploads and operations. 0 is never valid; a released handle, or another client's, is refused with
+/// `CLIPS_E_INVALID_HANDLE`.
+pub type ClipsHandle = u64;
+
+/// >= 0 success codes, < 0 errors.
+pub type ClipsResult = i32;
+
+pub const CLIPS_OK: ClipsResult = 0;
+/// The operation is still running.
+pub const CLIPS_PENDING: ClipsResult = 1;
+/// `clips_next_event` found no event.
+pub const CLIPS_NO_EVENT: ClipsResult = 2;
+pub const CLIPS_E_INVALID_ARGUMENT: ClipsResult = -1;
+pub const CLIPS_E_INVALID_HANDLE: ClipsResult = -2;
+/// The push budget is full: try again later.
+pub const CLIPS_E_WOULD_BLOCK: ClipsResult = -3;
+pub const CLIPS_E_BUFFER_TOO_SMALL: ClipsResult = -4;
+pub const CLIPS_E_WRONG_STATE: ClipsResult = -5;
+/// A final error status from the service; see `http_status`.
+pub const CLIPS_E_HTTP: ClipsResult = -6;
+/// The transport failed after retries.
+pub const CLIPS_E_NETWORK: ClipsResult = -7;
+/// 401/403.
+pub const CLIPS_E_AUTH: ClipsResult = -8;
+pub const CLIPS_E_CANCELLED: ClipsResult = -9;
+/// Reading the clip file failed, or the file changed.
+pub const CLIPS_E_IO: ClipsResult = -10;
+pub const CLIPS_E_SHUTDOWN: ClipsResult = -11;
+pub const CLIPS_E_INCOMPATIBLE_VERSION: ClipsResult = -12;
+/// The service refused: over quota.
+pub const CLIPS_E_QUOTA: ClipsResult = -13;
+pub const CLIPS_E_INTERNAL: ClipsResult = -100;
+
+/// `ClipsClientOptions.flags`: allow plain http to hosts other than loopback.
+pub const CLIPS_FLAG_ALLOW_INSECURE_HTTP: u32 = 1;
+
+pub const CLIPS_LOG_OFF: u32 = 0;
+pub const CLIPS_LOG_ERROR: u32 = 1;
+pub const CLIPS_LOG_WARN: u32 = 2;
+pub const CLIPS_LOG_INFO: u32 = 3;
+pub const CLIPS_LOG_DEBUG: u32 = 4;
+pub const CLIPS_LOG_TRACE: u32 = 5;
+
+pub const CLIPS_STATE_CREATING: u32 = 1;
+pub const CLIPS_STATE_UPLOADING: u32 = 2;
+pub const CLIPS_STATE_WAITING_FOR_DATA: u32 = 3;
+pub const CLIPS_STATE_NEEDS_AUTH: u32 = 4;
+pub const CLIPS_STATE_PAUSED: u32 = 5;
+pub const CLIPS_STATE_RETRYING: u32 = 6;
+pub const CLIPS_STATE_COMPLETED: u32 = 7;
+pub const CLIPS_STATE_FAILED: u32 = 8;
+pub const CLIPS_STATE_CANCELLED: u32 = 9;
+
+pub const CLIPS_EVENT_CLIP_CREATED: u32 = 1;
+pub const CLIPS_EVENT_PROGRESS: u32 = 2;
+pub const CLIPS_EVENT_NEEDS_AUTH: u32 = 3;
+pub const CLIPS_EVENT_COMPLETED: u32 = 4;
+pub const CLIPS_EVENT_FAILED: u32 = 5;
+pub const CLIPS_EVENT_CANCELLED: u32 = 6;
+
+pub const CLIPS_CLIP_TYPE_DEVELOPER_INITIATED: u32 = 1;
+pub const CLIPS_CLIP_TYPE_ACHIEVEMENT: u32 = 2;
+pub const CLIPS_CLIP_TYPE_MAGIC_MOMENT: u32 = 4;
+pub const CLIPS_CLIP_TYPE_USER_GENERATED: u32 = 8;
+
+pub const CLIPS_SOURCE_CONSOLE: u32 = 1;
+pub const CLIPS_SOURCE_TITLE_DIRECT: u32 = 2;
+pub const CLIPS_SOURCE_INTERMEDIATE: u32 = 3;
+pub const CLIPS_SOURCE_USER_INITIATED: u32 = 4;
+
+pub const CLIPS_VISIBILITY_DEFAULT: u32 = 1;
+pub const CLIPS_VISIBILITY_OWNER: u32 = 2;
+pub const CLIPS_VISIBILITY_TITLE: u32 = 3;
+pub const CLIPS_VISIBILITY_PUBLIC: u32 = 4;
+
+pub const CLIPS_THUMBNAIL_DEFAULT: u32 = 1;
+pub const CLIPS_THUMBNAIL_OFFSET: u32 = 2;
+pub const CLIPS_THUMBNAIL_UPLOAD: u32 = 3;
+
+/// The largest block `clips_push_block` takes, and the largest `block_size`.
+pub const CLIPS_MAX_BLOCK_SIZE: u32 = 2 * 1024 * 1024;
+pub const CLIPS_MAX_CAPTION_CHARS: u32 = 250;
+
+/// Called from any library thread, never while the library holds a lock; never after
+/// `clips_client_destroy` returns. `message` is valid only during the call.
+pub type ClipsLogFn = Option<unsafe extern "C" fn(user: *mut c_void, level: u32, message: *const c_char)>;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ClipsClientOptions {
+    pub struct_size: u32,
+    /// NULL: https://gameclipsmetadata.xboxlive.com
+    pub metadata_base_url: *const c_char,
+    /// X-RequestedServiceVersion; NULL: "1".
+    pub service_version: *const c_char,
+    /// 0: 4.
+    pub worker_threads: u32,
+    /// 0: 2 MiB; must be 1 KiB..2 MiB.
+    pub block_size: u32,
+    /// Push-mode copy budget across all uploads; 0: 16 MiB.
+    pub max_buffered_bytes: u64,
+    /// 0: unlimited; changeable later with clips_set_bandwidth_limit.
+    pub max_bytes_per_second: u64,
+    /// 0: 30000.
+    pub request_timeout_ms: u32,
+    /// 0: 2000.
+    pub shutdown_timeout_ms: u32,
+    /// NULL: no resume across restarts. (Not available in this version: must be NULL.)
+    pub journal_dir: *const c_char,
+    /// Trusted PEM roots; NULL: the built-in webpki roots.
+    pub ca_bundle_path: *const c_char,
+    /// CLIPS_FLAG_* bits.
+    pub flags: u32,
+    pub log_fn: ClipsLogFn,
+    pub log_user: *mut c_void,
+    /// Most verbose CLIPS_LOG_* level delivered to log_fn.
+    pub log_level: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ClipsUploadOptions {
+    pub struct_size: u32,
+    /// Required.
+    pub scid: *const c_char,
+    /// Set: file mode, the library reads blocks itself. NULL: push mode.
+    pub file_path: *const c_char,
+    /// Push mode: required. File mode: 0 = take from the file.
+    pub file_size: u64,
+    pub duration_seconds: u32,
+    /// ISO 8601 UTC; NULL: now.
+    pub date_recorded: *const c_char,
+    pub greatest_moment_id: *const c_char,
+    /// At most CLIPS_MAX_CAPTION_CHARS characters.
+    pub user_caption: *const c_char,
+    pub session_ref: *const c_char,
+    /// CLIPS_CLIP_TYPE_* bits; 0: DeveloperInitiated.
+    pub clip_types: u32,
+    /// CLIPS_SOURCE_*; 0: TitleDirect.
+    pub source: u32,
+    /// CLIPS_VISIBILITY_*; 0: Default.
+    pub visibility: u32,
+    /// Opaque, at most 10 KB.
+    pub title_data: *const c_char,
+    pub system_properties: *const c_char,
+    pub users_in_session: *const *const c_char,
+    pub users_in_session_count: size_t,
+    /// CLIPS_THUMBNAIL_DEFAULT / _OFFSET (_UPLOAD is not available in this version).
+    pub thumbnail_source: u32,
+    pub thumbnail_offset_ms: i32,
+    pub large_thumbnail_path: *const c_char,
+    pub small_thumbnail_path: *const c_char,
+    pub saved_by_user: bool,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ClipsStatus {
+    pub struct_size: u32,
+    /// CLIPS_STATE_*.
+    pub state: u32,
+    /// CLIPS_PENDING while running; the final code when done.
+    pub result: ClipsResult,
+    /// The last HTTP status seen, 0 if none.
+    pub http_status: u32,
+    pub bytes_total: u64,
+    /// Never decreases.
+    pub bytes_acked: u64,
+    pub blocks_total: u32,
+    pub blocks_acked: u32,
+    pub retries: u32,
+    /// When CLIPS_STATE_RETRYING: time until the next attempt.
+    pub retry_in_ms: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ClipsEvent {
+    pub struct_size: u32,
+    /// CLIPS_EVENT_*.
+    pub kind: u32,
+    pub handle: ClipsHandle,
+    pub result: ClipsResult,
+    pub http_status: u32,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
