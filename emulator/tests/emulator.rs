@@ -1,0 +1,102 @@
+//! The emulator as a program (first line, clean exit on SIGTERM) and as durable storage (a restart on the
+//! same data dir keeps clips and half-finished uploads).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use gameclips_emulator::{token, Emulator, EmulatorConfig};
+
+fn request(method: &str, url: &str, body: &[u8]) -> (u16, String) {
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().new_agent();
+    let auth = token::mint_for_xuid(7);
+    let mut response = match method {
+        "POST" => agent.post(url).header("Authorization", &auth).send(body),
+        "PUT" => agent.put(url).header("Authorization", &auth).send(body),
+        _ => agent.get(url).header("Authorization", &auth).call(),
+    }
+    .unwrap();
+    (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap()
+}
+
+#[test]
+fn program_prints_its_address_first_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gameclips-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first.trim().strip_prefix("listening on ").expect("first line names the address").to_string();
+    assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
+    let (status, _) = request("GET", &format!("{url}/_emulator/stats"), b"");
+    assert_eq!(status, 200);
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn clips_and_half_finished_uploads_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Emulator::start(EmulatorConfig::new(dir.path())).unwrap();
+    let base = first.base_url().to_string();
+    let (status, body) = request("POST", &format!("{base}/users/me/scids/s1/clips"), br#"{"fileSize":10,"expectedBlocks":2}"#);
+    assert_eq!(status, 200, "{body}");
+    let created = json(&body);
+    let (id, upload_id) = (created["gameClipId"].as_str().unwrap().to_string(), created["uploadId"].as_str().unwrap().to_string());
+    let (status, _) = request("PUT", &format!("{base}/upload/{id}?uploadId={upload_id}&blockNum=1"), b"fghij");
+    assert_eq!(status, 202);
+    drop(first);
+
+    let second = Emulator::start(EmulatorConfig::new(dir.path())).unwrap();
+    let base = second.base_url().to_string();
+    let (_, record) = request("GET", &format!("{base}/_emulator/clips/{id}"), b"");
+    let record = json(&record);
+    assert_eq!(record["blockReceiveCounts"], serde_json::json!([0, 1]), "{record}");
+    assert_eq!(record["state"], "PendingUpload");
+    // The upload URI handed out before the restart names the old port; the path and id still work.
+    let (status, _) = request("PUT", &format!("{base}/upload/{id}?uploadId={upload_id}&blockNum=0"), b"abcde");
+    assert_eq!(status, 201);
+    let (status, _) = request("PUT", &format!("{base}/upload/{id}?uploadId={upload_id}&blockNum=0"), b"abcde");
+    assert_eq!(status, 201, "a PUT after commit answers 201 again");
+    let (_, record) = request("GET", &format!("{base}/_emulator/clips/{id}"), b"");
+    let record = json(&record);
+    // sha256("abcdefghij")
+    assert_eq!(record["sha256"], "72399361da6a7754fec986dca5b7cbaf1c810a28ded4abaf56b2106d06cb78b0");
+    let (status, clip) = request("GET", &format!("{base}/users/me/scids/s1/clips/{id}"), b"");
+    assert_eq!(status, 200);
+    assert_eq!(json(&clip)["gameClip"]["gameClipId"], id.as_str());
+}
+
+#[test]
+fn tokens_and_bad_blocks_get_the_documented_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(EmulatorConfig::new(dir.path())).unwrap();
+    let base = emulator.base_url();
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().new_agent();
+    let post = |auth: &str| {
+        agent.post(&format!("{base}/users/me/scids/s/clips")).header("Authorization", auth).send(r#"{"fileSize":4,"expectedBlocks":1}"#).unwrap().status().as_u16()
+    };
+    assert_eq!(post("garbage"), 401);
+    let mut pc = token::Claims::for_xuid(7);
+    pc.device_type = Some("Win32".into());
+    assert_eq!(post(&token::mint(&pc)), 403);
+    assert_eq!(post(&token::mint_for_xuid(7)), 200);
+    let (_, body) = request("POST", &format!("{base}/users/me/scids/s/clips"), br#"{"fileSize":3000000,"expectedBlocks":2}"#);
+    let created = json(&body);
+    let (id, upload_id) = (created["gameClipId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
+    let put = |n: u32, len: usize| request("PUT", &format!("{base}/upload/{id}?uploadId={upload_id}&blockNum={n}"), &vec![1u8; len]).0;
+    assert_eq!(put(2, 10), 400, "block out of range");
+    assert_eq!(put(0, 100), 400, "a first block too short for 2 blocks");
+    assert_eq!(put(0, 2 * 1024 * 1024), 202);
+    assert_eq!(put(1, 5), 400, "the last block must hold the rest");
+    assert_eq!(put(1, 3000000 - 2 * 1024 * 1024), 201);
+    let (status, _) = request("POST", &format!("{base}/users/me/scids/s/clips"), br#"{"fileSize":10,"expectedBlocks":1,"userCaption":"#.iter().chain(format!("\"{}\"}}", "x".repeat(251)).as_bytes()).copied().collect::<Vec<u8>>().as_slice());
+    assert_eq!(status, 400);
+}
