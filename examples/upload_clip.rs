@@ -80,13 +80,21 @@ fn sha256_hex(path: &Path) -> std::io::Result<String> {
 }
 
 /// Pushes every block the budget allows; returns the next block to push.
-fn push_some(client: &Client, handle: u64, file: &mut File, next: u32, block_size: usize, size: u64) -> Result<u32, String> {
+fn push_some(
+    client: &Client,
+    handle: u64,
+    file: &mut File,
+    next: u32,
+    block_size: usize,
+    size: u64,
+) -> Result<u32, String> {
     let blocks = size.div_ceil(block_size as u64) as u32;
     let mut block = next;
     let mut buf = vec![0u8; block_size];
     while block < blocks {
         let len = (size - u64::from(block) * block_size as u64).min(block_size as u64) as usize;
-        std::io::Seek::seek(file, std::io::SeekFrom::Start(u64::from(block) * block_size as u64)).map_err(|e| e.to_string())?;
+        std::io::Seek::seek(file, std::io::SeekFrom::Start(u64::from(block) * block_size as u64))
+            .map_err(|e| e.to_string())?;
         file.read_exact(&mut buf[..len]).map_err(|e| e.to_string())?;
         match client.push_block(handle, block, &buf[..len]) {
             Ok(()) => block += 1,
@@ -127,11 +135,8 @@ fn run(args: Args) -> Result<(), String> {
     let block_size = options.block_size as usize;
     let client = Client::new(options).map_err(|e| e.to_string())?;
     client.set_authorization(&authorization).map_err(|e| e.to_string())?;
-    let request = if args.push {
-        UploadRequest::push(&args.scid, size)
-    } else {
-        UploadRequest::file(&args.scid, &file)
-    };
+    let request =
+        if args.push { UploadRequest::push(&args.scid, size) } else { UploadRequest::file(&args.scid, &file) };
     let started = Instant::now();
     let handle = client.begin_upload(request).map_err(|e| e.to_string())?;
 

@@ -123,7 +123,10 @@ impl UploadRequest {
             && self.scid.len() <= 64
             && self.scid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !scid_ok {
-            return Err(Error::invalid(format!("scid {:?} is not a service configuration id (letters, digits and '-')", self.scid)));
+            return Err(Error::invalid(format!(
+                "scid {:?} is not a service configuration id (letters, digits and '-')",
+                self.scid
+            )));
         }
         match &self.data {
             UploadData::Push { size } if *size == 0 || *size >= MAX_FILE_SIZE => {
@@ -140,7 +143,9 @@ impl UploadRequest {
         check_caption(&self.user_caption)?;
         check_title_data(&self.title_data)?;
         if self.thumbnail_source == ThumbnailSource::Upload {
-            return Err(Error::invalid("thumbnail upload is not available in this version; use the default or an offset"));
+            return Err(Error::invalid(
+                "thumbnail upload is not available in this version; use the default or an offset",
+            ));
         }
         if let Some(date) = &self.date_recorded {
             if date.len() < 10 || date.len() > 40 {
@@ -191,10 +196,13 @@ impl Client {
             return Err(Error::invalid("max_buffered_bytes must hold at least one block"));
         }
         if options.journal_dir.is_some() {
-            return Err(Error::invalid("journal_dir: resuming uploads across restarts is not available in this version"));
+            return Err(Error::invalid(
+                "journal_dir: resuming uploads across restarts is not available in this version",
+            ));
         }
         let base = options.metadata_base_url.trim_end_matches('/').to_string();
-        check_url(&base, options.allow_insecure_http).map_err(|e| Error::invalid(format!("metadata_base_url: {}", e.message)))?;
+        check_url(&base, options.allow_insecure_http)
+            .map_err(|e| Error::invalid(format!("metadata_base_url: {}", e.message)))?;
         if options.service_version.is_empty() || !options.service_version.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::invalid("service_version must be a non-empty header token"));
         }

@@ -42,10 +42,8 @@ pub struct EventQueue {
 impl EventQueue {
     pub fn push(&self, event: Event) {
         let mut queue = self.queue.lock();
-        if event.kind == EventKind::Progress {
-            if queue.progress.insert(event.handle, event).is_some() {
-                return; // merged into the entry already queued
-            }
+        if event.kind == EventKind::Progress && queue.progress.insert(event.handle, event).is_some() {
+            return; // merged into the entry already queued
         }
         queue.events.push_back(event);
     }

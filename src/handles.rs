@@ -46,12 +46,14 @@ impl<T: Clone> HandleTable<T> {
     }
 
     fn handle(&self, index: u32, generation: u32) -> u64 {
-        (u64::from(self.tag) << (INDEX_BITS + GENERATION_BITS)) | (u64::from(generation) << INDEX_BITS) | u64::from(index)
+        (u64::from(self.tag) << (INDEX_BITS + GENERATION_BITS))
+            | (u64::from(generation) << INDEX_BITS)
+            | u64::from(index)
     }
 
     fn decode(&self, handle: u64) -> Option<(usize, u32)> {
         let tag = (handle >> (INDEX_BITS + GENERATION_BITS)) as u16;
-        (tag == self.tag).then(|| ((handle & INDEX_MASK) as usize, ((handle >> INDEX_BITS) & GENERATION_MASK) as u32))
+        (tag == self.tag).then_some(((handle & INDEX_MASK) as usize, ((handle >> INDEX_BITS) & GENERATION_MASK) as u32))
     }
 
     /// Stores the value `make` builds from its own handle; `None` when the table is full.
@@ -113,7 +115,7 @@ mod tests {
     #[test]
     fn released_zero_and_foreign_handles_are_invalid() {
         let table = HandleTable::new();
-        let other = HandleTable::new();
+        let other = HandleTable::<u64>::new();
         let (a, _) = table.insert_with(|h| h).unwrap();
         assert_ne!(a, 0);
         assert_eq!(table.get(a), Some(a));

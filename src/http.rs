@@ -43,8 +43,7 @@ pub enum Outcome {
 }
 
 fn load_roots(path: &Path) -> Result<RootCerts> {
-    let pem = std::fs::read(path)
-        .map_err(|e| Error::invalid(format!("ca_bundle_path {}: {e}", path.display())))?;
+    let pem = std::fs::read(path).map_err(|e| Error::invalid(format!("ca_bundle_path {}: {e}", path.display())))?;
     let certs: Vec<_> = ureq::tls::parse_pem(&pem)
         .filter_map(|item| match item {
             Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
@@ -174,7 +173,9 @@ impl Http {
                 let retry_after = retry_after(response.headers().get("Retry-After").and_then(|v| v.to_str().ok()));
                 match response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec() {
                     Ok(body) => Outcome::Answered { status, body, retry_after },
-                    Err(e) => Outcome::Transport { reached_service: true, message: format!("reading the response: {e}") },
+                    Err(e) => {
+                        Outcome::Transport { reached_service: true, message: format!("reading the response: {e}") }
+                    }
                 }
             }
             Err(e) => Outcome::Transport { reached_service: !never_left(&e), message: e.to_string() },

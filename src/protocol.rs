@@ -193,10 +193,7 @@ pub fn describe_error_body(body: &[u8]) -> String {
 
 /// Now as ISO 8601 UTC, without a date library: days-from-civil arithmetic.
 pub fn iso8601_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's civil_from_days.
     let z = days as i64 + 719_468;
@@ -241,7 +238,10 @@ mod tests {
 
     #[test]
     fn error_bodies_of_both_shapes_are_described() {
-        assert_eq!(describe_error_body(br#"{"errorCode":400,"errorMessage":"too long"}"#), "too long (service error 400)");
+        assert_eq!(
+            describe_error_body(br#"{"errorCode":400,"errorMessage":"too long"}"#),
+            "too long (service error 400)"
+        );
         assert_eq!(describe_error_body(br#"{"errorSource":"quota","errorResponseCode":null}"#), "quota");
         assert_eq!(describe_error_body(b"plain\ntext"), "plaintext");
     }
@@ -249,7 +249,10 @@ mod tests {
     #[test]
     fn clip_types_and_enums_map_to_wire_strings() {
         assert_eq!(clip_types_wire(0).unwrap(), "DeveloperInitiated");
-        assert_eq!(clip_types_wire(clip_type::ACHIEVEMENT | clip_type::USER_GENERATED).unwrap(), "Achievement,UserGenerated");
+        assert_eq!(
+            clip_types_wire(clip_type::ACHIEVEMENT | clip_type::USER_GENERATED).unwrap(),
+            "Achievement,UserGenerated"
+        );
         assert!(clip_types_wire(1 << 9).is_err());
         assert_eq!(Visibility::from_c(0).unwrap(), Visibility::Default);
         assert_eq!(Visibility::from_c(4).unwrap().wire(), "Public");

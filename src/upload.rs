@@ -87,7 +87,8 @@ pub struct OpenedFile {
 
 impl OpenedFile {
     pub fn open(path: &std::path::Path) -> Result<OpenedFile> {
-        let io_error = |what: &str, e: std::io::Error| Error::new(ErrorKind::Io, format!("{what} {}: {e}", path.display()));
+        let io_error =
+            |what: &str, e: std::io::Error| Error::new(ErrorKind::Io, format!("{what} {}: {e}", path.display()));
         let file = File::open(path).map_err(|e| io_error("cannot open", e))?;
         let meta = file.metadata().map_err(|e| io_error("cannot stat", e))?;
         if !meta.is_file() {
@@ -98,7 +99,8 @@ impl OpenedFile {
 
     /// A clip must not change while it uploads: the blocks already sent would not match the rest.
     pub fn check_unchanged(&self) -> Result<()> {
-        let meta = self.file.metadata().map_err(|e| Error::new(ErrorKind::Io, format!("cannot stat the clip file: {e}")))?;
+        let meta =
+            self.file.metadata().map_err(|e| Error::new(ErrorKind::Io, format!("cannot stat the clip file: {e}")))?;
         if meta.len() != self.size || meta.modified().ok() != self.modified {
             return Err(Error::new(
                 ErrorKind::Io,
@@ -489,7 +491,10 @@ impl Upload {
         }
         let layout = inner.layout.expect("push uploads know their layout from the start");
         if num >= layout.blocks {
-            return Err(Error::invalid(format!("block {num} is out of range: this upload has {} blocks", layout.blocks)));
+            return Err(Error::invalid(format!(
+                "block {num} is out of range: this upload has {} blocks",
+                layout.blocks
+            )));
         }
         let want = layout.block_len(num);
         if len != want {
@@ -504,7 +509,10 @@ impl Upload {
     /// Copies one pushed block. Checks and reserves budget under the lock, copies outside it.
     pub fn push_block(&self, num: u32, bytes: &[u8], budget: &Arc<PushBudget>) -> Result<()> {
         if !self.is_push() {
-            return Err(Error::new(ErrorKind::WrongState, "this upload reads its file itself (file mode); it takes no pushed blocks"));
+            return Err(Error::new(
+                ErrorKind::WrongState,
+                "this upload reads its file itself (file mode); it takes no pushed blocks",
+            ));
         }
         Self::check_pushable(&self.inner.lock(), num, bytes.len())?;
         if !budget.try_reserve(bytes.len() as u64) {

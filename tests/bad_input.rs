@@ -84,21 +84,49 @@ fn null_pointers_are_refused_by_every_export() {
         assert_eq!(clips_begin_upload(c, &push, &mut h), CLIPS_OK);
         expect(clips_push_block(null_mut(), h, 0, data.as_ptr(), 16), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
         expect(clips_push_block(c, h, 0, null(), 16), CLIPS_E_INVALID_ARGUMENT, "data is NULL");
-        expect(clips_missing_blocks(null_mut(), h, list.as_mut_ptr(), 4, &mut size), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
-        expect(clips_missing_blocks(c, h, list.as_mut_ptr(), 4, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out_count is NULL");
+        expect(
+            clips_missing_blocks(null_mut(), h, list.as_mut_ptr(), 4, &mut size),
+            CLIPS_E_INVALID_ARGUMENT,
+            "client is NULL",
+        );
+        expect(
+            clips_missing_blocks(c, h, list.as_mut_ptr(), 4, null_mut()),
+            CLIPS_E_INVALID_ARGUMENT,
+            "out_count is NULL",
+        );
         expect(clips_missing_blocks(c, h, null_mut(), 4, &mut size), CLIPS_E_INVALID_ARGUMENT, "out is NULL");
         expect(clips_cancel(null_mut(), h), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
         expect(clips_release(null_mut(), h), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
-        expect(clips_resumed_uploads(null_mut(), handles.as_mut_ptr(), 4, &mut size), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
-        expect(clips_resumed_uploads(c, handles.as_mut_ptr(), 4, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out_count is NULL");
+        expect(
+            clips_resumed_uploads(null_mut(), handles.as_mut_ptr(), 4, &mut size),
+            CLIPS_E_INVALID_ARGUMENT,
+            "client is NULL",
+        );
+        expect(
+            clips_resumed_uploads(c, handles.as_mut_ptr(), 4, null_mut()),
+            CLIPS_E_INVALID_ARGUMENT,
+            "out_count is NULL",
+        );
         assert_eq!(clips_resumed_uploads(c, null_mut(), 0, &mut size), CLIPS_OK);
         assert_eq!(size, 0);
 
         expect(clips_poll(null_mut(), h, &mut s), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
         expect(clips_poll(c, h, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out is NULL");
-        expect(clips_get_clip_id(null_mut(), h, buf.as_mut_ptr().cast(), 64, &mut size), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
-        expect(clips_get_error_message(null_mut(), h, buf.as_mut_ptr().cast(), 64, &mut size), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
-        expect(clips_get_error_message(c, h, buf.as_mut_ptr().cast(), 64, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out_len is NULL");
+        expect(
+            clips_get_clip_id(null_mut(), h, buf.as_mut_ptr().cast(), 64, &mut size),
+            CLIPS_E_INVALID_ARGUMENT,
+            "client is NULL",
+        );
+        expect(
+            clips_get_error_message(null_mut(), h, buf.as_mut_ptr().cast(), 64, &mut size),
+            CLIPS_E_INVALID_ARGUMENT,
+            "client is NULL",
+        );
+        expect(
+            clips_get_error_message(c, h, buf.as_mut_ptr().cast(), 64, null_mut()),
+            CLIPS_E_INVALID_ARGUMENT,
+            "out_len is NULL",
+        );
         expect(clips_get_error_message(c, h, null_mut(), 64, &mut size), CLIPS_E_INVALID_ARGUMENT, "buf is NULL");
         expect(clips_next_event(null_mut(), &mut e), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
         expect(clips_next_event(c, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out is NULL");
@@ -107,7 +135,11 @@ fn null_pointers_are_refused_by_every_export() {
         assert_eq!(clips_push_block(c, h, 0, source.as_ptr(), 16), CLIPS_OK);
         let done = wait_terminal(c, h, std::time::Duration::from_secs(10), || {});
         assert_eq!(done.state, CLIPS_STATE_COMPLETED);
-        expect(clips_get_clip_id(c, h, buf.as_mut_ptr().cast(), 64, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out_len is NULL");
+        expect(
+            clips_get_clip_id(c, h, buf.as_mut_ptr().cast(), 64, null_mut()),
+            CLIPS_E_INVALID_ARGUMENT,
+            "out_len is NULL",
+        );
         expect(clips_get_clip_id(c, h, null_mut(), 64, &mut size), CLIPS_E_INVALID_ARGUMENT, "buf is NULL");
         // Too small a buffer: the size needed, nothing else written.
         buf[0] = b'#';
@@ -143,7 +175,11 @@ fn dead_zero_and_foreign_handles_are_invalid() {
             expect(clips_cancel(c, h), CLIPS_E_INVALID_HANDLE, "handle");
             expect(clips_release(c, h), CLIPS_E_INVALID_HANDLE, "handle");
             expect(clips_get_clip_id(c, h, buf.as_mut_ptr().cast(), 64, &mut size), CLIPS_E_INVALID_HANDLE, "handle");
-            expect(clips_get_error_message(c, h, buf.as_mut_ptr().cast(), 64, &mut size), CLIPS_E_INVALID_HANDLE, "handle");
+            expect(
+                clips_get_error_message(c, h, buf.as_mut_ptr().cast(), 64, &mut size),
+                CLIPS_E_INVALID_HANDLE,
+                "handle",
+            );
         }
         // The foreign handle still works with its own client.
         assert_eq!(clips_poll(other, theirs, &mut s), CLIPS_OK);

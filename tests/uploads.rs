@@ -10,7 +10,12 @@ use gameclips::ffi::*;
 
 const MIB: usize = 1024 * 1024;
 
-fn assert_arrived(server: &TestServer, client: *mut ClipsClient, handle: ClipsHandle, source: &[u8]) -> serde_json::Value {
+fn assert_arrived(
+    server: &TestServer,
+    client: *mut ClipsClient,
+    handle: ClipsHandle,
+    source: &[u8],
+) -> serde_json::Value {
     let id = clip_id(client, handle);
     let record = server.admin(&format!("clips/{id}"));
     assert_eq!(record["sha256"].as_str(), Some(sha256(source).as_str()), "bytes differ: {record}");

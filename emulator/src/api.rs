@@ -1,6 +1,9 @@
 //! Routing and the handlers of the service's endpoints and the admin endpoints. Handlers are plain
 //! synchronous functions: the server runs them on the blocking pool with the whole body in hand.
 
+// Handlers answer early with `Err(response)`; a response is big, but one per request costs nothing here.
+#![allow(clippy::result_large_err)]
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -38,11 +41,9 @@ impl Route {
         match (method, segments.as_slice()) {
             (&Method::POST, ["users", "me", "scids", scid, "clips"]) => Route::CreateClip { scid: scid.to_string() },
             (&Method::PUT, ["upload", clip_id]) => Route::PutBlock { clip_id: clip_id.to_string() },
-            (&Method::GET, ["users", owner, "scids", scid, "clips", clip_id]) => Route::GetClip {
-                owner: owner.to_string(),
-                scid: scid.to_string(),
-                clip_id: clip_id.to_string(),
-            },
+            (&Method::GET, ["users", owner, "scids", scid, "clips", clip_id]) => {
+                Route::GetClip { owner: owner.to_string(), scid: scid.to_string(), clip_id: clip_id.to_string() }
+            }
             (&Method::GET, ["_emulator", "clips", clip_id]) => Route::AdminClip { clip_id: clip_id.to_string() },
             (&Method::GET, ["_emulator", "stats"]) => Route::AdminStats,
             (&Method::PUT, ["_emulator", "faults"]) => Route::AdminFaults,
@@ -175,7 +176,13 @@ fn owner_xuid(owner: &str, caller: &Claims) -> Option<String> {
     owner.strip_prefix("xuid(")?.strip_suffix(')').map(str::to_string)
 }
 
-fn get_clip(shared: &Shared, parts: &Parts, owner: &str, scid: &str, clip_id: &str) -> Result<HttpResponse, HttpResponse> {
+fn get_clip(
+    shared: &Shared,
+    parts: &Parts,
+    owner: &str,
+    scid: &str,
+    clip_id: &str,
+) -> Result<HttpResponse, HttpResponse> {
     let claims = authenticate(parts)?;
     let not_found = || error(StatusCode::NOT_FOUND, "no such clip");
     let owner = owner_xuid(owner, &claims).ok_or_else(not_found)?;

@@ -202,14 +202,22 @@ impl Store {
     }
 
     /// Stores one block in place; commits the clip when it was the last one missing.
-    pub fn put_block(&self, clip_id: &str, block_num: u64, data: &[u8], now_ms: u64) -> Result<BlockOutcome, BlockError> {
+    pub fn put_block(
+        &self,
+        clip_id: &str,
+        block_num: u64,
+        data: &[u8],
+        now_ms: u64,
+    ) -> Result<BlockOutcome, BlockError> {
         let clip = self.clip(clip_id).ok_or(BlockError::NotFound)?;
         if clip.committed_at_ms.is_some() || clip.failed.is_some() {
             return Ok(BlockOutcome::Committed);
         }
         let (file_size, expected) = (clip.meta.file_size, clip.meta.expected_blocks);
         if block_num >= expected {
-            return Err(BlockError::BadParameter(format!("blockNum {block_num} is not below expectedBlocks {expected}")));
+            return Err(BlockError::BadParameter(format!(
+                "blockNum {block_num} is not below expectedBlocks {expected}"
+            )));
         }
         let block_size = match clip.block_size {
             Some(size) => size,
@@ -222,8 +230,11 @@ impl Store {
                 })?;
                 // Two first blocks may race: the first to store its size wins, the other is checked against it.
                 let db = self.db();
-                db.execute("UPDATE clips SET block_size = ?2 WHERE id = ?1 AND block_size IS NULL", params![clip_id, size])
-                    .expect("block size update");
+                db.execute(
+                    "UPDATE clips SET block_size = ?2 WHERE id = ?1 AND block_size IS NULL",
+                    params![clip_id, size],
+                )
+                .expect("block size update");
                 db.query_row("SELECT block_size FROM clips WHERE id = ?1", [clip_id], |row| row.get(0))
                     .expect("block size query")
             }

@@ -78,13 +78,9 @@ pub fn mint_for_xuid(xuid: u64) -> String {
 
 /// The claims of an Authorization value, or why it is not acceptable (401).
 pub fn parse(header_value: &str, now_unix: u64) -> Result<Claims, &'static str> {
-    let rest = header_value
-        .strip_prefix("XBL3.0 x=")
-        .ok_or("Authorization is not an XBL3.0 token")?;
+    let rest = header_value.strip_prefix("XBL3.0 x=").ok_or("Authorization is not an XBL3.0 token")?;
     let (_userhash, payload) = rest.split_once(';').ok_or("token has no payload")?;
-    let json = URL_SAFE_NO_PAD
-        .decode(payload.trim())
-        .map_err(|_| "token payload is not base64url")?;
+    let json = URL_SAFE_NO_PAD.decode(payload.trim()).map_err(|_| "token payload is not base64url")?;
     let claims: Claims = serde_json::from_slice(&json).map_err(|_| "token payload is not JSON claims")?;
     if claims.exp.is_some_and(|exp| exp <= now_unix) {
         return Err("token expired");

@@ -46,10 +46,12 @@ fn clips_and_half_finished_uploads_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = Emulator::start(EmulatorConfig::new(dir.path())).unwrap();
     let base = first.base_url().to_string();
-    let (status, body) = request("POST", &format!("{base}/users/me/scids/s1/clips"), br#"{"fileSize":10,"expectedBlocks":2}"#);
+    let (status, body) =
+        request("POST", &format!("{base}/users/me/scids/s1/clips"), br#"{"fileSize":10,"expectedBlocks":2}"#);
     assert_eq!(status, 200, "{body}");
     let created = json(&body);
-    let (id, upload_id) = (created["gameClipId"].as_str().unwrap().to_string(), created["uploadId"].as_str().unwrap().to_string());
+    let (id, upload_id) =
+        (created["gameClipId"].as_str().unwrap().to_string(), created["uploadId"].as_str().unwrap().to_string());
     let (status, _) = request("PUT", &format!("{base}/upload/{id}?uploadId={upload_id}&blockNum=1"), b"fghij");
     assert_eq!(status, 202);
     drop(first);
@@ -81,17 +83,26 @@ fn tokens_and_bad_blocks_get_the_documented_statuses() {
     let base = emulator.base_url();
     let agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().new_agent();
     let post = |auth: &str| {
-        agent.post(&format!("{base}/users/me/scids/s/clips")).header("Authorization", auth).send(r#"{"fileSize":4,"expectedBlocks":1}"#).unwrap().status().as_u16()
+        agent
+            .post(&format!("{base}/users/me/scids/s/clips"))
+            .header("Authorization", auth)
+            .send(r#"{"fileSize":4,"expectedBlocks":1}"#)
+            .unwrap()
+            .status()
+            .as_u16()
     };
     assert_eq!(post("garbage"), 401);
     let mut pc = token::Claims::for_xuid(7);
     pc.device_type = Some("Win32".into());
     assert_eq!(post(&token::mint(&pc)), 403);
     assert_eq!(post(&token::mint_for_xuid(7)), 200);
-    let (_, body) = request("POST", &format!("{base}/users/me/scids/s/clips"), br#"{"fileSize":3000000,"expectedBlocks":2}"#);
+    let (_, body) =
+        request("POST", &format!("{base}/users/me/scids/s/clips"), br#"{"fileSize":3000000,"expectedBlocks":2}"#);
     let created = json(&body);
     let (id, upload_id) = (created["gameClipId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
-    let put = |n: u32, len: usize| request("PUT", &format!("{base}/upload/{id}?uploadId={upload_id}&blockNum={n}"), &vec![1u8; len]).0;
+    let put = |n: u32, len: usize| {
+        request("PUT", &format!("{base}/upload/{id}?uploadId={upload_id}&blockNum={n}"), &vec![1u8; len]).0
+    };
     assert_eq!(put(2, 10), 400, "block out of range");
     assert_eq!(put(0, 100), 400, "a first block too short for 2 blocks");
     assert_eq!(put(0, 2 * 1024 * 1024), 202);

@@ -100,7 +100,12 @@ pub unsafe fn req_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Err
 ///
 /// # Safety
 /// `buf` is NULL or valid for `cap` bytes; `out_len` is NULL or valid for a write.
-pub unsafe fn write_str(value: &str, buf: *mut c_char, cap: size_t, out_len: *mut size_t) -> Result<ClipsResult, Error> {
+pub unsafe fn write_str(
+    value: &str,
+    buf: *mut c_char,
+    cap: size_t,
+    out_len: *mut size_t,
+) -> Result<ClipsResult, Error> {
     let out_len = non_null_mut(out_len, "out_len")?;
     let needed = value.len() + 1;
     // SAFETY: out_len is non-NULL and, per the contract, writable.
@@ -124,7 +129,12 @@ pub unsafe fn write_str(value: &str, buf: *mut c_char, cap: size_t, out_len: *mu
 ///
 /// # Safety
 /// `out` is NULL or valid for `cap` elements; `out_count` is NULL or valid for a write.
-pub unsafe fn write_list<T: Copy>(values: &[T], out: *mut T, cap: size_t, out_count: *mut size_t) -> Result<ClipsResult, Error> {
+pub unsafe fn write_list<T: Copy>(
+    values: &[T],
+    out: *mut T,
+    cap: size_t,
+    out_count: *mut size_t,
+) -> Result<ClipsResult, Error> {
     let out_count = non_null_mut(out_count, "out_count")?;
     // SAFETY: non-NULL and writable per the contract.
     unsafe { out_count.write(values.len()) };
@@ -179,7 +189,10 @@ fn check_struct_size<T: Versioned>(size: u32, name: &str) -> Result<usize, Error
     if size > size_of::<T>() {
         return Err(Error::new(
             ErrorKind::IncompatibleVersion,
-            format!("{name}.struct_size is {size}, larger than this library's {} (built against a newer header?)", size_of::<T>()),
+            format!(
+                "{name}.struct_size is {size}, larger than this library's {} (built against a newer header?)",
+                size_of::<T>()
+            ),
         ));
     }
     if size < size_of::<u32>() || T::field_spans().iter().any(|&(start, end)| start < size && size < end) {

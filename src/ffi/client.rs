@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use libc::{c_char, c_void, size_t};
 
-use super::boundary::{guard, guard_value, non_null, non_null_mut, opt_str, read_versioned, with_last_error, write_str};
+use super::boundary::{
+    guard, guard_value, non_null, non_null_mut, opt_str, read_versioned, with_last_error, write_str,
+};
 use super::registry;
 use super::types::*;
 use crate::error::Error;
@@ -190,8 +192,7 @@ pub unsafe extern "C" fn clips_last_error_message(buf: *mut c_char, cap: size_t,
     // Not through `guard`: a failure here must not replace the message being read.
     guard_value("clips_last_error_message", CLIPS_E_INTERNAL, || {
         // SAFETY: buf/out_len per the contract.
-        with_last_error(|message| unsafe { write_str(message, buf, cap, out_len) })
-            .unwrap_or_else(|error| error.code())
+        with_last_error(|message| unsafe { write_str(message, buf, cap, out_len) }).unwrap_or_else(|error| error.code())
     })
 }
 

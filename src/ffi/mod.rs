@@ -66,11 +66,20 @@ mod tests {
     #[test]
     fn header_constants_match_the_library() {
         let pairs = [
-            (CLIPS_E_INVALID_ARGUMENT, InvalidArgument), (CLIPS_E_INVALID_HANDLE, InvalidHandle),
-            (CLIPS_E_WOULD_BLOCK, WouldBlock), (CLIPS_E_BUFFER_TOO_SMALL, BufferTooSmall),
-            (CLIPS_E_WRONG_STATE, WrongState), (CLIPS_E_HTTP, Http), (CLIPS_E_NETWORK, Network), (CLIPS_E_AUTH, Auth),
-            (CLIPS_E_CANCELLED, Cancelled), (CLIPS_E_IO, Io), (CLIPS_E_SHUTDOWN, Shutdown),
-            (CLIPS_E_INCOMPATIBLE_VERSION, IncompatibleVersion), (CLIPS_E_QUOTA, Quota), (CLIPS_E_INTERNAL, Internal),
+            (CLIPS_E_INVALID_ARGUMENT, InvalidArgument),
+            (CLIPS_E_INVALID_HANDLE, InvalidHandle),
+            (CLIPS_E_WOULD_BLOCK, WouldBlock),
+            (CLIPS_E_BUFFER_TOO_SMALL, BufferTooSmall),
+            (CLIPS_E_WRONG_STATE, WrongState),
+            (CLIPS_E_HTTP, Http),
+            (CLIPS_E_NETWORK, Network),
+            (CLIPS_E_AUTH, Auth),
+            (CLIPS_E_CANCELLED, Cancelled),
+            (CLIPS_E_IO, Io),
+            (CLIPS_E_SHUTDOWN, Shutdown),
+            (CLIPS_E_INCOMPATIBLE_VERSION, IncompatibleVersion),
+            (CLIPS_E_QUOTA, Quota),
+            (CLIPS_E_INTERNAL, Internal),
         ];
         for (constant, kind) in pairs {
             assert_eq!(constant, kind.code(), "{kind:?}");

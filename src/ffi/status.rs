@@ -100,7 +100,13 @@ pub unsafe extern "C" fn clips_poll(c: *mut ClipsClient, h: ClipsHandle, out: *m
 
 /// The gameClipId. CLIPS_E_WRONG_STATE until CLIPS_EVENT_CLIP_CREATED.
 #[no_mangle]
-pub unsafe extern "C" fn clips_get_clip_id(c: *mut ClipsClient, h: ClipsHandle, buf: *mut c_char, cap: size_t, out_len: *mut size_t) -> ClipsResult {
+pub unsafe extern "C" fn clips_get_clip_id(
+    c: *mut ClipsClient,
+    h: ClipsHandle,
+    buf: *mut c_char,
+    cap: size_t,
+    out_len: *mut size_t,
+) -> ClipsResult {
     guard("clips_get_clip_id", || {
         let id = registry::lookup(c)?.clip_id(h)?;
         // SAFETY: buf/out_len per the contract.
@@ -110,7 +116,13 @@ pub unsafe extern "C" fn clips_get_clip_id(c: *mut ClipsClient, h: ClipsHandle, 
 
 /// Why the upload failed ("" while it has not).
 #[no_mangle]
-pub unsafe extern "C" fn clips_get_error_message(c: *mut ClipsClient, h: ClipsHandle, buf: *mut c_char, cap: size_t, out_len: *mut size_t) -> ClipsResult {
+pub unsafe extern "C" fn clips_get_error_message(
+    c: *mut ClipsClient,
+    h: ClipsHandle,
+    buf: *mut c_char,
+    cap: size_t,
+    out_len: *mut size_t,
+) -> ClipsResult {
     guard("clips_get_error_message", || {
         let message = registry::lookup(c)?.error_message(h)?;
         // SAFETY: buf/out_len per the contract.

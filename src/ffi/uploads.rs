@@ -52,7 +52,10 @@ unsafe fn upload_request(o: &ClipsUploadOptions) -> Result<UploadRequest, Error>
         None => UploadData::Push { size: o.file_size },
     };
     if o.users_in_session_count > MAX_USERS_IN_SESSION {
-        return Err(Error::invalid(format!("users_in_session_count {} is over {MAX_USERS_IN_SESSION}", o.users_in_session_count)));
+        return Err(Error::invalid(format!(
+            "users_in_session_count {} is over {MAX_USERS_IN_SESSION}",
+            o.users_in_session_count
+        )));
     }
     let users = if o.users_in_session_count == 0 {
         Vec::new()
@@ -99,7 +102,11 @@ pub unsafe extern "C" fn clips_upload_options_init(o: *mut ClipsUploadOptions) {
 /// Validates the options and returns a handle at once; the initial call, and in file mode opening the
 /// file, run on a worker (a file that cannot be read fails the upload with CLIPS_E_IO).
 #[no_mangle]
-pub unsafe extern "C" fn clips_begin_upload(c: *mut ClipsClient, o: *const ClipsUploadOptions, out_upload: *mut ClipsHandle) -> ClipsResult {
+pub unsafe extern "C" fn clips_begin_upload(
+    c: *mut ClipsClient,
+    o: *const ClipsUploadOptions,
+    out_upload: *mut ClipsHandle,
+) -> ClipsResult {
     guard("clips_begin_upload", || {
         let client = registry::lookup(c)?;
         let o = non_null(o, "options")?;
@@ -117,7 +124,13 @@ pub unsafe extern "C" fn clips_begin_upload(c: *mut ClipsClient, o: *const Clips
 /// Copies block `block_num` (exactly that block's length, at most CLIPS_MAX_BLOCK_SIZE) of a push-mode
 /// upload; `data` may be reused when this returns. CLIPS_E_WOULD_BLOCK: the budget is full, try later.
 #[no_mangle]
-pub unsafe extern "C" fn clips_push_block(c: *mut ClipsClient, upload: ClipsHandle, block_num: u32, data: *const u8, len: size_t) -> ClipsResult {
+pub unsafe extern "C" fn clips_push_block(
+    c: *mut ClipsClient,
+    upload: ClipsHandle,
+    block_num: u32,
+    data: *const u8,
+    len: size_t,
+) -> ClipsResult {
     guard("clips_push_block", || {
         let client = registry::lookup(c)?;
         let data = non_null(data, "data")?;
@@ -133,7 +146,13 @@ pub unsafe extern "C" fn clips_push_block(c: *mut ClipsClient, upload: ClipsHand
 
 /// The blocks of a push-mode upload the library still needs. `*out_count` always receives how many.
 #[no_mangle]
-pub unsafe extern "C" fn clips_missing_blocks(c: *mut ClipsClient, upload: ClipsHandle, out: *mut u32, cap: size_t, out_count: *mut size_t) -> ClipsResult {
+pub unsafe extern "C" fn clips_missing_blocks(
+    c: *mut ClipsClient,
+    upload: ClipsHandle,
+    out: *mut u32,
+    cap: size_t,
+    out_count: *mut size_t,
+) -> ClipsResult {
     guard("clips_missing_blocks", || {
         let missing = registry::lookup(c)?.missing_blocks(upload)?;
         // SAFETY: out/out_count per the contract.
@@ -161,11 +180,15 @@ pub unsafe extern "C" fn clips_release(c: *mut ClipsClient, h: ClipsHandle) -> C
 
 /// Handles of uploads resumed from the journal. (No journal in this version: always 0 of them.)
 #[no_mangle]
-pub unsafe extern "C" fn clips_resumed_uploads(c: *mut ClipsClient, out: *mut ClipsHandle, cap: size_t, out_count: *mut size_t) -> ClipsResult {
+pub unsafe extern "C" fn clips_resumed_uploads(
+    c: *mut ClipsClient,
+    out: *mut ClipsHandle,
+    cap: size_t,
+    out_count: *mut size_t,
+) -> ClipsResult {
     guard("clips_resumed_uploads", || {
         registry::lookup(c)?;
         // SAFETY: out/out_count per the contract.
         unsafe { write_list::<ClipsHandle>(&[], out, cap, out_count) }
     })
 }
-

@@ -111,7 +111,12 @@ pub fn is_terminal(state: u32) -> bool {
 }
 
 /// Polls until the upload ends; `between` runs between polls (pushing blocks, say).
-pub fn wait_terminal(client: *mut ClipsClient, handle: ClipsHandle, timeout: Duration, mut between: impl FnMut()) -> ClipsStatus {
+pub fn wait_terminal(
+    client: *mut ClipsClient,
+    handle: ClipsHandle,
+    timeout: Duration,
+    mut between: impl FnMut(),
+) -> ClipsStatus {
     let deadline = Instant::now() + timeout;
     let mut last_acked = 0;
     loop {
@@ -137,7 +142,10 @@ pub fn clip_id(client: *mut ClipsClient, handle: ClipsHandle) -> String {
 pub fn error_message(client: *mut ClipsClient, handle: ClipsHandle) -> String {
     let mut buf = vec![0u8; 4096];
     let mut len = 0;
-    assert_eq!(unsafe { clips_get_error_message(client, handle, buf.as_mut_ptr().cast(), buf.len(), &mut len) }, CLIPS_OK);
+    assert_eq!(
+        unsafe { clips_get_error_message(client, handle, buf.as_mut_ptr().cast(), buf.len(), &mut len) },
+        CLIPS_OK
+    );
     String::from_utf8_lossy(&buf[..len - 1]).into_owned()
 }
 
