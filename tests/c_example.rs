@@ -8,10 +8,20 @@ use std::process::Command;
 
 use common::*;
 
-/// `target/<profile>`, where cargo put the cdylib this test run built.
+/// `target/<profile>`, with the cdylib in it. `cargo test` builds the library only as an rlib for the
+/// tests, so the shared library is built here with the same cargo and profile.
 fn library_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf()
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--lib", "-p", "gameclips"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+    if dir.file_name().is_some_and(|name| name == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(status.success(), "building the cdylib failed");
+    dir
 }
 
 #[test]
