@@ -140,6 +140,7 @@ pub unsafe extern "C" fn clips_next_event(c: *mut ClipsClient, out: *mut ClipsEv
         // Check the caller's struct before taking an event, so a bad struct never loses one.
         // SAFETY: out is non-NULL and writable for its struct_size; the probe writes only a copy of itself.
         let probe = unsafe { out.read_unaligned() };
+        // SAFETY: out as above; writing the caller's own bytes back changes nothing.
         unsafe { write_versioned(out, probe, "ClipsEvent") }?;
         let Some(event) = client.next_event() else { return Ok(CLIPS_NO_EVENT) };
         // SAFETY: as above, checked just now.

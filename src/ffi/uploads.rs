@@ -47,6 +47,7 @@ unsafe fn upload_request(o: &ClipsUploadOptions) -> Result<UploadRequest, Error>
     // SAFETY (for each opt_str / req_str): the strings are NULL or NUL-terminated, per the header.
     let text = |ptr, name| unsafe { opt_str(ptr, name) }.map(|s| s.unwrap_or_default().to_string());
     let scid = unsafe { req_str(o.scid, "scid") }?;
+    // SAFETY: file_path is NULL or NUL-terminated, per the header.
     let data = match unsafe { opt_str(o.file_path, "file_path") }? {
         Some(path) => UploadData::File { path: path.into(), size: o.file_size },
         None => UploadData::Push { size: o.file_size },
@@ -65,6 +66,7 @@ unsafe fn upload_request(o: &ClipsUploadOptions) -> Result<UploadRequest, Error>
             .map(|i| {
                 // SAFETY: the array holds users_in_session_count pointers, per the contract.
                 let item = unsafe { array.add(i).read() };
+                // SAFETY: each entry is NULL or NUL-terminated, per the header.
                 unsafe { req_str(item, "users_in_session[i]") }.map(str::to_string)
             })
             .collect::<Result<Vec<_>, _>>()?
@@ -72,6 +74,7 @@ unsafe fn upload_request(o: &ClipsUploadOptions) -> Result<UploadRequest, Error>
     let mut request = UploadRequest::file(scid, "");
     request.data = data;
     request.duration_seconds = o.duration_seconds;
+    // SAFETY: date_recorded is NULL or NUL-terminated, per the header.
     request.date_recorded = unsafe { opt_str(o.date_recorded, "date_recorded") }?.map(str::to_string);
     request.greatest_moment_id = text(o.greatest_moment_id, "greatest_moment_id")?;
     request.user_caption = text(o.user_caption, "user_caption")?;
