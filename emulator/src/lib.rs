@@ -9,6 +9,7 @@
 //! ```
 
 mod api;
+mod body;
 pub mod faults;
 mod server;
 mod stats;

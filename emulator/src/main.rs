@@ -1,5 +1,5 @@
 //! `gameclips-emulator --listen 127.0.0.1:0 --data-dir DIR [--scid S]... [--processing-ms N] [--latency-ms N] [--stall-rate P]`
-//! `gameclips-emulator token --xuid N [--device-type T] [--title-id N] [--sandbox S] [--expires-in S]`
+//! `gameclips-emulator token --xuid N [--device-type T] [--title-id N] [--sandbox S] [--expires-in S] [--enforcement]`
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,7 +11,8 @@ use gameclips_emulator::{Emulator, EmulatorConfig};
 const USAGE: &str = "usage:
   gameclips-emulator [--listen ADDR] [--data-dir DIR] [--scid SCID]... [--processing-ms N]
                      [--latency-ms N] [--stall-rate P]
-  gameclips-emulator token --xuid N [--device-type T] [--title-id N] [--sandbox S] [--expires-in SECONDS]";
+  gameclips-emulator token --xuid N [--device-type T] [--title-id N] [--sandbox S] [--expires-in SECONDS]
+                           [--enforcement]";
 
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, String> {
     let raw = raw.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -34,6 +35,7 @@ fn token_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
                 claims.exp = Some(now + value::<u64>(&flag, args.next())?);
             }
+            "--enforcement" => claims.enforcement = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }

@@ -39,6 +39,49 @@ pub struct ClipRecord {
     pub committed_at_ms: Option<u64>,
     pub failed: Option<String>,
     pub sha256: Option<String>,
+    pub last_modified_ms: u64,
+}
+
+/// What other users did with a clip.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Social {
+    pub rating: f64,
+    pub rating_count: u64,
+    pub views: u64,
+    pub flagged: bool,
+}
+
+/// An uploaded thumbnail image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thumbnail {
+    /// "large" or "small".
+    pub kind: String,
+    pub size: u64,
+    pub content_type: String,
+}
+
+/// A metadata change; `None` leaves the field as it is.
+#[derive(Debug, Default)]
+pub struct MetadataChange {
+    pub user_caption: Option<String>,
+    pub visibility: Option<String>,
+    pub title_data: Option<String>,
+}
+
+/// Which clips a list call returns, in what order, which page.
+#[derive(Debug)]
+pub struct ListQuery {
+    pub owner_xuid: String,
+    pub scid: Option<String>,
+    /// The caller owns the clips: Owner-only clips are included.
+    pub caller_is_owner: bool,
+    /// Enforcement sees flagged clips too.
+    pub include_flagged: bool,
+    /// "created", "rating" or "views".
+    pub qualifier: String,
+    pub ascending: bool,
+    pub skip: u64,
+    pub max: u64,
 }
 
 pub struct Store {
@@ -82,12 +125,34 @@ CREATE TABLE IF NOT EXISTS blocks (
     received INTEGER NOT NULL,
     PRIMARY KEY (clip_id, block_num)
 );
+CREATE TABLE IF NOT EXISTS ratings (
+    clip_id TEXT NOT NULL,
+    rater_xuid TEXT NOT NULL,
+    rating INTEGER NOT NULL,
+    PRIMARY KEY (clip_id, rater_xuid)
+);
+CREATE TABLE IF NOT EXISTS views (
+    clip_id TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS flags (
+    clip_id TEXT NOT NULL,
+    flagger_xuid TEXT NOT NULL,
+    PRIMARY KEY (clip_id, flagger_xuid)
+);
+CREATE TABLE IF NOT EXISTS thumbnails (
+    clip_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    PRIMARY KEY (clip_id, kind)
+);
 ";
 
 const CLIP_COLUMNS: &str = "id, owner_xuid, scid, upload_id, greatest_moment_id, user_caption, session_ref, \
     date_recorded, duration_seconds, expected_blocks, file_size, clip_type, source, visibility, title_data, \
     system_properties, users_in_session, thumbnail_source, thumbnail_offset_ms, saved_by_user, block_size, \
-    created_at_ms, committed_at_ms, failed, sha256";
+    created_at_ms, committed_at_ms, failed, sha256, last_modified_ms";
 
 fn clip_from_row(row: &rusqlite::Row) -> rusqlite::Result<ClipRecord> {
     let users: String = row.get(16)?;
@@ -119,6 +184,7 @@ fn clip_from_row(row: &rusqlite::Row) -> rusqlite::Result<ClipRecord> {
         committed_at_ms: row.get(22)?,
         failed: row.get(23)?,
         sha256: row.get(24)?,
+        last_modified_ms: row.get::<_, Option<u64>>(25)?.unwrap_or_else(|| row.get(21).unwrap_or(0)),
     })
 }
 
@@ -150,6 +216,8 @@ impl Store {
         fs::create_dir_all(&blobs)?;
         let db = Connection::open(data_dir.join("emulator.sqlite3")).map_err(io::Error::other)?;
         db.execute_batch(SCHEMA).map_err(io::Error::other)?;
+        // Data dirs made before the column existed gain it; "duplicate column" means it is there.
+        let _ = db.execute("ALTER TABLE clips ADD COLUMN last_modified_ms INTEGER", []);
         Ok(Store { db: Mutex::new(db), blobs })
     }
 
@@ -167,7 +235,7 @@ impl Store {
         let users = serde_json::to_string(&clip.users_in_session).expect("strings serialize");
         self.db()
             .execute(
-                &format!("INSERT INTO clips ({CLIP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, NULL, ?21, NULL, NULL, NULL)"),
+                &format!("INSERT INTO clips ({CLIP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, NULL, ?21, NULL, NULL, NULL, ?21)"),
                 params![
                     id, owner_xuid, scid, upload_id, clip.greatest_moment_id, clip.user_caption, clip.session_ref,
                     clip.date_recorded, clip.duration_seconds, clip.expected_blocks, clip.file_size, clip.clip_type,
@@ -295,6 +363,152 @@ impl Store {
         self.db()
             .execute("UPDATE clips SET failed = ?2, sha256 = ?3 WHERE id = ?1", params![clip_id, failed, sha])
             .expect("verification result");
+    }
+
+    pub fn social(&self, clip_id: &str) -> Social {
+        let db = self.db();
+        let (rating, rating_count): (Option<f64>, u64) = db
+            .query_row("SELECT AVG(rating), COUNT(*) FROM ratings WHERE clip_id = ?1", [clip_id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .expect("rating query runs");
+        let views: u64 = db
+            .query_row("SELECT count FROM views WHERE clip_id = ?1", [clip_id], |row| row.get(0))
+            .optional()
+            .expect("view query runs")
+            .unwrap_or(0);
+        let flagged: u64 = db
+            .query_row("SELECT COUNT(*) FROM flags WHERE clip_id = ?1", [clip_id], |row| row.get(0))
+            .expect("flag query runs");
+        Social { rating: rating.unwrap_or(0.0), rating_count, views, flagged: flagged > 0 }
+    }
+
+    /// Applies every change of one update in one statement: all or nothing.
+    pub fn update_metadata(&self, clip_id: &str, change: &MetadataChange, now_ms: u64) {
+        self.db()
+            .execute(
+                "UPDATE clips SET user_caption = COALESCE(?2, user_caption), visibility = COALESCE(?3, visibility),
+                 title_data = COALESCE(?4, title_data), last_modified_ms = ?5 WHERE id = ?1",
+                params![clip_id, change.user_caption, change.visibility, change.title_data, now_ms],
+            )
+            .expect("metadata update");
+    }
+
+    /// One rating per user: rating again replaces the earlier one.
+    pub fn rate(&self, clip_id: &str, rater_xuid: &str, rating: u8) {
+        self.db()
+            .execute(
+                "INSERT INTO ratings (clip_id, rater_xuid, rating) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (clip_id, rater_xuid) DO UPDATE SET rating = excluded.rating",
+                params![clip_id, rater_xuid, rating],
+            )
+            .expect("rating insert");
+    }
+
+    pub fn add_view(&self, clip_id: &str) {
+        self.db()
+            .execute(
+                "INSERT INTO views (clip_id, count) VALUES (?1, 1)
+                 ON CONFLICT (clip_id) DO UPDATE SET count = count + 1",
+                [clip_id],
+            )
+            .expect("view insert");
+    }
+
+    pub fn flag(&self, clip_id: &str, flagger_xuid: &str) {
+        self.db()
+            .execute("INSERT OR IGNORE INTO flags (clip_id, flagger_xuid) VALUES (?1, ?2)", [clip_id, flagger_xuid])
+            .expect("flag insert");
+    }
+
+    /// Forgets the clip: its rows and its files.
+    pub fn delete_clip(&self, clip_id: &str) {
+        {
+            let mut db = self.db();
+            let tx = db.transaction().expect("transaction");
+            for table in [
+                "clips WHERE id",
+                "blocks WHERE clip_id",
+                "ratings WHERE clip_id",
+                "views WHERE clip_id",
+                "flags WHERE clip_id",
+                "thumbnails WHERE clip_id",
+            ] {
+                tx.execute(&format!("DELETE FROM {table} = ?1"), [clip_id]).expect("delete");
+            }
+            tx.commit().expect("commit delete");
+        }
+        let _ = fs::remove_file(self.blob_path(clip_id));
+        for kind in ["large", "small"] {
+            let _ = fs::remove_file(self.thumbnail_path(clip_id, kind));
+        }
+    }
+
+    /// One page of clips and the number of clips the query matches in all.
+    pub fn list_clips(&self, query: &ListQuery) -> (Vec<ClipRecord>, u64) {
+        let order_by = match query.qualifier.as_str() {
+            "rating" => "(SELECT COALESCE(AVG(rating), 0) FROM ratings r WHERE r.clip_id = clips.id)",
+            "views" => "(SELECT COALESCE(MAX(count), 0) FROM views v WHERE v.clip_id = clips.id)",
+            _ => "created_at_ms",
+        };
+        let direction = if query.ascending { "ASC" } else { "DESC" };
+        let filter = "owner_xuid = ?1 AND (?2 IS NULL OR scid = ?2) AND (?3 OR visibility != 'Owner')
+            AND (?4 OR NOT EXISTS (SELECT 1 FROM flags f WHERE f.clip_id = clips.id))";
+        let db = self.db();
+        let filters = params![query.owner_xuid, query.scid, query.caller_is_owner, query.include_flagged];
+        let total: u64 = db
+            .query_row(&format!("SELECT COUNT(*) FROM clips WHERE {filter}"), filters, |row| row.get(0))
+            .expect("count query runs");
+        // The id breaks ties, so pages never overlap or skip a clip.
+        let sql = format!(
+            "SELECT {CLIP_COLUMNS} FROM clips WHERE {filter} ORDER BY {order_by} {direction}, id {direction} LIMIT ?5 OFFSET ?6"
+        );
+        let mut stmt = db.prepare(&sql).expect("list query prepares");
+        let page = stmt
+            .query_map(
+                params![
+                    query.owner_xuid,
+                    query.scid,
+                    query.caller_is_owner,
+                    query.include_flagged,
+                    query.max,
+                    query.skip
+                ],
+                clip_from_row,
+            )
+            .expect("list query runs")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("list rows read");
+        (page, total)
+    }
+
+    pub fn thumbnail_path(&self, clip_id: &str, kind: &str) -> PathBuf {
+        self.blobs.join(format!("{clip_id}.{kind}.thumb"))
+    }
+
+    pub fn put_thumbnail(&self, clip_id: &str, kind: &str, image: &[u8], content_type: &str) -> io::Result<()> {
+        fs::write(self.thumbnail_path(clip_id, kind), image)?;
+        self.db()
+            .execute(
+                "INSERT INTO thumbnails (clip_id, kind, size, content_type) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (clip_id, kind) DO UPDATE SET size = excluded.size, content_type = excluded.content_type",
+                params![clip_id, kind, image.len() as u64, content_type],
+            )
+            .expect("thumbnail insert");
+        Ok(())
+    }
+
+    pub fn thumbnails(&self, clip_id: &str) -> Vec<Thumbnail> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare("SELECT kind, size, content_type FROM thumbnails WHERE clip_id = ?1 ORDER BY kind")
+            .expect("prepare");
+        stmt.query_map([clip_id], |row| {
+            Ok(Thumbnail { kind: row.get(0)?, size: row.get(1)?, content_type: row.get(2)? })
+        })
+        .expect("thumbnail query runs")
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .expect("thumbnail rows read")
     }
 }
 

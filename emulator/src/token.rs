@@ -25,6 +25,9 @@ pub struct Claims {
     /// Expiry, unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<u64>,
+    /// The service's enforcement team: sees flagged clips (everyone else gets 404 for them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enforcement: bool,
 }
 
 impl Claims {
@@ -37,6 +40,7 @@ impl Claims {
             title_id: Some("1234567890".into()),
             sandbox_id: Some("XDKS.1".into()),
             exp: None,
+            enforcement: false,
         }
     }
 

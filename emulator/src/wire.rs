@@ -10,7 +10,7 @@ pub const MAX_TITLE_DATA_BYTES: usize = 10 * 1024;
 
 const CLIP_TYPES: &[&str] = &["DeveloperInitiated", "Achievement", "MagicMoment", "UserGenerated", "MetadataOnly"];
 const SOURCES: &[&str] = &["Console", "TitleDirect", "Intermediate", "UserInitiated"];
-const VISIBILITIES: &[&str] = &["Default", "Owner", "Title", "Public"];
+pub const VISIBILITIES: &[&str] = &["Default", "Owner", "Title", "Public"];
 const THUMBNAIL_SOURCES: &[&str] = &["Default", "Offset", "Upload"];
 
 /// InitialUploadRequest. Unknown members are ignored.
