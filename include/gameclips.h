@@ -52,6 +52,11 @@
 
 #define CLIPS_STATE_CANCELLED 9
 
+/*
+ A clip operation (not an upload) whose request is queued or in flight.
+ */
+#define CLIPS_STATE_RUNNING 10
+
 #define CLIPS_EVENT_CLIP_CREATED 1
 
 #define CLIPS_EVENT_PROGRESS 2
@@ -63,6 +68,12 @@
 #define CLIPS_EVENT_FAILED 5
 
 #define CLIPS_EVENT_CANCELLED 6
+
+/*
+ A clip operation ended, however it ended: `result` is CLIPS_OK, an error, or CLIPS_E_CANCELLED.
+ (Uploads end with COMPLETED, FAILED or CANCELLED instead.)
+ */
+#define CLIPS_EVENT_OP_COMPLETED 7
 
 #define CLIPS_CLIP_TYPE_DEVELOPER_INITIATED 1
 
@@ -95,11 +106,47 @@
 #define CLIPS_THUMBNAIL_UPLOAD 3
 
 /*
+ `ClipsClipInfo.state`: the service's GameClipState. 0: a state this version does not know.
+ */
+#define CLIPS_CLIP_STATE_UNKNOWN 0
+
+#define CLIPS_CLIP_STATE_NONE 1
+
+#define CLIPS_CLIP_STATE_PENDING_UPLOAD 2
+
+#define CLIPS_CLIP_STATE_UPLOADED 3
+
+#define CLIPS_CLIP_STATE_PROCESSING 4
+
+#define CLIPS_CLIP_STATE_PROCESSED 5
+
+#define CLIPS_CLIP_STATE_PUBLISHING 6
+
+#define CLIPS_CLIP_STATE_PUBLISHED 7
+
+#define CLIPS_CLIP_STATE_PENDING_DELETE 8
+
+#define CLIPS_CLIP_STATE_DELETED 9
+
+#define CLIPS_CLIP_STATE_FLAGGED 10
+
+#define CLIPS_CLIP_STATE_BANNED 11
+
+#define CLIPS_CLIP_STATE_ERROR 12
+
+/*
  The largest block `clips_push_block` takes, and the largest `block_size`.
  */
 #define CLIPS_MAX_BLOCK_SIZE ((2 * 1024) * 1024)
 
 #define CLIPS_MAX_CAPTION_CHARS 250
+
+#define CLIPS_MAX_TITLE_DATA_BYTES 10240
+
+/*
+ `ClipsClipInfo.game_clip_id` holds ids up to 63 bytes and their NUL.
+ */
+#define CLIPS_CLIP_ID_CAPACITY 64
 
 /*
  Opaque. One per signed-in user is the usual pattern.
@@ -171,6 +218,54 @@ typedef struct ClipsClientOptions {
  */
 typedef int32_t ClipsResult;
 
+typedef struct ClipsMetadataUpdate {
+    uint32_t struct_size;
+    /*
+     NULL: unchanged. At most CLIPS_MAX_CAPTION_CHARS characters.
+     */
+    const char *user_caption;
+    /*
+     CLIPS_VISIBILITY_*; 0: unchanged.
+     */
+    uint32_t visibility;
+    /*
+     NULL: unchanged. At most CLIPS_MAX_TITLE_DATA_BYTES bytes.
+     */
+    const char *title_data;
+} ClipsMetadataUpdate;
+
+/*
+ Uploads and operations. 0 is never valid; a released handle, or another client's, is refused with
+ `CLIPS_E_INVALID_HANDLE`.
+ */
+typedef uint64_t ClipsHandle;
+
+typedef struct ClipsClipInfo {
+    uint32_t struct_size;
+    /*
+     NUL-terminated.
+     */
+    char game_clip_id[CLIPS_CLIP_ID_CAPACITY];
+    /*
+     CLIPS_CLIP_STATE_*.
+     */
+    uint32_t state;
+    /*
+     CLIPS_VISIBILITY_*; 0: a value this version does not know.
+     */
+    uint32_t visibility;
+    uint32_t duration_seconds;
+    /*
+     Average rating, 0.0 to 5.0.
+     */
+    double rating;
+    uint32_t rating_count;
+    /*
+     Saturates at UINT32_MAX.
+     */
+    uint32_t views;
+} ClipsClipInfo;
+
 typedef struct ClipsStatus {
     uint32_t struct_size;
     /*
@@ -198,12 +293,6 @@ typedef struct ClipsStatus {
      */
     uint32_t retry_in_ms;
 } ClipsStatus;
-
-/*
- Uploads and operations. 0 is never valid; a released handle, or another client's, is refused with
- `CLIPS_E_INVALID_HANDLE`.
- */
-typedef uint64_t ClipsHandle;
 
 typedef struct ClipsEvent {
     uint32_t struct_size;
@@ -263,10 +352,17 @@ typedef struct ClipsUploadOptions {
     const char *const *users_in_session;
     size_t users_in_session_count;
     /*
-     CLIPS_THUMBNAIL_DEFAULT / _OFFSET (_UPLOAD is not available in this version).
+     CLIPS_THUMBNAIL_*; 0: DEFAULT (a frame at 3 s).
      */
     uint32_t thumbnail_source;
+    /*
+     With CLIPS_THUMBNAIL_OFFSET: the frame's time.
+     */
     int32_t thumbnail_offset_ms;
+    /*
+     With CLIPS_THUMBNAIL_UPLOAD (at least one of the two): JPEG or PNG files, at most 2 MiB, sent
+     as part of the upload, which completes only when they are in. NULL otherwise.
+     */
     const char *large_thumbnail_path;
     const char *small_thumbnail_path;
     bool saved_by_user;
@@ -387,6 +483,113 @@ ClipsResult clips_last_error_message(char *buf, size_t cap, size_t *out_len);
  A static name for any result value ("CLIPS_E_HTTP", ...; "CLIPS_UNKNOWN_RESULT" otherwise).
  */
 const char *clips_result_name(ClipsResult result);
+
+/*
+ Fills `m` with "change nothing" and its struct_size. NULL is ignored.
+ */
+void clips_metadata_update_init(struct ClipsMetadataUpdate *m);
+
+/*
+ Changes one of the caller's clips. Every field is checked first: one invalid field and nothing is
+ sent (CLIPS_E_INVALID_ARGUMENT); the service likewise applies all or nothing.
+ */
+ClipsResult clips_update_metadata(struct ClipsClient *c,
+                                  const char *scid,
+                                  const char *game_clip_id,
+                                  const struct ClipsMetadataUpdate *m,
+                                  ClipsHandle *out_op);
+
+/*
+ Rates anyone's clip (owner_xuid: decimal xuid, NULL for one's own). `rating` is 1..5.
+ */
+ClipsResult clips_rate_clip(struct ClipsClient *c,
+                            const char *owner_xuid,
+                            const char *scid,
+                            const char *game_clip_id,
+                            uint32_t rating,
+                            ClipsHandle *out_op);
+
+/*
+ Reports anyone's clip to enforcement; from then on it is hidden (404) from everyone else.
+ */
+ClipsResult clips_flag_clip(struct ClipsClient *c,
+                            const char *owner_xuid,
+                            const char *scid,
+                            const char *game_clip_id,
+                            ClipsHandle *out_op);
+
+/*
+ Counts one view of anyone's clip (call it at about 75-80% of playback). Repeated only when the
+ request provably never reached the service.
+ */
+ClipsResult clips_record_view(struct ClipsClient *c,
+                              const char *owner_xuid,
+                              const char *scid,
+                              const char *game_clip_id,
+                              ClipsHandle *out_op);
+
+/*
+ Deletes one of the caller's clips.
+ */
+ClipsResult clips_delete_clip(struct ClipsClient *c,
+                              const char *scid,
+                              const char *game_clip_id,
+                              ClipsHandle *out_op);
+
+/*
+ Reads a clip (owner_xuid NULL: one's own). When it completes: clips_get_clip_info, or
+ clips_get_result_json for every member.
+ */
+ClipsResult clips_get_clip(struct ClipsClient *c,
+                           const char *owner_xuid,
+                           const char *scid,
+                           const char *game_clip_id,
+                           ClipsHandle *out_op);
+
+/*
+ One page of a user's clips (owner_xuid NULL: one's own; scid NULL: every title; max_items 0: the
+ service's default; continuation_token NULL or "": the first page). The result JSON is
+ {"gameClips":[...],"pagingInfo":{"continuationToken":"..." or null,"totalItems":n}}.
+ */
+ClipsResult clips_list_clips(struct ClipsClient *c,
+                             const char *owner_xuid,
+                             const char *scid,
+                             uint32_t max_items,
+                             const char *continuation_token,
+                             ClipsHandle *out_op);
+
+/*
+ Downloads a Published clip to `destination_path` (an addition to the contract). The file appears
+ only when complete (it is written as "<destination_path>.part" until then); a broken transfer
+ resumes where it stopped. The status's bytes_acked/bytes_total show progress.
+ */
+ClipsResult clips_download_clip(struct ClipsClient *c,
+                                const char *owner_xuid,
+                                const char *scid,
+                                const char *game_clip_id,
+                                const char *destination_path,
+                                ClipsHandle *out_op);
+
+/*
+ The result of a completed operation as normalised JSON: a GameClip for get (always "gameClipId",
+ every member present), the page for list, {"path":..,"bytes":..} for download, {} otherwise.
+ CLIPS_E_WRONG_STATE while it runs or when it failed.
+ */
+ClipsResult clips_get_result_json(struct ClipsClient *c,
+                                  ClipsHandle op,
+                                  char *buf,
+                                  size_t cap,
+                                  size_t *out_len);
+
+/*
+ Sets struct_size (and zeroes the rest). NULL is ignored.
+ */
+void clips_clip_info_init(struct ClipsClipInfo *out);
+
+/*
+ The main figures of the clip a completed clips_get_clip read.
+ */
+ClipsResult clips_get_clip_info(struct ClipsClient *c, ClipsHandle op, struct ClipsClipInfo *out);
 
 /*
  Sets struct_size (and zeroes the rest). NULL is ignored.

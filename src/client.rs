@@ -8,16 +8,22 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::engine::Engine;
+use serde::Serialize;
+use ureq::http::Method;
+
+use crate::engine::{Engine, Job};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Event;
 use crate::http::{check_url, Http, HttpConfig};
 use crate::log::{LogSink, Logger};
+use crate::operation::{Answer, Operation, OperationKind};
 use crate::protocol::{
-    check_caption, check_title_data, clip_types_wire, iso8601_now, ClipSource, InitialUploadRequest, ThumbnailSource,
-    Visibility, MAX_BLOCK_SIZE, MAX_FILE_SIZE, MIN_BLOCK_SIZE,
+    check_caption, check_clip_id, check_scid, check_title_data, clip_types_wire, iso8601_now, owner_segment,
+    percent_encode, ClipSource, GameClip, InitialUploadRequest, ThumbnailSource, Visibility, MAX_BLOCK_SIZE,
+    MAX_FILE_SIZE, MAX_RATING, MIN_BLOCK_SIZE, MIN_RATING,
 };
-use crate::upload::{Upload, UploadData, UploadStatus};
+use crate::retry::Idempotency;
+use crate::upload::{ThumbnailKind, Upload, UploadData, UploadStatus};
 
 pub const DEFAULT_METADATA_BASE_URL: &str = "https://gameclipsmetadata.xboxlive.com";
 const MAX_WORKER_THREADS: u32 = 64;
@@ -82,6 +88,9 @@ pub struct UploadRequest {
     pub users_in_session: Vec<String>,
     pub thumbnail_source: ThumbnailSource,
     pub thumbnail_offset_ms: i32,
+    /// JPEG or PNG images sent with the clip when `thumbnail_source` is `Upload` (at least one).
+    pub large_thumbnail_path: Option<PathBuf>,
+    pub small_thumbnail_path: Option<PathBuf>,
     pub saved_by_user: bool,
 }
 
@@ -103,6 +112,8 @@ impl UploadRequest {
             users_in_session: Vec::new(),
             thumbnail_source: ThumbnailSource::Default,
             thumbnail_offset_ms: 0,
+            large_thumbnail_path: None,
+            small_thumbnail_path: None,
             saved_by_user: false,
         }
     }
@@ -119,15 +130,7 @@ impl UploadRequest {
 
     /// Everything that can be checked without touching the disk or the network.
     fn validate(&self) -> Result<InitialUploadRequest> {
-        let scid_ok = !self.scid.is_empty()
-            && self.scid.len() <= 64
-            && self.scid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !scid_ok {
-            return Err(Error::invalid(format!(
-                "scid {:?} is not a service configuration id (letters, digits and '-')",
-                self.scid
-            )));
-        }
+        check_scid(&self.scid)?;
         match &self.data {
             UploadData::Push { size } if *size == 0 || *size >= MAX_FILE_SIZE => {
                 return Err(Error::invalid(format!("file_size {size} must be 1 byte to 4 GiB - 1")));
@@ -142,10 +145,20 @@ impl UploadRequest {
         }
         check_caption(&self.user_caption)?;
         check_title_data(&self.title_data)?;
-        if self.thumbnail_source == ThumbnailSource::Upload {
-            return Err(Error::invalid(
-                "thumbnail upload is not available in this version; use the default or an offset",
-            ));
+        let thumbnails = self.thumbnails();
+        if thumbnails.iter().any(|(_, path)| path.as_os_str().is_empty()) {
+            return Err(Error::invalid("a thumbnail path is empty"));
+        }
+        match (self.thumbnail_source == ThumbnailSource::Upload, thumbnails.is_empty()) {
+            (true, true) => {
+                return Err(Error::invalid(
+                    "thumbnail_source is UPLOAD: give large_thumbnail_path, small_thumbnail_path or both",
+                ))
+            }
+            (false, false) => {
+                return Err(Error::invalid("thumbnail paths are used only with thumbnail_source UPLOAD"));
+            }
+            _ => {}
         }
         if let Some(date) = &self.date_recorded {
             if date.len() < 10 || date.len() > 40 {
@@ -171,6 +184,54 @@ impl UploadRequest {
             saved_by_user: self.saved_by_user,
         })
     }
+
+    fn thumbnails(&self) -> Vec<(ThumbnailKind, PathBuf)> {
+        [(ThumbnailKind::Large, &self.large_thumbnail_path), (ThumbnailKind::Small, &self.small_thumbnail_path)]
+            .into_iter()
+            .filter_map(|(kind, path)| Some((kind, path.clone()?)))
+            .collect()
+    }
+}
+
+/// A change to a clip's metadata; `None` leaves a field as it is. Sent as one request: if any field is
+/// invalid, nothing changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetadataUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_caption: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "visibility_wire")]
+    pub visibility: Option<Visibility>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_data: Option<String>,
+}
+
+fn visibility_wire<S: serde::Serializer>(
+    visibility: &Option<Visibility>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match visibility {
+        Some(visibility) => serializer.serialize_str(visibility.wire()),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// `/users/{owner}/scids/{scid}/clips/{id}`, each part checked.
+fn clip_path(owner_xuid: Option<&str>, scid: &str, game_clip_id: &str) -> Result<String> {
+    check_scid(scid)?;
+    check_clip_id(game_clip_id)?;
+    Ok(format!("/users/{}/scids/{scid}/clips/{game_clip_id}", owner_segment(owner_xuid)?))
+}
+
+/// A call to the metadata host that sends no body.
+fn bodiless(
+    method: Method,
+    path: String,
+    idempotency: Idempotency,
+    what: &'static str,
+    answer: Answer,
+) -> OperationKind {
+    OperationKind::Call { method, path, body: None, idempotency, what, answer }
 }
 
 pub struct Client {
@@ -234,8 +295,8 @@ impl Client {
             return Err(Error::invalid("the Authorization value is empty or holds control characters"));
         }
         *self.engine.authorization.write() = Some(Arc::from(header_value));
-        for upload in self.engine.uploads.values() {
-            upload.auth_renewed();
+        for job in self.engine.handles.values() {
+            job.auth_renewed();
         }
         self.engine.wake();
         Ok(())
@@ -244,22 +305,182 @@ impl Client {
     /// Starts an upload and returns its handle at once; the initial call runs on a worker.
     pub fn begin_upload(&self, request: UploadRequest) -> Result<u64> {
         let body = request.validate()?;
-        let engine = &self.engine;
-        if engine.is_stopping() {
+        let block_size = self.engine.block_size;
+        self.start(|handle| {
+            let (scid, data, thumbnails) = (request.scid.clone(), request.data.clone(), request.thumbnails());
+            Job::Upload(Arc::new(Upload::new(handle, scid, data, body, thumbnails, block_size)))
+        })
+    }
+
+    /// Gives the job a handle and hands it to the workers.
+    fn start(&self, make: impl FnOnce(u64) -> Job) -> Result<u64> {
+        if self.engine.is_stopping() {
             return Err(Error::new(ErrorKind::Shutdown, "the client is shutting down"));
         }
-        let (handle, upload) = engine
-            .uploads
-            .insert_with(|handle| {
-                Arc::new(Upload::new(handle, request.scid.clone(), request.data.clone(), body, engine.block_size))
-            })
+        let (handle, job) = self
+            .engine
+            .handles
+            .insert_with(make)
             .ok_or_else(|| Error::new(ErrorKind::Internal, "too many handles in use: release finished ones"))?;
-        engine.schedule(upload);
+        self.engine.schedule(job);
         Ok(handle)
     }
 
+    fn job(&self, handle: u64) -> Result<Job> {
+        self.engine.handles.get(handle).ok_or_else(invalid_handle)
+    }
+
     fn upload(&self, handle: u64) -> Result<Arc<Upload>> {
-        self.engine.uploads.get(handle).ok_or_else(invalid_handle)
+        match self.job(handle)? {
+            Job::Upload(upload) => Ok(upload),
+            Job::Operation(_) => {
+                Err(Error::new(ErrorKind::WrongState, "this handle is a clip operation, not an upload"))
+            }
+        }
+    }
+
+    fn operation(&self, handle: u64) -> Result<Arc<Operation>> {
+        match self.job(handle)? {
+            Job::Operation(operation) => Ok(operation),
+            Job::Upload(_) => Err(Error::new(ErrorKind::WrongState, "this handle is an upload, not a clip operation")),
+        }
+    }
+
+    fn start_operation(&self, kind: OperationKind) -> Result<u64> {
+        self.start(|handle| Job::Operation(Arc::new(Operation::new(handle, kind))))
+    }
+
+    /// Changes the caption, visibility and/or title data of one of the caller's clips.
+    pub fn update_metadata(&self, scid: &str, game_clip_id: &str, update: &MetadataUpdate) -> Result<u64> {
+        let path = clip_path(None, scid, game_clip_id)?;
+        if update == &MetadataUpdate::default() {
+            return Err(Error::invalid("the update changes nothing: set a caption, a visibility or title data"));
+        }
+        if let Some(caption) = &update.user_caption {
+            check_caption(caption)?;
+        }
+        if let Some(title_data) = &update.title_data {
+            check_title_data(title_data)?;
+        }
+        let body = serde_json::to_vec(update).expect("the update serializes");
+        self.start_operation(OperationKind::Call {
+            method: Method::POST,
+            path,
+            body: Some(body),
+            idempotency: Idempotency::Idempotent,
+            what: "updating the clip's metadata",
+            answer: Answer::Nothing,
+        })
+    }
+
+    /// Rates anyone's clip 1..5 (`owner_xuid` `None`: one's own). Rating again replaces the rating.
+    pub fn rate_clip(&self, owner_xuid: Option<&str>, scid: &str, game_clip_id: &str, rating: u32) -> Result<u64> {
+        let path = clip_path(owner_xuid, scid, game_clip_id)?;
+        if !(MIN_RATING..=MAX_RATING).contains(&rating) {
+            return Err(Error::invalid(format!("rating {rating} is not {MIN_RATING}..{MAX_RATING}")));
+        }
+        let path = format!("{path}/ratings/{rating}");
+        self.start_operation(bodiless(Method::POST, path, Idempotency::Idempotent, "rating the clip", Answer::Nothing))
+    }
+
+    /// Reports a clip to enforcement; it is hidden from everyone else from then on.
+    pub fn flag_clip(&self, owner_xuid: Option<&str>, scid: &str, game_clip_id: &str) -> Result<u64> {
+        let path = format!("{}/flag", clip_path(owner_xuid, scid, game_clip_id)?);
+        self.start_operation(bodiless(
+            Method::POST,
+            path,
+            Idempotency::Idempotent,
+            "flagging the clip",
+            Answer::Nothing,
+        ))
+    }
+
+    /// Counts one view (call it at about 75-80% of playback). Not idempotent: repeated only when the
+    /// request provably never reached the service, or the service said 429/503.
+    pub fn record_view(&self, owner_xuid: Option<&str>, scid: &str, game_clip_id: &str) -> Result<u64> {
+        let path = format!("{}/views", clip_path(owner_xuid, scid, game_clip_id)?);
+        self.start_operation(bodiless(
+            Method::POST,
+            path,
+            Idempotency::NotIdempotent,
+            "recording a view",
+            Answer::Nothing,
+        ))
+    }
+
+    /// Deletes one of the caller's clips.
+    pub fn delete_clip(&self, scid: &str, game_clip_id: &str) -> Result<u64> {
+        let path = clip_path(None, scid, game_clip_id)?;
+        self.start_operation(bodiless(
+            Method::DELETE,
+            path,
+            Idempotency::Idempotent,
+            "deleting the clip",
+            Answer::Nothing,
+        ))
+    }
+
+    /// Reads a clip; the result is [`Client::clip_info`] and [`Client::result_json`].
+    pub fn get_clip(&self, owner_xuid: Option<&str>, scid: &str, game_clip_id: &str) -> Result<u64> {
+        let path = clip_path(owner_xuid, scid, game_clip_id)?;
+        self.start_operation(bodiless(Method::GET, path, Idempotency::Idempotent, "getting the clip", Answer::Clip))
+    }
+
+    /// One page of a user's clips (`scid` `None`: of every title). `max_items` 0: the service's default.
+    /// Pass the previous page's continuation token to get the next.
+    pub fn list_clips(
+        &self,
+        owner_xuid: Option<&str>,
+        scid: Option<&str>,
+        max_items: u32,
+        continuation_token: Option<&str>,
+    ) -> Result<u64> {
+        let owner = owner_segment(owner_xuid)?;
+        let mut path = match scid {
+            Some(scid) => {
+                check_scid(scid)?;
+                format!("/users/{owner}/scids/{scid}/clips")
+            }
+            None => format!("/users/{owner}/clips"),
+        };
+        let mut query = Vec::new();
+        if max_items > 0 {
+            query.push(format!("maxItems={max_items}"));
+        }
+        if let Some(token) = continuation_token.filter(|t| !t.is_empty()) {
+            query.push(format!("continuationToken={}", percent_encode(token)));
+        }
+        if !query.is_empty() {
+            path = format!("{path}?{}", query.join("&"));
+        }
+        self.start_operation(bodiless(Method::GET, path, Idempotency::Idempotent, "listing clips", Answer::Page))
+    }
+
+    /// Downloads a Published clip into `destination` (written as `destination.part` until complete;
+    /// a failed attempt resumes where it stopped). Progress shows in the status's bytes.
+    pub fn download_clip(
+        &self,
+        owner_xuid: Option<&str>,
+        scid: &str,
+        game_clip_id: &str,
+        destination: impl Into<PathBuf>,
+    ) -> Result<u64> {
+        let clip_path = clip_path(owner_xuid, scid, game_clip_id)?;
+        let destination = destination.into();
+        if destination.as_os_str().is_empty() {
+            return Err(Error::invalid("the destination path is empty"));
+        }
+        self.start_operation(OperationKind::Download { clip_path, destination })
+    }
+
+    /// The normalised JSON result of a completed operation (`{}` for those that return nothing).
+    pub fn result_json(&self, handle: u64) -> Result<String> {
+        self.operation(handle)?.result_json()
+    }
+
+    /// The clip a completed [`Client::get_clip`] read.
+    pub fn clip_info(&self, handle: u64) -> Result<GameClip> {
+        self.operation(handle)?.clip()
     }
 
     /// Copies one block of a push-mode upload; the buffer may be reused as soon as this returns.
@@ -278,20 +499,20 @@ impl Client {
     }
 
     pub fn cancel(&self, handle: u64) -> Result<()> {
-        self.upload(handle)?.cancel(&self.engine.events)?;
+        self.job(handle)?.cancel(&self.engine.events)?;
         self.engine.wake();
         Ok(())
     }
 
     /// Forgets the handle; the upload itself carries on (release never cancels).
     pub fn release(&self, handle: u64) -> Result<()> {
-        let upload = self.engine.uploads.remove(handle).ok_or_else(invalid_handle)?;
-        upload.mark_released();
+        let job = self.engine.handles.remove(handle).ok_or_else(invalid_handle)?;
+        job.mark_released();
         Ok(())
     }
 
     pub fn poll(&self, handle: u64) -> Result<UploadStatus> {
-        Ok(self.upload(handle)?.status(self.engine.is_paused(), Instant::now()))
+        Ok(self.job(handle)?.status(self.engine.is_paused(), Instant::now()))
     }
 
     /// The gameClipId, once the service has handed it out.
@@ -303,7 +524,7 @@ impl Client {
 
     /// Why the upload failed; empty while it has not.
     pub fn error_message(&self, handle: u64) -> Result<String> {
-        Ok(self.upload(handle)?.error().map(|e| e.message).unwrap_or_default())
+        Ok(self.job(handle)?.error().map(|e| e.message).unwrap_or_default())
     }
 
     pub fn next_event(&self) -> Option<Event> {

@@ -2,6 +2,9 @@
 //! (round-robin, so many uploads share the pool fairly), do the file and network I/O, and report the
 //! outcome to the upload. The game's threads never come here except to wake the workers.
 
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -10,19 +13,90 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use ureq::http::Method;
 
 use crate::bandwidth::Bandwidth;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventQueue;
 use crate::handles::HandleTable;
-use crate::http::{check_url, Body, Http};
+use crate::http::{check_url, same_origin, Body, Http, Outcome};
+use crate::lifecycle::NextTask;
 use crate::log::{LogLevel, Logger};
+use crate::operation::{Answer, Operation, OperationKind, OperationResult};
 use crate::platform::file_io::read_exact_at;
-use crate::protocol::{InitialUploadResponse, MAX_FILE_SIZE};
+use crate::protocol::{
+    image_media_type, ClipPage, GameClip, GameClipUri, InitialUploadResponse, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES,
+};
 use crate::retry::{classify, Idempotency, Verdict};
-use crate::upload::{BlockTask, CreatedClip, NextTask, OpenedFile, PushBudget, Task, Upload, UploadData};
+use crate::upload::{
+    BlockTask, CreatedClip, OpenedFile, Piece, PushBudget, Task, ThumbnailTask, Upload, UploadData, UploadStatus,
+};
+
+/// What a handle names: an upload or a clip operation.
+#[derive(Clone)]
+pub enum Job {
+    Upload(Arc<Upload>),
+    Operation(Arc<Operation>),
+}
+
+impl Job {
+    pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
+        match self {
+            Job::Upload(upload) => upload.status(paused, now),
+            Job::Operation(operation) => operation.status(paused, now),
+        }
+    }
+
+    pub fn cancel(&self, events: &EventQueue) -> Result<()> {
+        match self {
+            Job::Upload(upload) => upload.cancel(events),
+            Job::Operation(operation) => operation.cancel(events),
+        }
+    }
+
+    pub fn mark_released(&self) {
+        match self {
+            Job::Upload(upload) => upload.mark_released(),
+            Job::Operation(operation) => operation.mark_released(),
+        }
+    }
+
+    pub fn auth_renewed(&self) {
+        match self {
+            Job::Upload(upload) => upload.auth_renewed(),
+            Job::Operation(operation) => operation.auth_renewed(),
+        }
+    }
+
+    pub fn error(&self) -> Option<Error> {
+        match self {
+            Job::Upload(upload) => upload.error(),
+            Job::Operation(operation) => operation.error(),
+        }
+    }
+
+    fn next_work(&self, now: Instant) -> NextTask<Work> {
+        match self {
+            Job::Upload(upload) => match upload.next_task(now) {
+                NextTask::Run(task) => NextTask::Run(Work::Upload(upload.clone(), task)),
+                NextTask::Wait(at) => NextTask::Wait(at),
+                NextTask::Finished => NextTask::Finished,
+            },
+            Job::Operation(operation) => match operation.next_task(now) {
+                NextTask::Run(()) => NextTask::Run(Work::Operation(operation.clone())),
+                NextTask::Wait(at) => NextTask::Wait(at),
+                NextTask::Finished => NextTask::Finished,
+            },
+        }
+    }
+}
+
+/// One request's worth of work for a worker.
+enum Work {
+    Upload(Arc<Upload>, Task),
+    Operation(Arc<Operation>),
+}
 
 struct Schedule {
-    /// Uploads with work left, in turn order.
-    ring: std::collections::VecDeque<Arc<Upload>>,
+    /// Uploads and operations with work left, in turn order.
+    ring: std::collections::VecDeque<Job>,
     paused: bool,
     stopping: bool,
 }
@@ -33,13 +107,48 @@ pub struct Engine {
     pub allow_insecure_http: bool,
     pub block_size: u32,
     pub authorization: RwLock<Option<Arc<str>>>,
-    pub uploads: HandleTable<Arc<Upload>>,
+    pub handles: HandleTable<Job>,
     pub events: EventQueue,
     pub push_budget: Arc<PushBudget>,
     pub bandwidth: Bandwidth,
     pub log: Logger,
     schedule: Mutex<Schedule>,
     work_available: Condvar,
+}
+
+/// Why a download attempt stopped short.
+enum Setback {
+    /// The request failed: the retry policy decides.
+    Outcome(Outcome),
+    /// Writing the file failed: final.
+    Disk(Error),
+}
+
+/// Where a download is written until it is complete.
+fn partial_path(destination: &Path) -> PathBuf {
+    let mut name = destination.as_os_str().to_owned();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
+/// Reads a thumbnail image and names its media type.
+fn read_thumbnail(task: &ThumbnailTask) -> Result<(Vec<u8>, &'static str)> {
+    let path = task.path.display();
+    let io_error = |e: std::io::Error| {
+        Error::new(ErrorKind::Io, format!("reading the {} thumbnail {path}: {e}", task.kind.name()))
+    };
+    let mut image = Vec::new();
+    File::open(&task.path)
+        .map_err(io_error)?
+        .take(MAX_THUMBNAIL_BYTES + 1)
+        .read_to_end(&mut image)
+        .map_err(io_error)?;
+    if image.len() as u64 > MAX_THUMBNAIL_BYTES {
+        return Err(Error::invalid(format!("the thumbnail {path} is over {MAX_THUMBNAIL_BYTES} bytes")));
+    }
+    let media_type = image_media_type(&image)
+        .ok_or_else(|| Error::invalid(format!("the thumbnail {path} is not a JPEG or PNG image")))?;
+    Ok((image, media_type))
 }
 
 impl Engine {
@@ -59,7 +168,7 @@ impl Engine {
             allow_insecure_http,
             block_size,
             authorization: RwLock::new(None),
-            uploads: HandleTable::new(),
+            handles: HandleTable::new(),
             events: EventQueue::default(),
             push_budget: Arc::new(PushBudget::new(max_buffered_bytes)),
             bandwidth: Bandwidth::new(max_bytes_per_second),
@@ -85,8 +194,8 @@ impl Engine {
         self.work_available.notify_all();
     }
 
-    pub fn schedule(&self, upload: Arc<Upload>) {
-        self.schedule.lock().ring.push_back(upload);
+    pub fn schedule(&self, job: Job) {
+        self.schedule.lock().ring.push_back(job);
         self.work_available.notify_all();
     }
 
@@ -110,7 +219,7 @@ impl Engine {
         self.schedule.lock().stopping
     }
 
-    fn next_task(&self) -> Option<(Arc<Upload>, Task)> {
+    fn next_work(&self) -> Option<Work> {
         let mut schedule = self.schedule.lock();
         loop {
             if schedule.stopping {
@@ -120,18 +229,18 @@ impl Engine {
             if !schedule.paused {
                 let now = Instant::now();
                 for _ in 0..schedule.ring.len() {
-                    let upload = schedule.ring.pop_front().expect("ring length was checked");
-                    match upload.next_task(now) {
-                        NextTask::Run(task) => {
-                            schedule.ring.push_back(upload.clone());
-                            return Some((upload, task));
+                    let job = schedule.ring.pop_front().expect("ring length was checked");
+                    match job.next_work(now) {
+                        NextTask::Run(work) => {
+                            schedule.ring.push_back(job);
+                            return Some(work);
                         }
                         NextTask::Wait(at) => {
                             wake_at = match (wake_at, at) {
                                 (Some(a), Some(b)) => Some(a.min(b)),
                                 (a, b) => a.or(b),
                             };
-                            schedule.ring.push_back(upload);
+                            schedule.ring.push_back(job);
                         }
                         NextTask::Finished => {}
                     }
@@ -149,10 +258,12 @@ impl Engine {
     fn run_worker(self: Arc<Self>) {
         // One block buffer per worker: file-mode memory stays workers x block size whatever the file size.
         let mut buffer = Vec::new();
-        while let Some((upload, task)) = self.next_task() {
-            match task {
-                Task::Create => self.create_clip(&upload),
-                Task::Block(block) => self.send_block(&upload, block, &mut buffer),
+        while let Some(work) = self.next_work() {
+            match work {
+                Work::Upload(upload, Task::Create) => self.create_clip(&upload),
+                Work::Upload(upload, Task::Block(block)) => self.send_block(&upload, block, &mut buffer),
+                Work::Upload(upload, Task::Thumbnail(thumbnail)) => self.send_thumbnail(&upload, thumbnail),
+                Work::Operation(operation) => self.run_operation(&operation),
             }
             self.wake();
         }
@@ -203,7 +314,7 @@ impl Engine {
             Err(error) => return self.fail(upload, error),
         };
         let Some(authorization) = self.current_authorization() else {
-            return upload.wait_for_auth(None, 0, &self.events);
+            return upload.wait_for_auth(Piece::Create, 0, &self.events);
         };
         let url = format!("{}/users/me/scids/{}/clips", self.metadata_base_url, upload.scid);
         let outcome = self.http.send(Method::POST, &url, &authorization, Body::Json(&body));
@@ -213,11 +324,16 @@ impl Engine {
                     let id = clip.response.game_clip_id.clone();
                     upload.created(clip, &self.events);
                     self.log.log(LogLevel::Info, || format!("upload {:#x}: clip {id} created", upload.handle));
+                    if let Some(kind) = upload.thumbnails_without_uri().first() {
+                        let message =
+                            format!("the service handed out no {}ThumbnailUri for the thumbnail upload", kind.name());
+                        self.fail(upload, Error::http(ErrorKind::Http, 200, message));
+                    }
                 }
                 Err(error) => self.fail(upload, error),
             },
-            Verdict::Retry { after, error } => self.retry(upload, None, after, &error),
-            Verdict::NeedsAuth { status } => upload.wait_for_auth(None, status, &self.events),
+            Verdict::Retry { after, error } => self.retry(upload, Piece::Create, after, &error),
+            Verdict::NeedsAuth { status } => upload.wait_for_auth(Piece::Create, status, &self.events),
             Verdict::Fail(error) => self.fail(upload, error),
         }
     }
@@ -226,18 +342,31 @@ impl Engine {
         let response: InitialUploadResponse = serde_json::from_slice(body).map_err(|e| {
             Error::http(ErrorKind::Http, 200, format!("the service's answer to the initial call is not usable: {e}"))
         })?;
-        check_url(&response.upload_uri, self.allow_insecure_http).map_err(|e| {
-            Error::http(ErrorKind::Http, 200, format!("the service handed out an unusable uploadUri: {}", e.message))
-        })?;
+        let uris = [
+            ("uploadUri", Some(&response.upload_uri)),
+            ("largeThumbnailUri", response.large_thumbnail_uri.as_ref()),
+            ("smallThumbnailUri", response.small_thumbnail_uri.as_ref()),
+        ];
+        for (name, uri) in uris {
+            if let Some(uri) = uri {
+                check_url(uri, self.allow_insecure_http).map_err(|e| {
+                    Error::http(
+                        ErrorKind::Http,
+                        200,
+                        format!("the service handed out an unusable {name}: {}", e.message),
+                    )
+                })?;
+            }
+        }
         let upload_id = response.upload_id();
         Ok(CreatedClip { response, upload_id })
     }
 
-    fn retry(&self, upload: &Upload, block: Option<u32>, after: Duration, error: &Error) {
+    fn retry(&self, upload: &Upload, piece: Piece, after: Duration, error: &Error) {
         self.log.log(LogLevel::Debug, || {
             format!("upload {:#x}: {}; retrying in {} ms", upload.handle, error.message, after.as_millis())
         });
-        upload.retry_later(block, after, error);
+        upload.retry_later(piece, after, error);
     }
 
     /// Waits out the bandwidth limit in short slices, so a stop is never held up by it.
@@ -273,16 +402,226 @@ impl Engine {
             return;
         }
         let Some(authorization) = self.current_authorization() else {
-            return upload.wait_for_auth(Some(task.num), 0, &self.events);
+            return upload.wait_for_auth(Piece::Block(task.num), 0, &self.events);
         };
         let url = task.clip.response.block_url(&task.clip.upload_id, task.num);
         let outcome = self.http.send(Method::PUT, &url, &authorization, Body::Octets(bytes));
         let what = format!("sending block {}", task.num);
         match classify(outcome, &what, Idempotency::Idempotent, upload.attempt()) {
             Verdict::Success { status, .. } => upload.block_acked(task.num, status == 201, status, &self.events),
-            Verdict::Retry { after, error } => self.retry(upload, Some(task.num), after, &error),
-            Verdict::NeedsAuth { status } => upload.wait_for_auth(Some(task.num), status, &self.events),
+            Verdict::Retry { after, error } => self.retry(upload, Piece::Block(task.num), after, &error),
+            Verdict::NeedsAuth { status } => upload.wait_for_auth(Piece::Block(task.num), status, &self.events),
             Verdict::Fail(error) => self.fail(upload, error),
         }
     }
+
+    fn send_thumbnail(&self, upload: &Upload, task: ThumbnailTask) {
+        let piece = Piece::Thumbnail(task.kind);
+        let (image, media_type) = match read_thumbnail(&task) {
+            Ok(read) => read,
+            Err(error) => return self.fail(upload, error),
+        };
+        let Some(authorization) = self.current_authorization() else {
+            return upload.wait_for_auth(piece, 0, &self.events);
+        };
+        let outcome = self.http.send(Method::PUT, &task.url, &authorization, Body::Image(&image, media_type));
+        let what = format!("sending the {} thumbnail", task.kind.name());
+        match classify(outcome, &what, Idempotency::Idempotent, upload.attempt()) {
+            Verdict::Success { status, .. } => upload.thumbnail_sent(task.kind, status, &self.events),
+            Verdict::Retry { after, error } => self.retry(upload, piece, after, &error),
+            Verdict::NeedsAuth { status } => upload.wait_for_auth(piece, status, &self.events),
+            Verdict::Fail(error) => self.fail(upload, error),
+        }
+    }
+
+    fn fail_operation(&self, operation: &Operation, error: Error) {
+        self.log.log(LogLevel::Warn, || format!("operation {:#x} failed: {}", operation.handle, error.message));
+        operation.fail(error, &self.events);
+    }
+
+    /// What happens to an operation after a request that did not succeed.
+    fn operation_setback(&self, operation: &Operation, verdict: Verdict) {
+        match verdict {
+            Verdict::Success { .. } => unreachable!("successes are handled by the caller"),
+            Verdict::Retry { after, error } => {
+                self.log.log(LogLevel::Debug, || {
+                    format!(
+                        "operation {:#x}: {}; retrying in {} ms",
+                        operation.handle,
+                        error.message,
+                        after.as_millis()
+                    )
+                });
+                operation.retry_later(after, &error);
+            }
+            Verdict::NeedsAuth { status } => operation.wait_for_auth(status, &self.events),
+            Verdict::Fail(error) => self.fail_operation(operation, error),
+        }
+    }
+
+    fn run_operation(&self, operation: &Operation) {
+        let Some(authorization) = self.current_authorization() else {
+            return operation.wait_for_auth(0, &self.events);
+        };
+        match &operation.kind {
+            OperationKind::Call { method, path, body, idempotency, what, answer } => {
+                let url = format!("{}{path}", self.metadata_base_url);
+                let body = body.as_deref().map_or(Body::Empty, Body::Json);
+                let attempt = operation.attempt();
+                let mut outcome = self.http.send(method.clone(), &url, &authorization, body);
+                // A repeated delete that finds nothing means an earlier attempt did delete it.
+                if *method == Method::DELETE && attempt > 0 {
+                    if let Outcome::Answered { status: 404, .. } = outcome {
+                        outcome = Outcome::Answered { status: 204, body: Vec::new(), retry_after: None };
+                    }
+                }
+                match classify(outcome, what, *idempotency, attempt) {
+                    Verdict::Success { status, body } => match read_answer(*answer, &body) {
+                        Ok(result) => operation.complete(status, result, &self.events),
+                        Err(error) => self.fail_operation(operation, error),
+                    },
+                    setback => self.operation_setback(operation, setback),
+                }
+            }
+            OperationKind::Download { clip_path, destination } => {
+                self.download(operation, &authorization, clip_path, destination)
+            }
+        }
+    }
+
+    /// Finds the clip's Download URI (once), then fetches the file into `destination`, resuming
+    /// with a Range request after a failed attempt.
+    fn download(&self, operation: &Operation, authorization: &str, clip_path: &str, destination: &Path) {
+        let source = match operation.download_source() {
+            Some(source) => source,
+            None => {
+                let url = format!("{}{clip_path}", self.metadata_base_url);
+                let outcome = self.http.send(Method::GET, &url, authorization, Body::Empty);
+                let body = match classify(outcome, "getting the clip", Idempotency::Idempotent, operation.attempt()) {
+                    Verdict::Success { body, .. } => body,
+                    setback => return self.operation_setback(operation, setback),
+                };
+                match self.download_source(&body) {
+                    Ok(source) => {
+                        operation.set_download_source(source.clone());
+                        source
+                    }
+                    Err(error) => return self.fail_operation(operation, error),
+                }
+            }
+        };
+        let part = partial_path(destination);
+        let fetched = self.fetch(operation, authorization, &source, &part).and_then(|bytes| match bytes {
+            Some(bytes) => fs::rename(&part, destination).map(|()| Some(bytes)).map_err(|e| {
+                Setback::Disk(Error::new(
+                    ErrorKind::Io,
+                    format!("cannot move the download to {}: {e}", destination.display()),
+                ))
+            }),
+            None => Ok(None),
+        });
+        match fetched {
+            Ok(Some(bytes)) => {
+                let result = OperationResult::Downloaded { path: destination.to_path_buf(), bytes };
+                operation.complete(200, result, &self.events);
+            }
+            // Cancelled, or the client is stopping.
+            Ok(None) => {
+                if !operation.is_running() {
+                    let _ = fs::remove_file(&part);
+                }
+            }
+            Err(Setback::Disk(error)) => {
+                let _ = fs::remove_file(&part);
+                self.fail_operation(operation, error);
+            }
+            Err(Setback::Outcome(outcome)) => {
+                let verdict = classify(outcome, "downloading the clip", Idempotency::Idempotent, operation.attempt());
+                if matches!(verdict, Verdict::Fail(_)) {
+                    let _ = fs::remove_file(&part);
+                }
+                match verdict {
+                    Verdict::Success { .. } => unreachable!("a success is not a setback"),
+                    setback => self.operation_setback(operation, setback),
+                }
+            }
+        }
+    }
+
+    fn download_source(&self, clip_body: &[u8]) -> Result<GameClipUri> {
+        let clip = GameClip::from_get_response(clip_body)?;
+        let source = clip.download_uri().cloned().ok_or_else(|| {
+            Error::new(
+                ErrorKind::WrongState,
+                format!("the clip is {:?}, with no download URI: only Published clips can be downloaded", clip.state),
+            )
+        })?;
+        check_url(&source.uri, self.allow_insecure_http).map_err(|e| {
+            Error::http(ErrorKind::Http, 200, format!("the service handed out an unusable download URI: {}", e.message))
+        })?;
+        Ok(source)
+    }
+
+    /// One attempt at the file: appends to `part` from where it ends. `Ok(None)`: abandoned (cancelled
+    /// or stopping).
+    fn fetch(
+        &self,
+        operation: &Operation,
+        authorization: &str,
+        source: &GameClipUri,
+        part: &Path,
+    ) -> std::result::Result<Option<u64>, Setback> {
+        let disk =
+            |e: std::io::Error| Setback::Disk(Error::new(ErrorKind::Io, format!("writing {}: {e}", part.display())));
+        let mut file = OpenOptions::new().create(true).truncate(false).write(true).open(part).map_err(disk)?;
+        let have = file.metadata().map_err(disk)?.len();
+        if have > 0 && have == source.file_size {
+            return Ok(Some(have)); // complete before a restart; only the rename was missing
+        }
+        // The clip's download URI may be a storage host: the token goes only to the metadata host.
+        let authorization = same_origin(&source.uri, &self.metadata_base_url).then_some(authorization);
+        let streaming = self.http.download(&source.uri, authorization, have).map_err(Setback::Outcome)?;
+        if streaming.starts_at != have && streaming.starts_at != 0 {
+            let message = format!("asked for bytes from {have} on, the server sent from {}", streaming.starts_at);
+            return Err(Setback::Outcome(Outcome::Transport { reached_service: true, message }));
+        }
+        file.set_len(streaming.starts_at).map_err(disk)?;
+        file.seek(SeekFrom::Start(streaming.starts_at)).map_err(disk)?;
+        let total = streaming.total.unwrap_or(source.file_size);
+        let mut written = streaming.starts_at;
+        let mut reader = streaming.body.into_reader();
+        let mut buffer = vec![0u8; 256 * 1024];
+        loop {
+            if !operation.is_running() || self.is_stopping() {
+                return Ok(None);
+            }
+            let read = reader.read(&mut buffer).map_err(|e| {
+                Setback::Outcome(Outcome::Transport {
+                    reached_service: true,
+                    message: format!("reading the clip: {e}"),
+                })
+            })?;
+            if read == 0 {
+                break;
+            }
+            file.write_all(&buffer[..read]).map_err(disk)?;
+            written += read as u64;
+            operation.download_progress(written, total, &self.events);
+        }
+        if total != 0 && written != total {
+            let message = format!("the download ended at {written} of {total} bytes");
+            return Err(Setback::Outcome(Outcome::Transport { reached_service: true, message }));
+        }
+        file.sync_all().map_err(disk)?;
+        Ok(Some(written))
+    }
+}
+
+/// What a successful call's body holds.
+fn read_answer(answer: Answer, body: &[u8]) -> Result<OperationResult> {
+    Ok(match answer {
+        Answer::Nothing => OperationResult::Nothing,
+        Answer::Clip => OperationResult::Clip(GameClip::from_get_response(body)?),
+        Answer::Page => OperationResult::Page(ClipPage::from_wire(body)?),
+    })
 }

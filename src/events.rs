@@ -14,6 +14,8 @@ pub enum EventKind {
     Completed = 4,
     Failed = 5,
     Cancelled = 6,
+    /// A clip operation ended; `result` says how (`CLIPS_OK`, an error, or `CLIPS_E_CANCELLED`).
+    OperationCompleted = 7,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

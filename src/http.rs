@@ -28,8 +28,28 @@ pub struct Http {
 
 #[derive(Clone, Copy)]
 pub enum Body<'a> {
+    /// No request body (GET, DELETE, and the POSTs of rate, flag and view).
+    Empty,
     Json(&'a [u8]),
     Octets(&'a [u8]),
+    /// Thumbnail images, with their media type.
+    Image(&'a [u8], &'static str),
+}
+
+/// A 2xx answer to a download, its body still to be read.
+pub struct Streaming {
+    /// Where the body starts in the file: the Range start on 206, 0 on 200.
+    pub starts_at: u64,
+    /// The whole file's size, when the answer says.
+    pub total: Option<u64>,
+    pub body: ureq::Body,
+}
+
+/// `bytes START-END/TOTAL` (or `bytes */TOTAL`).
+fn content_range(value: &str) -> Option<(Option<u64>, Option<u64>)> {
+    let (range, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let start = range.split_once('-').and_then(|(start, _)| start.trim().parse().ok());
+    Some((start, total.trim().parse().ok()))
 }
 
 /// What came back from one request.
@@ -54,6 +74,25 @@ fn load_roots(path: &Path) -> Result<RootCerts> {
         return Err(Error::invalid(format!("ca_bundle_path {} holds no PEM certificate", path.display())));
     }
     Ok(RootCerts::new_with_certs(&certs))
+}
+
+/// Whether two URLs share scheme, host and port: where the Authorization value may follow.
+pub fn same_origin(a: &str, b: &str) -> bool {
+    match (a.parse::<Uri>(), b.parse::<Uri>()) {
+        (Ok(a), Ok(b)) => {
+            let port = |u: &Uri| {
+                u.port_u16().or(match u.scheme_str() {
+                    Some("https") => Some(443),
+                    Some("http") => Some(80),
+                    _ => None,
+                })
+            };
+            a.scheme_str() == b.scheme_str()
+                && a.host().map(str::to_ascii_lowercase) == b.host().map(str::to_ascii_lowercase)
+                && port(&a) == port(&b)
+        }
+        _ => false,
+    }
 }
 
 fn is_loopback(uri: &Uri) -> bool {
@@ -92,6 +131,16 @@ pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<Uri> {
 fn retry_after(value: Option<&str>) -> Option<Duration> {
     // The HTTP-date form is handled by the full retry policy; seconds are what the service sends.
     value?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// A whole answer, its body read up to the cap.
+fn answered(mut response: ureq::http::Response<ureq::Body>) -> Outcome {
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers().get("Retry-After").and_then(|v| v.to_str().ok()));
+    match response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec() {
+        Ok(body) => Outcome::Answered { status, body, retry_after },
+        Err(e) => Outcome::Transport { reached_service: true, message: format!("reading the response: {e}") },
+    }
 }
 
 fn never_left(error: &ureq::Error) -> bool {
@@ -138,48 +187,83 @@ impl Http {
         })
     }
 
+    fn request(&self, method: Method, uri: Uri, authorization: Option<&str>) -> ureq::http::request::Builder {
+        let mut builder = ureq::http::Request::builder()
+            .method(method.clone())
+            .uri(uri)
+            .header("X-RequestedServiceVersion", &self.service_version)
+            .header("x-xbl-contract-version", "1")
+            .header("Accept", "application/json");
+        if let Some(authorization) = authorization {
+            builder = builder.header("Authorization", authorization);
+        }
+        builder
+    }
+
+    fn run(
+        &self,
+        builder: ureq::http::request::Builder,
+        body: Body,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let (content_type, bytes) = match body {
+            Body::Empty => {
+                let request = builder.header("Content-Type", "application/json").body(()).map_err(ureq::Error::from)?;
+                return self.agent.run(request);
+            }
+            Body::Json(bytes) => ("application/json", bytes),
+            Body::Octets(bytes) => ("application/octet-stream", bytes),
+            Body::Image(bytes, media_type) => (media_type, bytes),
+        };
+        let request = builder.header("Content-Type", content_type).body(bytes).map_err(ureq::Error::from)?;
+        self.agent.run(request)
+    }
+
     /// One request. Never retries: the engine decides that.
     pub fn send(&self, method: Method, url: &str, authorization: &str, body: Body) -> Outcome {
         let uri = match check_url(url, self.allow_insecure_http) {
             Ok(uri) => uri,
             Err(e) => return Outcome::Transport { reached_service: false, message: e.message },
         };
-        let mut builder = ureq::http::Request::builder()
-            .method(method.clone())
-            .uri(uri)
-            .header("Authorization", authorization)
-            .header("X-RequestedServiceVersion", &self.service_version)
-            .header("x-xbl-contract-version", "1")
-            .header("Accept", "application/json");
         let is_initial_post = method == Method::POST && url.ends_with("/clips");
+        let mut builder = self.request(method, uri, Some(authorization));
         if !is_initial_post {
             builder = builder.header("Cache-Control", "no-cache");
         }
-        let result = match body {
-            Body::Json(bytes) => builder
-                .header("Content-Type", "application/json")
-                .body(bytes)
-                .map_err(ureq::Error::from)
-                .and_then(|r| self.agent.run(r)),
-            Body::Octets(bytes) => builder
-                .header("Content-Type", "application/octet-stream")
-                .body(bytes)
-                .map_err(ureq::Error::from)
-                .and_then(|r| self.agent.run(r)),
-        };
-        match result {
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let retry_after = retry_after(response.headers().get("Retry-After").and_then(|v| v.to_str().ok()));
-                match response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec() {
-                    Ok(body) => Outcome::Answered { status, body, retry_after },
-                    Err(e) => {
-                        Outcome::Transport { reached_service: true, message: format!("reading the response: {e}") }
-                    }
-                }
-            }
+        match self.run(builder, body) {
+            Ok(response) => answered(response),
             Err(e) => Outcome::Transport { reached_service: !never_left(&e), message: e.to_string() },
         }
+    }
+
+    /// A GET of a clip file from byte `from` on. A 2xx answer comes back with its body unread, to be
+    /// streamed to disk; anything else as an [`Outcome`]. `authorization` is `None` for hosts that must
+    /// not see it.
+    pub fn download(&self, url: &str, authorization: Option<&str>, from: u64) -> Result<Streaming, Outcome> {
+        let uri = check_url(url, self.allow_insecure_http)
+            .map_err(|e| Outcome::Transport { reached_service: false, message: e.message })?;
+        let mut builder = self.request(Method::GET, uri, authorization).header("Cache-Control", "no-cache");
+        if from > 0 {
+            builder = builder.header("Range", format!("bytes={from}-"));
+        }
+        let response = self
+            .run(builder, Body::Empty)
+            .map_err(|e| Outcome::Transport { reached_service: !never_left(&e), message: e.to_string() })?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(answered(response));
+        }
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+        let range = header("Content-Range").and_then(content_range);
+        let length = header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
+        let (starts_at, total) = match (status, range) {
+            (206, Some((Some(start), total))) => (start, total),
+            (206, _) => {
+                let message = "a 206 answer without a usable Content-Range".to_string();
+                return Err(Outcome::Transport { reached_service: true, message });
+            }
+            _ => (0, length),
+        };
+        Ok(Streaming { starts_at, total, body: response.into_body() })
     }
 
     /// Closes every connection, including those other threads are blocked on, and refuses new requests.
@@ -203,5 +287,21 @@ mod tests {
         assert!(check_url("http://example.com/x", true).is_ok());
         assert!(check_url("ftp://example.com/x", true).is_err());
         assert!(check_url("not a url", true).is_err());
+    }
+
+    #[test]
+    fn same_origin_compares_scheme_host_and_port() {
+        assert!(same_origin("https://a.example/x", "https://A.example:443/y?z"));
+        assert!(!same_origin("https://a.example/x", "http://a.example/x"));
+        assert!(!same_origin("https://a.example/x", "https://b.example/x"));
+        assert!(!same_origin("http://127.0.0.1:1/x", "http://127.0.0.1:2/x"));
+    }
+
+    #[test]
+    fn content_range_gives_start_and_total() {
+        assert_eq!(content_range("bytes 100-199/1000"), Some((Some(100), Some(1000))));
+        assert_eq!(content_range("bytes 5-9/*"), Some((Some(5), None)));
+        assert_eq!(content_range("bytes */1000"), Some((None, Some(1000))));
+        assert_eq!(content_range("items 1-2/3"), None);
     }
 }

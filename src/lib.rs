@@ -11,7 +11,9 @@ pub mod error;
 mod events;
 mod handles;
 mod http;
+mod lifecycle;
 mod log;
+mod operation;
 mod platform;
 pub mod protocol;
 mod retry;
@@ -19,9 +21,9 @@ mod upload;
 
 pub mod ffi;
 
-pub use client::{Client, ClientOptions, UploadRequest, DEFAULT_METADATA_BASE_URL};
+pub use client::{Client, ClientOptions, MetadataUpdate, UploadRequest, DEFAULT_METADATA_BASE_URL};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventKind};
 pub use log::{LogLevel, LogSink};
-pub use protocol::{ClipSource, ThumbnailSource, Visibility};
+pub use protocol::{ClipPage, ClipSource, GameClip, GameClipUri, Thumbnail, ThumbnailSource, Visibility};
 pub use upload::{UploadData, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};

@@ -22,7 +22,7 @@ pub enum Verdict {
 }
 
 /// Whether repeating a request the service may already have acted on is harmless.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idempotency {
     Idempotent,
     /// Repeated only when it provably never reached the service, or the service said 429/503.

@@ -12,11 +12,10 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventKind, EventQueue};
+use crate::lifecycle::{End, Gate, Lifecycle, NextTask};
 use crate::protocol::{InitialUploadRequest, InitialUploadResponse};
 
-/// `CLIPS_OK` and `CLIPS_PENDING`, as they appear in statuses and events.
-pub const RESULT_OK: i32 = 0;
-pub const RESULT_PENDING: i32 = 1;
+pub use crate::lifecycle::{UploadState, RESULT_OK, RESULT_PENDING};
 
 /// Where an upload's bytes come from.
 #[derive(Debug, Clone)]
@@ -27,18 +26,20 @@ pub enum UploadData {
     Push { size: u64 },
 }
 
-/// The state a status reports (`CLIPS_STATE_*`).
+/// The two thumbnail images a clip may carry (`ThumbnailSource::Upload`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UploadState {
-    Creating = 1,
-    Uploading = 2,
-    WaitingForData = 3,
-    NeedsAuth = 4,
-    Paused = 5,
-    Retrying = 6,
-    Completed = 7,
-    Failed = 8,
-    Cancelled = 9,
+pub enum ThumbnailKind {
+    Large,
+    Small,
+}
+
+impl ThumbnailKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ThumbnailKind::Large => "large",
+            ThumbnailKind::Small => "small",
+        }
+    }
 }
 
 /// A snapshot of one upload, taken without allocating.
@@ -164,18 +165,24 @@ pub struct CreatedClip {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+enum Stage {
     Creating,
     Uploading,
-    Completed,
-    Failed,
-    Cancelled,
+}
+
+/// One request's worth of an upload, named when its outcome comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece {
+    Create,
+    Block(u32),
+    Thumbnail(ThumbnailKind),
 }
 
 /// Work for a worker.
 pub enum Task {
     Create,
     Block(BlockTask),
+    Thumbnail(ThumbnailTask),
 }
 
 pub struct BlockTask {
@@ -188,17 +195,30 @@ pub struct BlockTask {
     pub file: Option<Arc<OpenedFile>>,
 }
 
-pub enum NextTask {
-    Run(Task),
-    /// Nothing to do now; ask again at this time (or when woken).
-    Wait(Option<Instant>),
-    /// Terminal: drop it from the schedule.
-    Finished,
+pub struct ThumbnailTask {
+    pub kind: ThumbnailKind,
+    pub path: PathBuf,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ThumbnailState {
+    Ready,
+    InFlight,
+    Sent,
+}
+
+struct PendingThumbnail {
+    kind: ThumbnailKind,
+    path: PathBuf,
+    /// Known once the initial call answered.
+    url: Option<String>,
+    state: ThumbnailState,
 }
 
 struct Inner {
-    phase: Phase,
-    waiting_for_auth: bool,
+    life: Lifecycle,
+    stage: Stage,
     create_in_flight: bool,
     layout: Option<Layout>,
     file: Option<Arc<OpenedFile>>,
@@ -209,11 +229,7 @@ struct Inner {
     blocks_acked: u32,
     bytes_acked: u64,
     committed: bool,
-    retry_at: Option<Instant>,
-    consecutive_failures: u32,
-    retries: u32,
-    http_status: u16,
-    error: Option<Error>,
+    thumbnails: Vec<PendingThumbnail>,
 }
 
 pub struct Upload {
@@ -228,7 +244,14 @@ pub struct Upload {
 }
 
 impl Upload {
-    pub fn new(handle: u64, scid: String, data: UploadData, request: InitialUploadRequest, block_size: u32) -> Upload {
+    pub fn new(
+        handle: u64,
+        scid: String,
+        data: UploadData,
+        request: InitialUploadRequest,
+        thumbnails: Vec<(ThumbnailKind, PathBuf)>,
+        block_size: u32,
+    ) -> Upload {
         let layout = match data {
             UploadData::Push { size } => Some(Layout::new(size, block_size)),
             UploadData::File { .. } => None,
@@ -242,8 +265,8 @@ impl Upload {
             block_size,
             released: AtomicBool::new(false),
             inner: Mutex::new(Inner {
-                phase: Phase::Creating,
-                waiting_for_auth: false,
+                life: Lifecycle::default(),
+                stage: Stage::Creating,
                 create_in_flight: false,
                 layout,
                 file: None,
@@ -254,11 +277,10 @@ impl Upload {
                 blocks_acked: 0,
                 bytes_acked: 0,
                 committed: false,
-                retry_at: None,
-                consecutive_failures: 0,
-                retries: 0,
-                http_status: 0,
-                error: None,
+                thumbnails: thumbnails
+                    .into_iter()
+                    .map(|(kind, path)| PendingThumbnail { kind, path, url: None, state: ThumbnailState::Ready })
+                    .collect(),
             }),
         }
     }
@@ -271,7 +293,7 @@ impl Upload {
             kind,
             handle: self.handle,
             result,
-            http_status: inner.http_status,
+            http_status: inner.life.http_status,
             bytes_done: inner.bytes_acked,
             bytes_total: inner.layout.map_or(0, |l| l.file_size),
         });
@@ -303,29 +325,35 @@ impl Upload {
 
     /// Consecutive failures so far: the attempt number of the next request.
     pub fn attempt(&self) -> u32 {
-        self.inner.lock().consecutive_failures
+        self.inner.lock().life.consecutive_failures
     }
 
-    pub fn next_task(&self, now: Instant) -> NextTask {
+    pub fn next_task(&self, now: Instant) -> NextTask<Task> {
         let mut inner = self.inner.lock();
         let inner = &mut *inner;
-        match inner.phase {
-            Phase::Completed | Phase::Failed | Phase::Cancelled => return NextTask::Finished,
-            _ if inner.waiting_for_auth => return NextTask::Wait(None),
-            _ => {}
+        match inner.life.gate(now) {
+            Gate::Open => {}
+            Gate::Wait(at) => return NextTask::Wait(at),
+            Gate::Ended => return NextTask::Finished,
         }
-        if let Some(at) = inner.retry_at {
-            if at > now {
-                return NextTask::Wait(Some(at));
-            }
-            inner.retry_at = None;
-        }
-        match inner.phase {
-            Phase::Creating if !inner.create_in_flight => {
+        match inner.stage {
+            Stage::Creating if !inner.create_in_flight => {
                 inner.create_in_flight = true;
                 NextTask::Run(Task::Create)
             }
-            Phase::Uploading => {
+            Stage::Creating => NextTask::Wait(None),
+            Stage::Uploading => {
+                // Thumbnails first: they are small, and the clip is not complete without them.
+                if let Some(thumbnail) = inner.thumbnails.iter_mut().find(|t| t.state == ThumbnailState::Ready) {
+                    if let Some(url) = &thumbnail.url {
+                        thumbnail.state = ThumbnailState::InFlight;
+                        return NextTask::Run(Task::Thumbnail(ThumbnailTask {
+                            kind: thumbnail.kind,
+                            path: thumbnail.path.clone(),
+                            url: url.clone(),
+                        }));
+                    }
+                }
                 let (Some(num), Some(clip), Some(layout)) = (inner.ready.pop_front(), &inner.clip, inner.layout) else {
                     return NextTask::Wait(None);
                 };
@@ -349,7 +377,6 @@ impl Upload {
                     file: inner.file.clone(),
                 }))
             }
-            _ => NextTask::Wait(None),
         }
     }
 
@@ -357,14 +384,25 @@ impl Upload {
     pub fn created(&self, clip: CreatedClip, events: &EventQueue) {
         let mut inner = self.inner.lock();
         inner.create_in_flight = false;
-        if inner.phase != Phase::Creating {
+        if !inner.life.is_running() || inner.stage != Stage::Creating {
             return;
         }
-        inner.phase = Phase::Uploading;
+        for thumbnail in &mut inner.thumbnails {
+            thumbnail.url = match thumbnail.kind {
+                ThumbnailKind::Large => clip.response.large_thumbnail_uri.clone(),
+                ThumbnailKind::Small => clip.response.small_thumbnail_uri.clone(),
+            };
+        }
+        inner.stage = Stage::Uploading;
         inner.clip = Some(Arc::new(clip));
-        inner.consecutive_failures = 0;
-        inner.http_status = 200;
+        inner.life.progressed(200);
         self.emit(events, &inner, EventKind::ClipCreated, RESULT_PENDING);
+    }
+
+    /// Thumbnail kinds whose upload URI the initial call did not hand out.
+    pub fn thumbnails_without_uri(&self) -> Vec<ThumbnailKind> {
+        let inner = self.inner.lock();
+        inner.thumbnails.iter().filter(|t| t.url.is_none()).map(|t| t.kind).collect()
     }
 
     pub fn clip_id(&self) -> Option<String> {
@@ -372,27 +410,34 @@ impl Upload {
     }
 
     pub fn error(&self) -> Option<Error> {
-        self.inner.lock().error.clone()
+        self.inner.lock().life.error.clone()
     }
 
-    /// Puts a block that was in flight back in front of the queue.
-    fn requeue(inner: &mut Inner, block: Option<u32>) {
-        match block {
-            Some(num) => {
+    /// Puts a piece that was in flight back to be sent again.
+    fn requeue(inner: &mut Inner, piece: Piece) {
+        match piece {
+            Piece::Block(num) => {
                 if let Block::InFlight(data) = std::mem::replace(&mut inner.blocks[num as usize], Block::Missing) {
                     inner.blocks[num as usize] = Block::Ready(data);
                     inner.ready.push_front(num);
                     inner.in_flight -= 1;
                 }
             }
-            None => inner.create_in_flight = false,
+            Piece::Thumbnail(kind) => {
+                for thumbnail in inner.thumbnails.iter_mut().filter(|t| t.kind == kind) {
+                    if thumbnail.state == ThumbnailState::InFlight {
+                        thumbnail.state = ThumbnailState::Ready;
+                    }
+                }
+            }
+            Piece::Create => inner.create_in_flight = false,
         }
     }
 
     /// The service acknowledged a block (202, or 201 when it committed the clip).
     pub fn block_acked(&self, num: u32, committed: bool, status: u16, events: &EventQueue) {
         let mut inner = self.inner.lock();
-        if inner.phase != Phase::Uploading || !matches!(inner.blocks[num as usize], Block::InFlight(_)) {
+        if !inner.life.is_running() || !matches!(inner.blocks[num as usize], Block::InFlight(_)) {
             return;
         }
         let layout = inner.layout.expect("uploading implies a layout");
@@ -401,93 +446,99 @@ impl Upload {
         inner.blocks_acked += 1;
         inner.bytes_acked += layout.block_len(num) as u64;
         inner.committed |= committed;
-        inner.consecutive_failures = 0;
-        inner.http_status = status;
+        inner.life.progressed(status);
         self.emit(events, &inner, EventKind::Progress, RESULT_PENDING);
-        if inner.blocks_acked == layout.blocks {
-            if inner.committed {
-                inner.phase = Phase::Completed;
-                self.emit(events, &inner, EventKind::Completed, RESULT_OK);
-            } else {
-                let error = Error::http(
-                    ErrorKind::Http,
-                    status,
-                    "the service acknowledged every block but never confirmed the clip (no 201)",
-                );
-                Self::finish(&mut inner, Phase::Failed, error);
-                self.emit(events, &inner, EventKind::Failed, ErrorKind::Http.code());
-            }
+        self.finish_if_done(&mut inner, events);
+    }
+
+    /// The service took a thumbnail image.
+    pub fn thumbnail_sent(&self, kind: ThumbnailKind, status: u16, events: &EventQueue) {
+        let mut inner = self.inner.lock();
+        if !inner.life.is_running() {
+            return;
+        }
+        for thumbnail in inner.thumbnails.iter_mut().filter(|t| t.kind == kind) {
+            thumbnail.state = ThumbnailState::Sent;
+        }
+        inner.life.progressed(status);
+        self.finish_if_done(&mut inner, events);
+    }
+
+    /// Completes the upload once every block and thumbnail is in.
+    fn finish_if_done(&self, inner: &mut Inner, events: &EventQueue) {
+        let layout = inner.layout.expect("uploading implies a layout");
+        if inner.blocks_acked < layout.blocks || inner.thumbnails.iter().any(|t| t.state != ThumbnailState::Sent) {
+            return;
+        }
+        if inner.committed {
+            inner.life.finish(End::Completed, None);
+            self.emit(events, inner, EventKind::Completed, RESULT_OK);
+        } else {
+            let error = Error::http(
+                ErrorKind::Http,
+                inner.life.http_status,
+                "the service acknowledged every block but never confirmed the clip (no 201)",
+            );
+            Self::end(inner, End::Failed, error);
+            self.emit(events, inner, EventKind::Failed, ErrorKind::Http.code());
         }
     }
 
     /// A request failed in a way worth repeating after `after`.
-    pub fn retry_later(&self, block: Option<u32>, after: Duration, error: &Error) {
+    pub fn retry_later(&self, piece: Piece, after: Duration, error: &Error) {
         let mut inner = self.inner.lock();
-        Self::requeue(&mut inner, block);
-        inner.retry_at = Some(Instant::now() + after);
-        inner.consecutive_failures += 1;
-        inner.retries += 1;
-        if error.http_status != 0 {
-            inner.http_status = error.http_status;
-        }
+        Self::requeue(&mut inner, piece);
+        inner.life.retry_later(after, error);
     }
 
     /// The service wants a new token (401): nothing is lost; the upload waits for `set_authorization`.
-    pub fn wait_for_auth(&self, block: Option<u32>, status: u16, events: &EventQueue) {
+    pub fn wait_for_auth(&self, piece: Piece, status: u16, events: &EventQueue) {
         let mut inner = self.inner.lock();
-        Self::requeue(&mut inner, block);
-        if status != 0 {
-            inner.http_status = status;
-        }
-        if !inner.waiting_for_auth && matches!(inner.phase, Phase::Creating | Phase::Uploading) {
-            inner.waiting_for_auth = true;
+        Self::requeue(&mut inner, piece);
+        if inner.life.wait_for_auth(status) {
             self.emit(events, &inner, EventKind::NeedsAuth, RESULT_PENDING);
         }
     }
 
     pub fn auth_renewed(&self) {
-        self.inner.lock().waiting_for_auth = false;
+        self.inner.lock().life.waiting_for_auth = false;
     }
 
-    fn finish(inner: &mut Inner, phase: Phase, error: Error) {
-        inner.phase = phase;
-        if error.http_status != 0 {
-            inner.http_status = error.http_status;
+    fn end(inner: &mut Inner, end: End, error: Error) -> bool {
+        if !inner.life.finish(end, Some(error)) {
+            return false;
         }
-        inner.error = Some(error);
         // Dropping the copies gives their push budget back.
         inner.blocks.clear();
         inner.ready.clear();
         inner.in_flight = 0;
         inner.file = None;
+        true
     }
 
     pub fn fail(&self, error: Error, events: &EventQueue) {
         let mut inner = self.inner.lock();
-        if matches!(inner.phase, Phase::Completed | Phase::Failed | Phase::Cancelled) {
-            return;
-        }
         let code = error.code();
-        Self::finish(&mut inner, Phase::Failed, error);
-        self.emit(events, &inner, EventKind::Failed, code);
+        if Self::end(&mut inner, End::Failed, error) {
+            self.emit(events, &inner, EventKind::Failed, code);
+        }
     }
 
     pub fn cancel(&self, events: &EventQueue) -> Result<()> {
         let mut inner = self.inner.lock();
-        if matches!(inner.phase, Phase::Completed | Phase::Failed | Phase::Cancelled) {
+        if !Self::end(&mut inner, End::Cancelled, Error::new(ErrorKind::Cancelled, "the upload was cancelled")) {
             return Err(Error::new(ErrorKind::WrongState, "the upload has already finished"));
         }
-        Self::finish(&mut inner, Phase::Cancelled, Error::new(ErrorKind::Cancelled, "the upload was cancelled"));
         self.emit(events, &inner, EventKind::Cancelled, ErrorKind::Cancelled.code());
         Ok(())
     }
 
     fn check_pushable(inner: &Inner, num: u32, len: usize) -> Result<Layout> {
-        match inner.phase {
-            Phase::Creating | Phase::Uploading => {}
-            Phase::Completed => return Err(Error::new(ErrorKind::WrongState, "the upload has completed")),
-            Phase::Failed => return Err(Error::new(ErrorKind::WrongState, "the upload has failed")),
-            Phase::Cancelled => return Err(Error::new(ErrorKind::WrongState, "the upload was cancelled")),
+        match inner.life.end {
+            None => {}
+            Some(End::Completed) => return Err(Error::new(ErrorKind::WrongState, "the upload has completed")),
+            Some(End::Failed) => return Err(Error::new(ErrorKind::WrongState, "the upload has failed")),
+            Some(End::Cancelled) => return Err(Error::new(ErrorKind::WrongState, "the upload was cancelled")),
         }
         let layout = inner.layout.expect("push uploads know their layout from the start");
         if num >= layout.blocks {
@@ -540,41 +591,27 @@ impl Upload {
     pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
         let inner = self.inner.lock();
         let layout = inner.layout;
-        let mut retry_in_ms = 0;
-        let state = match inner.phase {
-            Phase::Completed => UploadState::Completed,
-            Phase::Failed => UploadState::Failed,
-            Phase::Cancelled => UploadState::Cancelled,
-            _ if inner.waiting_for_auth => UploadState::NeedsAuth,
-            _ if paused => UploadState::Paused,
-            _ if inner.retry_at.is_some_and(|at| at > now) => {
-                let wait = inner.retry_at.map_or(Duration::ZERO, |at| at - now);
-                retry_in_ms = wait.as_millis().min(u128::from(u32::MAX)) as u32;
-                UploadState::Retrying
+        let working = match inner.stage {
+            Stage::Creating => UploadState::Creating,
+            Stage::Uploading
+                if inner.ready.is_empty()
+                    && inner.in_flight == 0
+                    && inner.thumbnails.iter().all(|t| t.state == ThumbnailState::Sent) =>
+            {
+                UploadState::WaitingForData
             }
-            Phase::Creating => UploadState::Creating,
-            Phase::Uploading => {
-                if inner.ready.is_empty() && inner.in_flight == 0 {
-                    UploadState::WaitingForData
-                } else {
-                    UploadState::Uploading
-                }
-            }
+            Stage::Uploading => UploadState::Uploading,
         };
-        let result = match (&inner.error, inner.phase) {
-            (_, Phase::Completed) => RESULT_OK,
-            (Some(error), _) => error.code(),
-            (None, _) => RESULT_PENDING,
-        };
+        let (state, retry_in_ms) = inner.life.state(paused, now, working);
         UploadStatus {
             state,
-            result,
-            http_status: inner.http_status,
+            result: inner.life.result(),
+            http_status: inner.life.http_status,
             bytes_total: layout.map_or(0, |l| l.file_size),
             bytes_acked: inner.bytes_acked,
             blocks_total: layout.map_or(0, |l| l.blocks),
             blocks_acked: inner.blocks_acked,
-            retries: inner.retries,
+            retries: inner.life.retries,
             retry_in_ms,
         }
     }

@@ -7,12 +7,14 @@
 
 pub mod boundary;
 mod client;
+mod operations;
 mod registry;
 mod status;
 pub mod types;
 mod uploads;
 
 pub use client::*;
+pub use operations::*;
 pub use status::*;
 pub use types::*;
 pub use uploads::*;
@@ -46,6 +48,21 @@ unsafe impl Versioned for ClipsStatus {
     fn field_spans() -> Vec<(usize, usize)> {
         field_spans!(ClipsStatus; struct_size, state, result, http_status, bytes_total, bytes_acked, blocks_total,
             blocks_acked, retries, retry_in_ms)
+    }
+}
+
+// SAFETY: as above.
+unsafe impl Versioned for ClipsMetadataUpdate {
+    fn field_spans() -> Vec<(usize, usize)> {
+        field_spans!(ClipsMetadataUpdate; struct_size, user_caption, visibility, title_data)
+    }
+}
+
+// SAFETY: as above.
+unsafe impl Versioned for ClipsClipInfo {
+    fn field_spans() -> Vec<(usize, usize)> {
+        field_spans!(ClipsClipInfo; struct_size, game_clip_id, state, visibility, duration_seconds, rating,
+            rating_count, views)
     }
 }
 
@@ -94,6 +111,11 @@ mod tests {
         assert_eq!(crate::upload::RESULT_OK, CLIPS_OK);
         assert_eq!(crate::UploadState::Cancelled as u32, CLIPS_STATE_CANCELLED);
         assert_eq!(crate::EventKind::Cancelled as u32, CLIPS_EVENT_CANCELLED);
+        assert_eq!(crate::EventKind::OperationCompleted as u32, CLIPS_EVENT_OP_COMPLETED);
+        assert_eq!(crate::UploadState::Running as u32, CLIPS_STATE_RUNNING);
+        assert_eq!(CLIPS_MAX_TITLE_DATA_BYTES as usize, crate::protocol::MAX_TITLE_DATA_BYTES);
+        assert_eq!(crate::protocol::clip_state_code("Published"), CLIPS_CLIP_STATE_PUBLISHED);
+        assert_eq!(crate::protocol::clip_state_code("Error"), CLIPS_CLIP_STATE_ERROR);
     }
 
     /// `include/gameclips.h` is committed; it must be what the build generates from this folder.

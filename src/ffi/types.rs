@@ -62,6 +62,8 @@ pub const CLIPS_STATE_RETRYING: u32 = 6;
 pub const CLIPS_STATE_COMPLETED: u32 = 7;
 pub const CLIPS_STATE_FAILED: u32 = 8;
 pub const CLIPS_STATE_CANCELLED: u32 = 9;
+/// A clip operation (not an upload) whose request is queued or in flight.
+pub const CLIPS_STATE_RUNNING: u32 = 10;
 
 pub const CLIPS_EVENT_CLIP_CREATED: u32 = 1;
 pub const CLIPS_EVENT_PROGRESS: u32 = 2;
@@ -69,6 +71,9 @@ pub const CLIPS_EVENT_NEEDS_AUTH: u32 = 3;
 pub const CLIPS_EVENT_COMPLETED: u32 = 4;
 pub const CLIPS_EVENT_FAILED: u32 = 5;
 pub const CLIPS_EVENT_CANCELLED: u32 = 6;
+/// A clip operation ended, however it ended: `result` is CLIPS_OK, an error, or CLIPS_E_CANCELLED.
+/// (Uploads end with COMPLETED, FAILED or CANCELLED instead.)
+pub const CLIPS_EVENT_OP_COMPLETED: u32 = 7;
 
 pub const CLIPS_CLIP_TYPE_DEVELOPER_INITIATED: u32 = 1;
 pub const CLIPS_CLIP_TYPE_ACHIEVEMENT: u32 = 2;
@@ -89,9 +94,27 @@ pub const CLIPS_THUMBNAIL_DEFAULT: u32 = 1;
 pub const CLIPS_THUMBNAIL_OFFSET: u32 = 2;
 pub const CLIPS_THUMBNAIL_UPLOAD: u32 = 3;
 
+/// `ClipsClipInfo.state`: the service's GameClipState. 0: a state this version does not know.
+pub const CLIPS_CLIP_STATE_UNKNOWN: u32 = 0;
+pub const CLIPS_CLIP_STATE_NONE: u32 = 1;
+pub const CLIPS_CLIP_STATE_PENDING_UPLOAD: u32 = 2;
+pub const CLIPS_CLIP_STATE_UPLOADED: u32 = 3;
+pub const CLIPS_CLIP_STATE_PROCESSING: u32 = 4;
+pub const CLIPS_CLIP_STATE_PROCESSED: u32 = 5;
+pub const CLIPS_CLIP_STATE_PUBLISHING: u32 = 6;
+pub const CLIPS_CLIP_STATE_PUBLISHED: u32 = 7;
+pub const CLIPS_CLIP_STATE_PENDING_DELETE: u32 = 8;
+pub const CLIPS_CLIP_STATE_DELETED: u32 = 9;
+pub const CLIPS_CLIP_STATE_FLAGGED: u32 = 10;
+pub const CLIPS_CLIP_STATE_BANNED: u32 = 11;
+pub const CLIPS_CLIP_STATE_ERROR: u32 = 12;
+
 /// The largest block `clips_push_block` takes, and the largest `block_size`.
 pub const CLIPS_MAX_BLOCK_SIZE: u32 = 2 * 1024 * 1024;
 pub const CLIPS_MAX_CAPTION_CHARS: u32 = 250;
+pub const CLIPS_MAX_TITLE_DATA_BYTES: u32 = 10240;
+/// `ClipsClipInfo.game_clip_id` holds ids up to 63 bytes and their NUL.
+pub const CLIPS_CLIP_ID_CAPACITY: usize = 64;
 
 /// Called from any library thread, never while the library holds a lock; never after
 /// `clips_client_destroy` returns. `message` is valid only during the call.
@@ -157,9 +180,12 @@ pub struct ClipsUploadOptions {
     pub system_properties: *const c_char,
     pub users_in_session: *const *const c_char,
     pub users_in_session_count: size_t,
-    /// CLIPS_THUMBNAIL_DEFAULT / _OFFSET (_UPLOAD is not available in this version).
+    /// CLIPS_THUMBNAIL_*; 0: DEFAULT (a frame at 3 s).
     pub thumbnail_source: u32,
+    /// With CLIPS_THUMBNAIL_OFFSET: the frame's time.
     pub thumbnail_offset_ms: i32,
+    /// With CLIPS_THUMBNAIL_UPLOAD (at least one of the two): JPEG or PNG files, at most 2 MiB, sent
+    /// as part of the upload, which completes only when they are in. NULL otherwise.
     pub large_thumbnail_path: *const c_char,
     pub small_thumbnail_path: *const c_char,
     pub saved_by_user: bool,
@@ -196,4 +222,34 @@ pub struct ClipsEvent {
     pub http_status: u32,
     pub bytes_done: u64,
     pub bytes_total: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ClipsMetadataUpdate {
+    pub struct_size: u32,
+    /// NULL: unchanged. At most CLIPS_MAX_CAPTION_CHARS characters.
+    pub user_caption: *const c_char,
+    /// CLIPS_VISIBILITY_*; 0: unchanged.
+    pub visibility: u32,
+    /// NULL: unchanged. At most CLIPS_MAX_TITLE_DATA_BYTES bytes.
+    pub title_data: *const c_char,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ClipsClipInfo {
+    pub struct_size: u32,
+    /// NUL-terminated.
+    pub game_clip_id: [c_char; CLIPS_CLIP_ID_CAPACITY],
+    /// CLIPS_CLIP_STATE_*.
+    pub state: u32,
+    /// CLIPS_VISIBILITY_*; 0: a value this version does not know.
+    pub visibility: u32,
+    pub duration_seconds: u32,
+    /// Average rating, 0.0 to 5.0.
+    pub rating: f64,
+    pub rating_count: u32,
+    /// Saturates at UINT32_MAX.
+    pub views: u32,
 }

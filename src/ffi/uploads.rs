@@ -87,6 +87,10 @@ unsafe fn upload_request(o: &ClipsUploadOptions) -> Result<UploadRequest, Error>
     request.users_in_session = users;
     request.thumbnail_source = ThumbnailSource::from_c(o.thumbnail_source)?;
     request.thumbnail_offset_ms = o.thumbnail_offset_ms;
+    // SAFETY (each): NULL or NUL-terminated, per the header.
+    request.large_thumbnail_path = unsafe { opt_str(o.large_thumbnail_path, "large_thumbnail_path") }?.map(Into::into);
+    // SAFETY: as above.
+    request.small_thumbnail_path = unsafe { opt_str(o.small_thumbnail_path, "small_thumbnail_path") }?.map(Into::into);
     request.saved_by_user = o.saved_by_user;
     Ok(request)
 }

@@ -1,5 +1,9 @@
 //! The service's wire types, enumerations and limits (`shared/spec/gameclips-service.md`).
 
+mod game_clip;
+
+pub use game_clip::{clip_state_code, ClipPage, GameClip, GameClipUri, Thumbnail};
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -12,6 +16,10 @@ pub const MAX_CAPTION_CHARS: usize = 250;
 pub const MAX_TITLE_DATA_BYTES: usize = 10 * 1024;
 /// Responses of the metadata API are small JSON documents; anything bigger is refused, not buffered.
 pub const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
+/// Thumbnail images are sent whole, like a block.
+pub const MAX_THUMBNAIL_BYTES: u64 = MAX_BLOCK_SIZE as u64;
+pub const MIN_RATING: u32 = 1;
+pub const MAX_RATING: u32 = 5;
 
 /// GameClipTypes flags (comma-separated on the wire).
 pub mod clip_type {
@@ -48,6 +56,11 @@ macro_rules! wire_enum {
             pub fn wire(self) -> &'static str {
                 match self { $($name::$variant => $wire),+ }
             }
+
+            /// The value a wire string names, if it is one this version knows.
+            pub fn from_wire(wire: &str) -> Option<$name> {
+                match wire { $($wire => Some($name::$variant),)+ _ => None }
+            }
         }
     };
 }
@@ -73,6 +86,64 @@ pub fn clip_types_wire(flags: u32) -> Result<String> {
     }
     let names: Vec<&str> = clip_type::NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| *name).collect();
     Ok(names.join(","))
+}
+
+/// Ids that go into URL paths: plain tokens only, so nothing a caller passes can change the path.
+fn check_path_token(value: &str, name: &str, max_len: usize) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= max_len
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && value != "."
+        && value != "..";
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("{name} {value:?} is not a valid id (letters, digits, '-', '_', '.')")))
+    }
+}
+
+pub fn check_scid(scid: &str) -> Result<()> {
+    check_path_token(scid, "scid", 64)
+}
+
+pub fn check_clip_id(game_clip_id: &str) -> Result<()> {
+    check_path_token(game_clip_id, "game_clip_id", 128)
+}
+
+/// The `{ownerId}` path segment: `me` for `None` or "me", `xuid(N)` for a decimal xuid.
+pub fn owner_segment(owner_xuid: Option<&str>) -> Result<String> {
+    match owner_xuid {
+        None | Some("me") => Ok("me".into()),
+        Some(xuid) if !xuid.is_empty() && xuid.len() <= 20 && xuid.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(format!("xuid({xuid})"))
+        }
+        Some(other) => Err(Error::invalid(format!("owner_xuid {other:?} is not a decimal xuid (or NULL for me)"))),
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (for query values).
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The media type of a thumbnail image, recognised by its first bytes: JPEG and PNG are what the
+/// service takes.
+pub fn image_media_type(image: &[u8]) -> Option<&'static str> {
+    if image.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if image.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else {
+        None
+    }
 }
 
 pub fn check_caption(caption: &str) -> Result<()> {
@@ -257,6 +328,25 @@ mod tests {
         assert_eq!(Visibility::from_c(0).unwrap(), Visibility::Default);
         assert_eq!(Visibility::from_c(4).unwrap().wire(), "Public");
         assert!(Visibility::from_c(5).is_err());
+    }
+
+    #[test]
+    fn path_ids_and_owners_cannot_change_the_path() {
+        assert!(check_clip_id("5e1f7a3c-0d2b-4c7e-9a51-1b2c3d4e5f60").is_ok());
+        for bad in ["", "a/b", "..", "a?b", "a b", "%2e"] {
+            assert!(check_clip_id(bad).is_err(), "{bad}");
+        }
+        assert_eq!(owner_segment(None).unwrap(), "me");
+        assert_eq!(owner_segment(Some("2533274800000001")).unwrap(), "xuid(2533274800000001)");
+        assert!(owner_segment(Some("xuid(1)")).is_err());
+        assert_eq!(percent_encode("a b/c+d~"), "a%20b%2Fc%2Bd~");
+    }
+
+    #[test]
+    fn thumbnails_are_recognised_by_their_first_bytes() {
+        assert_eq!(image_media_type(b"\x89PNG\r\n\x1a\nrest"), Some("image/png"));
+        assert_eq!(image_media_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(image_media_type(b"GIF89a"), None);
     }
 
     #[test]

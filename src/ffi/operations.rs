@@ -1,0 +1,313 @@
+//! Exports of the "Clip operations" part of the contract. Each validates its arguments at once and
+//! returns an operation handle; the request runs on a worker. The handle is polled like an upload
+//! (state CLIPS_STATE_RUNNING while it runs) and ends with one CLIPS_EVENT_OP_COMPLETED event.
+
+use libc::{c_char, size_t};
+
+use super::boundary::{
+    guard, guard_value, non_null, non_null_mut, opt_str, read_versioned, req_str, write_str, write_versioned,
+};
+use super::registry;
+use super::types::*;
+use crate::error::{Error, ErrorKind};
+use crate::protocol::{clip_state_code, Visibility};
+use crate::{Client, MetadataUpdate};
+
+/// Runs `start` on the client and writes the operation handle it returns.
+fn start_operation(
+    c: *mut ClipsClient,
+    out_op: *mut ClipsHandle,
+    start: impl FnOnce(&Client) -> Result<ClipsHandle, Error>,
+) -> Result<ClipsResult, Error> {
+    let client = registry::lookup(c)?;
+    let out_op = non_null_mut(out_op, "out_op")?;
+    let handle = start(&client)?;
+    // SAFETY: out_op is non-NULL and, per the contract, writable.
+    unsafe { out_op.write(handle) };
+    Ok(CLIPS_OK)
+}
+
+/// The strings that name a clip: owner (NULL: me), scid, id.
+///
+/// # Safety
+/// Each pointer is NULL or a NUL-terminated string, per the header.
+unsafe fn clip_names<'a>(
+    owner_xuid: *const c_char,
+    scid: *const c_char,
+    game_clip_id: *const c_char,
+) -> Result<(Option<&'a str>, &'a str, &'a str), Error> {
+    // SAFETY: forwarded contract.
+    unsafe { Ok((opt_str(owner_xuid, "owner_xuid")?, req_str(scid, "scid")?, req_str(game_clip_id, "game_clip_id")?)) }
+}
+
+impl ClipsMetadataUpdate {
+    fn defaults() -> ClipsMetadataUpdate {
+        ClipsMetadataUpdate {
+            struct_size: std::mem::size_of::<ClipsMetadataUpdate>() as u32,
+            user_caption: std::ptr::null(),
+            visibility: 0,
+            title_data: std::ptr::null(),
+        }
+    }
+}
+
+impl ClipsClipInfo {
+    fn empty() -> ClipsClipInfo {
+        ClipsClipInfo {
+            struct_size: std::mem::size_of::<ClipsClipInfo>() as u32,
+            game_clip_id: [0; CLIPS_CLIP_ID_CAPACITY],
+            state: CLIPS_CLIP_STATE_UNKNOWN,
+            visibility: 0,
+            duration_seconds: 0,
+            rating: 0.0,
+            rating_count: 0,
+            views: 0,
+        }
+    }
+}
+
+/// Fills `m` with "change nothing" and its struct_size. NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn clips_metadata_update_init(m: *mut ClipsMetadataUpdate) {
+    guard_value("clips_metadata_update_init", (), || {
+        if !m.is_null() {
+            // SAFETY: non-NULL and, per the contract, a writable ClipsMetadataUpdate.
+            unsafe { m.write(ClipsMetadataUpdate::defaults()) };
+        }
+    })
+}
+
+/// Changes one of the caller's clips. Every field is checked first: one invalid field and nothing is
+/// sent (CLIPS_E_INVALID_ARGUMENT); the service likewise applies all or nothing.
+#[no_mangle]
+pub unsafe extern "C" fn clips_update_metadata(
+    c: *mut ClipsClient,
+    scid: *const c_char,
+    game_clip_id: *const c_char,
+    m: *const ClipsMetadataUpdate,
+    out_op: *mut ClipsHandle,
+) -> ClipsResult {
+    guard("clips_update_metadata", || {
+        start_operation(c, out_op, |client| {
+            // SAFETY: the strings are NULL or NUL-terminated, per the header.
+            let (_, scid, id) = unsafe { clip_names(std::ptr::null(), scid, game_clip_id) }?;
+            let m = non_null(m, "update")?;
+            // SAFETY: non-NULL, readable for its struct_size, per the contract.
+            let m = unsafe { read_versioned(m, ClipsMetadataUpdate::defaults(), "ClipsMetadataUpdate") }?;
+            let update = MetadataUpdate {
+                // SAFETY: NULL or NUL-terminated, per the header.
+                user_caption: unsafe { opt_str(m.user_caption, "user_caption") }?.map(str::to_string),
+                visibility: match m.visibility {
+                    0 => None,
+                    value => Some(Visibility::from_c(value)?),
+                },
+                // SAFETY: NULL or NUL-terminated, per the header.
+                title_data: unsafe { opt_str(m.title_data, "title_data") }?.map(str::to_string),
+            };
+            client.update_metadata(scid, id, &update)
+        })
+    })
+}
+
+/// Rates anyone's clip (owner_xuid: decimal xuid, NULL for one's own). `rating` is 1..5.
+#[no_mangle]
+pub unsafe extern "C" fn clips_rate_clip(
+    c: *mut ClipsClient,
+    owner_xuid: *const c_char,
+    scid: *const c_char,
+    game_clip_id: *const c_char,
+    rating: u32,
+    out_op: *mut ClipsHandle,
+) -> ClipsResult {
+    guard("clips_rate_clip", || {
+        start_operation(c, out_op, |client| {
+            // SAFETY: the strings are NULL or NUL-terminated, per the header.
+            let (owner, scid, id) = unsafe { clip_names(owner_xuid, scid, game_clip_id) }?;
+            client.rate_clip(owner, scid, id, rating)
+        })
+    })
+}
+
+/// Reports anyone's clip to enforcement; from then on it is hidden (404) from everyone else.
+#[no_mangle]
+pub unsafe extern "C" fn clips_flag_clip(
+    c: *mut ClipsClient,
+    owner_xuid: *const c_char,
+    scid: *const c_char,
+    game_clip_id: *const c_char,
+    out_op: *mut ClipsHandle,
+) -> ClipsResult {
+    guard("clips_flag_clip", || {
+        start_operation(c, out_op, |client| {
+            // SAFETY: the strings are NULL or NUL-terminated, per the header.
+            let (owner, scid, id) = unsafe { clip_names(owner_xuid, scid, game_clip_id) }?;
+            client.flag_clip(owner, scid, id)
+        })
+    })
+}
+
+/// Counts one view of anyone's clip (call it at about 75-80% of playback). Repeated only when the
+/// request provably never reached the service.
+#[no_mangle]
+pub unsafe extern "C" fn clips_record_view(
+    c: *mut ClipsClient,
+    owner_xuid: *const c_char,
+    scid: *const c_char,
+    game_clip_id: *const c_char,
+    out_op: *mut ClipsHandle,
+) -> ClipsResult {
+    guard("clips_record_view", || {
+        start_operation(c, out_op, |client| {
+            // SAFETY: the strings are NULL or NUL-terminated, per the header.
+            let (owner, scid, id) = unsafe { clip_names(owner_xuid, scid, game_clip_id) }?;
+            client.record_view(owner, scid, id)
+        })
+    })
+}
+
+/// Deletes one of the caller's clips.
+#[no_mangle]
+pub unsafe extern "C" fn clips_delete_clip(
+    c: *mut ClipsClient,
+    scid: *const c_char,
+    game_clip_id: *const c_char,
+    out_op: *mut ClipsHandle,
+) -> ClipsResult {
+    guard("clips_delete_clip", || {
+        start_operation(c, out_op, |client| {
+            // SAFETY: the strings are NULL or NUL-terminated, per the header.
+            let (_, scid, id) = unsafe { clip_names(std::ptr::null(), scid, game_clip_id) }?;
+            client.delete_clip(scid, id)
+        })
+    })
+}
+
+/// Reads a clip (owner_xuid NULL: one's own). When it completes: clips_get_clip_info, or
+/// clips_get_result_json for every member.
+#[no_mangle]
+pub unsafe extern "C" fn clips_get_clip(
+    c: *mut ClipsClient,
+    owner_xuid: *const c_char,
+    scid: *const c_char,
+    game_clip_id: *const c_char,
+    out_op: *mut ClipsHandle,
+) -> ClipsResult {
+    guard("clips_get_clip", || {
+        start_operation(c, out_op, |client| {
+            // SAFETY: the strings are NULL or NUL-terminated, per the header.
+            let (owner, scid, id) = unsafe { clip_names(owner_xuid, scid, game_clip_id) }?;
+            client.get_clip(owner, scid, id)
+        })
+    })
+}
+
+/// One page of a user's clips (owner_xuid NULL: one's own; scid NULL: every title; max_items 0: the
+/// service's default; continuation_token NULL or "": the first page). The result JSON is
+/// {"gameClips":[...],"pagingInfo":{"continuationToken":"..." or null,"totalItems":n}}.
+#[no_mangle]
+pub unsafe extern "C" fn clips_list_clips(
+    c: *mut ClipsClient,
+    owner_xuid: *const c_char,
+    scid: *const c_char,
+    max_items: u32,
+    continuation_token: *const c_char,
+    out_op: *mut ClipsHandle,
+) -> ClipsResult {
+    guard("clips_list_clips", || {
+        start_operation(c, out_op, |client| {
+            // SAFETY (each): NULL or NUL-terminated, per the header.
+            let owner = unsafe { opt_str(owner_xuid, "owner_xuid") }?;
+            // SAFETY: as above.
+            let scid = unsafe { opt_str(scid, "scid") }?;
+            // SAFETY: as above.
+            let token = unsafe { opt_str(continuation_token, "continuation_token") }?;
+            client.list_clips(owner, scid, max_items, token)
+        })
+    })
+}
+
+/// Downloads a Published clip to `destination_path` (an addition to the contract). The file appears
+/// only when complete (it is written as "<destination_path>.part" until then); a broken transfer
+/// resumes where it stopped. The status's bytes_acked/bytes_total show progress.
+#[no_mangle]
+pub unsafe extern "C" fn clips_download_clip(
+    c: *mut ClipsClient,
+    owner_xuid: *const c_char,
+    scid: *const c_char,
+    game_clip_id: *const c_char,
+    destination_path: *const c_char,
+    out_op: *mut ClipsHandle,
+) -> ClipsResult {
+    guard("clips_download_clip", || {
+        start_operation(c, out_op, |client| {
+            // SAFETY: the strings are NULL or NUL-terminated, per the header.
+            let (owner, scid, id) = unsafe { clip_names(owner_xuid, scid, game_clip_id) }?;
+            // SAFETY: as above.
+            let destination = unsafe { req_str(destination_path, "destination_path") }?;
+            client.download_clip(owner, scid, id, destination)
+        })
+    })
+}
+
+/// The result of a completed operation as normalised JSON: a GameClip for get (always "gameClipId",
+/// every member present), the page for list, {"path":..,"bytes":..} for download, {} otherwise.
+/// CLIPS_E_WRONG_STATE while it runs or when it failed.
+#[no_mangle]
+pub unsafe extern "C" fn clips_get_result_json(
+    c: *mut ClipsClient,
+    op: ClipsHandle,
+    buf: *mut c_char,
+    cap: size_t,
+    out_len: *mut size_t,
+) -> ClipsResult {
+    guard("clips_get_result_json", || {
+        let json = registry::lookup(c)?.result_json(op)?;
+        // SAFETY: buf/out_len per the contract.
+        unsafe { write_str(&json, buf, cap, out_len) }
+    })
+}
+
+/// Sets struct_size (and zeroes the rest). NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn clips_clip_info_init(out: *mut ClipsClipInfo) {
+    guard_value("clips_clip_info_init", (), || {
+        if !out.is_null() {
+            // SAFETY: non-NULL and, per the contract, a writable ClipsClipInfo.
+            unsafe { out.write(ClipsClipInfo::empty()) };
+        }
+    })
+}
+
+/// The main figures of the clip a completed clips_get_clip read.
+#[no_mangle]
+pub unsafe extern "C" fn clips_get_clip_info(
+    c: *mut ClipsClient,
+    op: ClipsHandle,
+    out: *mut ClipsClipInfo,
+) -> ClipsResult {
+    guard("clips_get_clip_info", || {
+        let client = registry::lookup(c)?;
+        let out = non_null_mut(out, "out")?;
+        let clip = client.clip_info(op)?;
+        let id = clip.game_clip_id.as_bytes();
+        if id.len() >= CLIPS_CLIP_ID_CAPACITY {
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!("the clip id is {} bytes, over game_clip_id's capacity: use clips_get_result_json", id.len()),
+            ));
+        }
+        let mut info = ClipsClipInfo::empty();
+        for (slot, byte) in info.game_clip_id.iter_mut().zip(id) {
+            *slot = *byte as c_char;
+        }
+        info.state = clip_state_code(&clip.state);
+        info.visibility = Visibility::from_wire(&clip.visibility).map_or(0, |v| v as u32);
+        info.duration_seconds = clip.duration_in_seconds;
+        info.rating = clip.rating;
+        info.rating_count = clip.rating_count;
+        info.views = u32::try_from(clip.views).unwrap_or(u32::MAX);
+        // SAFETY: out is non-NULL, initialised by clips_clip_info_init, per the contract.
+        unsafe { write_versioned(out, info, "ClipsClipInfo") }?;
+        Ok(CLIPS_OK)
+    })
+}
