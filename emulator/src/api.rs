@@ -271,10 +271,14 @@ fn visible_clip(shared: &Shared, claims: &Claims, path: &ClipPath) -> Result<Cli
     Ok(clip)
 }
 
-/// A clip the caller may change: visible to them, and theirs (403 otherwise).
+/// A clip the caller may change. The path says `me`, so the clip is found by id: 404 when the caller
+/// cannot see it, 403 when they can but it is not theirs.
 fn own_clip(shared: &Shared, claims: &Claims, path: &ClipPath) -> Result<ClipRecord, HttpResponse> {
-    let clip = visible_clip(shared, claims, path)?;
-    if claims.xuid.as_deref() != Some(clip.owner_xuid.as_str()) {
+    let clip = shared.store.clip(&path.clip_id).filter(|c| c.scid == path.scid).ok_or_else(not_found)?;
+    let visible_path = ClipPath { owner: format!("xuid({})", clip.owner_xuid), ..path.clone() };
+    let clip = visible_clip(shared, claims, &visible_path)?;
+    let path_names_caller = owner_xuid(&path.owner, claims) == claims.xuid;
+    if !path_names_caller || claims.xuid.as_deref() != Some(clip.owner_xuid.as_str()) {
         return Err(error(StatusCode::FORBIDDEN, "only the clip's owner may change or delete it"));
     }
     Ok(clip)

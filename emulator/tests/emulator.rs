@@ -111,3 +111,70 @@ fn tokens_and_bad_blocks_get_the_documented_statuses() {
     let (status, _) = request("POST", &format!("{base}/users/me/scids/s/clips"), br#"{"fileSize":10,"expectedBlocks":1,"userCaption":"#.iter().chain(format!("\"{}\"}}", "x".repeat(251)).as_bytes()).copied().collect::<Vec<u8>>().as_slice());
     assert_eq!(status, 400);
 }
+
+/// A committed 10-byte clip ("abcdefghij") of user 7, Published at once.
+fn published_clip(base: &str) -> String {
+    let (_, body) =
+        request("POST", &format!("{base}/users/me/scids/s/clips"), br#"{"fileSize":10,"expectedBlocks":1}"#);
+    let created = json(&body);
+    let (id, upload_id) = (created["gameClipId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
+    let (status, _) = request("PUT", &format!("{base}/upload/{id}?uploadId={upload_id}&blockNum=0"), b"abcdefghij");
+    assert_eq!(status, 201);
+    id.to_string()
+}
+
+#[test]
+fn downloads_honour_ranges_and_refuse_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = EmulatorConfig::new(dir.path());
+    config.processing_ms = 0;
+    let emulator = Emulator::start(config).unwrap();
+    let base = emulator.base_url();
+    let id = published_clip(base);
+    let (_, clip) = request("GET", &format!("{base}/users/me/scids/s/clips/{id}"), b"");
+    let uri = json(&clip)["gameClip"]["gameClipUris"][0]["uri"].as_str().unwrap().to_string();
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().new_agent();
+    let get = |range: Option<&str>| {
+        let mut request = agent.get(&uri);
+        if let Some(range) = range {
+            request = request.header("Range", range);
+        }
+        let mut response = request.call().unwrap();
+        let content_range = response.headers().get("Content-Range").map(|v| v.to_str().unwrap().to_string());
+        (response.status().as_u16(), content_range, response.body_mut().read_to_string().unwrap())
+    };
+    assert_eq!(get(None), (200, None, "abcdefghij".into()));
+    assert_eq!(get(Some("bytes=2-4")), (206, Some("bytes 2-4/10".into()), "cde".into()));
+    assert_eq!(get(Some("bytes=7-")), (206, Some("bytes 7-9/10".into()), "hij".into()));
+    assert_eq!(get(Some("bytes=-2")), (206, Some("bytes 8-9/10".into()), "ij".into()));
+    for bad in ["bytes=10-", "bytes=5-2", "lines=0-1"] {
+        let (status, content_range, _) = get(Some(bad));
+        assert_eq!((status, content_range.as_deref()), (416, Some("bytes */10")), "{bad}");
+    }
+    // Not yet committed: nothing to download.
+    let (_, body) = request("POST", &format!("{base}/users/me/scids/s/clips"), br#"{"fileSize":4,"expectedBlocks":1}"#);
+    let pending = json(&body)["gameClipId"].as_str().unwrap().to_string();
+    assert_eq!(request("GET", &format!("{base}/download/{pending}"), b"").0, 404);
+}
+
+#[test]
+fn an_update_with_one_invalid_field_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(EmulatorConfig::new(dir.path())).unwrap();
+    let base = emulator.base_url();
+    let id = published_clip(base);
+    let url = format!("{base}/users/me/scids/s/clips/{id}");
+    assert_eq!(request("POST", &url, br#"{"userCaption":"kept","visibility":"Public"}"#).0, 200);
+    for mixed in [
+        r#"{"userCaption":"lost","visibility":"Everyone"}"#.to_string(),
+        format!(r#"{{"userCaption":"lost","titleData":"{}"}}"#, "x".repeat(10 * 1024 + 1)),
+        format!(r#"{{"visibility":"Owner","userCaption":"{}"}}"#, "x".repeat(251)),
+    ] {
+        let (status, body) = request("POST", &url, mixed.as_bytes());
+        assert_eq!(status, 400, "{body}");
+        assert!(json(&body)["errorMessage"].is_string(), "{body}");
+    }
+    let (_, clip) = request("GET", &url, b"");
+    let clip = json(&clip)["gameClip"].clone();
+    assert_eq!((clip["userCaption"].as_str(), clip["visibility"].as_str()), (Some("kept"), Some("Public")));
+}

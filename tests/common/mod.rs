@@ -26,9 +26,13 @@ impl TestServer {
     }
 
     pub fn with_faults(faults: Faults) -> TestServer {
+        TestServer::with_config(|config| config.faults = faults)
+    }
+
+    pub fn with_config(tweak: impl FnOnce(&mut EmulatorConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = EmulatorConfig::new(dir.path().join("emulator"));
-        config.faults = faults;
+        tweak(&mut config);
         TestServer { emulator: Emulator::start(config).unwrap(), dir }
     }
 
@@ -56,6 +60,15 @@ pub fn token() -> String {
 
 /// A C client on `url`, authorised with a development token.
 pub fn client(url: &str, tweak: impl FnOnce(&mut ClipsClientOptions)) -> *mut ClipsClient {
+    client_with_token(url, &token(), tweak)
+}
+
+/// A C client on `url` signed in as another user.
+pub fn client_as(url: &str, xuid: u64) -> *mut ClipsClient {
+    client_with_token(url, &token::mint_for_xuid(xuid), |_| {})
+}
+
+pub fn client_with_token(url: &str, token: &str, tweak: impl FnOnce(&mut ClipsClientOptions)) -> *mut ClipsClient {
     let url = CString::new(url).unwrap();
     let mut options = unsafe { std::mem::zeroed::<ClipsClientOptions>() };
     unsafe { clips_client_options_init(&mut options) };
@@ -63,7 +76,7 @@ pub fn client(url: &str, tweak: impl FnOnce(&mut ClipsClientOptions)) -> *mut Cl
     tweak(&mut options);
     let mut client = ptr::null_mut();
     assert_eq!(unsafe { clips_client_create(&options, &mut client) }, CLIPS_OK, "{}", last_error());
-    let token = CString::new(token()).unwrap();
+    let token = CString::new(token).unwrap();
     assert_eq!(unsafe { clips_set_authorization(client, token.as_ptr()) }, CLIPS_OK);
     client
 }
@@ -167,4 +180,44 @@ pub fn drain_events(client: *mut ClipsClient) -> Vec<ClipsEvent> {
             other => panic!("clips_next_event returned {other}: {}", last_error()),
         }
     }
+}
+
+/// Uploads `bytes` in push mode with `tweak` applied to the options; returns the clip id.
+pub fn upload_bytes(client: *mut ClipsClient, bytes: &[u8], tweak: impl FnOnce(&mut ClipsUploadOptions)) -> String {
+    let scid = CString::new(SCID).unwrap();
+    let mut options = upload_options(&scid);
+    options.file_size = bytes.len() as u64;
+    tweak(&mut options);
+    let mut handle = 0;
+    assert_eq!(unsafe { clips_begin_upload(client, &options, &mut handle) }, CLIPS_OK, "{}", last_error());
+    let block = CLIPS_MAX_BLOCK_SIZE as usize;
+    let mut next = 0;
+    let status = wait_terminal(client, handle, Duration::from_secs(60), || {
+        while next * block < bytes.len() {
+            let chunk = &bytes[next * block..((next + 1) * block).min(bytes.len())];
+            match unsafe { clips_push_block(client, handle, next as u32, chunk.as_ptr(), chunk.len()) } {
+                CLIPS_OK => next += 1,
+                CLIPS_E_WOULD_BLOCK => break,
+                other => panic!("push returned {other}: {}", last_error()),
+            }
+        }
+    });
+    assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
+    let id = clip_id(client, handle);
+    assert_eq!(unsafe { clips_release(client, handle) }, CLIPS_OK);
+    id
+}
+
+/// Polls an operation until it ends.
+pub fn wait_op(client: *mut ClipsClient, op: ClipsHandle) -> ClipsStatus {
+    wait_terminal(client, op, Duration::from_secs(60), || {})
+}
+
+/// The normalised JSON result of a completed operation.
+pub fn result_json(client: *mut ClipsClient, op: ClipsHandle) -> serde_json::Value {
+    let mut len = 0;
+    assert_eq!(unsafe { clips_get_result_json(client, op, ptr::null_mut(), 0, &mut len) }, CLIPS_E_BUFFER_TOO_SMALL);
+    let mut buf = vec![0u8; len];
+    assert_eq!(unsafe { clips_get_result_json(client, op, buf.as_mut_ptr().cast(), len, &mut len) }, CLIPS_OK);
+    serde_json::from_slice(&buf[..len - 1]).unwrap()
 }
