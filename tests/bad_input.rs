@@ -351,3 +351,144 @@ fn static_strings_and_versions() {
         assert_eq!(name(12345), "CLIPS_UNKNOWN_RESULT");
     }
 }
+
+#[test]
+fn operation_exports_refuse_bad_arguments_before_sending_anything() {
+    let server = TestServer::start();
+    let c = client(server.url(), |_| {});
+    let (scid, id, owner) = (c"scid-1".as_ptr(), c"5e1f7a3c-0d2b".as_ptr(), c"2533274800000002".as_ptr());
+    let mut op = 0;
+    let mut update = unsafe { std::mem::zeroed::<ClipsMetadataUpdate>() };
+    let mut info = unsafe { std::mem::zeroed::<ClipsClipInfo>() };
+    let (mut buf, mut len) = ([0u8; 64], 0usize);
+    let bad_utf8 = [0xC3u8, 0x28, 0].as_ptr().cast::<libc::c_char>();
+    unsafe {
+        clips_metadata_update_init(null_mut());
+        clips_clip_info_init(null_mut());
+        clips_metadata_update_init(&mut update);
+        clips_clip_info_init(&mut info);
+        update.user_caption = c"fine".as_ptr();
+
+        // NULL client, NULL required strings, NULL out pointers.
+        expect(
+            clips_update_metadata(null_mut(), scid, id, &update, &mut op),
+            CLIPS_E_INVALID_ARGUMENT,
+            "client is NULL",
+        );
+        expect(clips_update_metadata(c, null(), id, &update, &mut op), CLIPS_E_INVALID_ARGUMENT, "scid is NULL");
+        expect(
+            clips_update_metadata(c, scid, null(), &update, &mut op),
+            CLIPS_E_INVALID_ARGUMENT,
+            "game_clip_id is NULL",
+        );
+        expect(clips_update_metadata(c, scid, id, null(), &mut op), CLIPS_E_INVALID_ARGUMENT, "update is NULL");
+        expect(clips_update_metadata(c, scid, id, &update, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out_op is NULL");
+        expect(clips_rate_clip(null_mut(), owner, scid, id, 3, &mut op), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
+        expect(clips_rate_clip(c, owner, null(), id, 3, &mut op), CLIPS_E_INVALID_ARGUMENT, "scid is NULL");
+        expect(clips_rate_clip(c, owner, scid, null(), 3, &mut op), CLIPS_E_INVALID_ARGUMENT, "game_clip_id is NULL");
+        expect(clips_rate_clip(c, owner, scid, id, 3, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out_op is NULL");
+        expect(clips_flag_clip(null_mut(), owner, scid, id, &mut op), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
+        expect(clips_flag_clip(c, owner, null(), id, &mut op), CLIPS_E_INVALID_ARGUMENT, "scid is NULL");
+        expect(clips_flag_clip(c, owner, scid, id, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out_op is NULL");
+        expect(clips_record_view(null_mut(), owner, scid, id, &mut op), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
+        expect(clips_record_view(c, owner, scid, null(), &mut op), CLIPS_E_INVALID_ARGUMENT, "game_clip_id is NULL");
+        expect(clips_record_view(c, owner, scid, id, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out_op is NULL");
+        expect(clips_delete_clip(null_mut(), scid, id, &mut op), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
+        expect(clips_delete_clip(c, null(), id, &mut op), CLIPS_E_INVALID_ARGUMENT, "scid is NULL");
+        expect(clips_delete_clip(c, scid, id, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out_op is NULL");
+        expect(clips_get_clip(null_mut(), owner, scid, id, &mut op), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
+        expect(clips_get_clip(c, owner, scid, null(), &mut op), CLIPS_E_INVALID_ARGUMENT, "game_clip_id is NULL");
+        expect(clips_get_clip(c, owner, scid, id, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out_op is NULL");
+        expect(
+            clips_list_clips(null_mut(), owner, scid, 10, null(), &mut op),
+            CLIPS_E_INVALID_ARGUMENT,
+            "client is NULL",
+        );
+        expect(clips_list_clips(c, owner, scid, 10, null(), null_mut()), CLIPS_E_INVALID_ARGUMENT, "out_op is NULL");
+        expect(
+            clips_download_clip(null_mut(), owner, scid, id, c"/tmp/x".as_ptr(), &mut op),
+            CLIPS_E_INVALID_ARGUMENT,
+            "client is NULL",
+        );
+        expect(
+            clips_download_clip(c, owner, scid, id, null(), &mut op),
+            CLIPS_E_INVALID_ARGUMENT,
+            "destination_path is NULL",
+        );
+        expect(
+            clips_download_clip(c, owner, scid, id, c"".as_ptr(), &mut op),
+            CLIPS_E_INVALID_ARGUMENT,
+            "destination path is empty",
+        );
+        expect(
+            clips_download_clip(c, owner, scid, id, c"/tmp/x".as_ptr(), null_mut()),
+            CLIPS_E_INVALID_ARGUMENT,
+            "out_op is NULL",
+        );
+        expect(
+            clips_get_result_json(null_mut(), 1, buf.as_mut_ptr().cast(), 64, &mut len),
+            CLIPS_E_INVALID_ARGUMENT,
+            "client is NULL",
+        );
+        expect(clips_get_result_json(c, 0, buf.as_mut_ptr().cast(), 64, &mut len), CLIPS_E_INVALID_HANDLE, "handle");
+        expect(clips_get_clip_info(null_mut(), 1, &mut info), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
+        expect(clips_get_clip_info(c, 1, null_mut()), CLIPS_E_INVALID_ARGUMENT, "out is NULL");
+        expect(clips_get_clip_info(c, u64::MAX, &mut info), CLIPS_E_INVALID_HANDLE, "handle");
+
+        // Values: ids that would change the URL path, owners that are not xuids, bad UTF-8, ratings, enums.
+        for bad_id in [c"../../admin".as_ptr(), c"a/b".as_ptr(), c"a?b=c".as_ptr(), c"".as_ptr()] {
+            expect(clips_get_clip(c, null(), scid, bad_id, &mut op), CLIPS_E_INVALID_ARGUMENT, "not a valid id");
+        }
+        expect(clips_get_clip(c, null(), c"s/../x".as_ptr(), id, &mut op), CLIPS_E_INVALID_ARGUMENT, "scid");
+        expect(
+            clips_list_clips(c, c"xuid(1)".as_ptr(), null(), 0, null(), &mut op),
+            CLIPS_E_INVALID_ARGUMENT,
+            "decimal xuid",
+        );
+        expect(clips_rate_clip(c, c"-5".as_ptr(), scid, id, 3, &mut op), CLIPS_E_INVALID_ARGUMENT, "decimal xuid");
+        expect(
+            clips_get_clip(c, bad_utf8, scid, id, &mut op),
+            CLIPS_E_INVALID_ARGUMENT,
+            "owner_xuid is not valid UTF-8",
+        );
+        expect(
+            clips_list_clips(c, null(), null(), 0, bad_utf8, &mut op),
+            CLIPS_E_INVALID_ARGUMENT,
+            "continuation_token is not valid UTF-8",
+        );
+        expect(clips_rate_clip(c, owner, scid, id, 0, &mut op), CLIPS_E_INVALID_ARGUMENT, "rating 0");
+        expect(clips_rate_clip(c, owner, scid, id, u32::MAX, &mut op), CLIPS_E_INVALID_ARGUMENT, "rating");
+        let mut bad = update;
+        bad.visibility = 77;
+        expect(clips_update_metadata(c, scid, id, &bad, &mut op), CLIPS_E_INVALID_ARGUMENT, "Visibility 77");
+        bad = update;
+        bad.user_caption = bad_utf8;
+        expect(
+            clips_update_metadata(c, scid, id, &bad, &mut op),
+            CLIPS_E_INVALID_ARGUMENT,
+            "user_caption is not valid UTF-8",
+        );
+        bad = update;
+        bad.struct_size += 8;
+        expect(clips_update_metadata(c, scid, id, &bad, &mut op), CLIPS_E_INCOMPATIBLE_VERSION, "ClipsMetadataUpdate");
+        bad.struct_size = 10; // cuts through user_caption
+        expect(clips_update_metadata(c, scid, id, &bad, &mut op), CLIPS_E_INVALID_ARGUMENT, "ClipsMetadataUpdate");
+        // An upload handle is not an operation.
+        let mut upload = 0;
+        let upload_scid = CString::new(SCID).unwrap();
+        let mut options = upload_options(&upload_scid);
+        options.file_size = 10;
+        assert_eq!(clips_begin_upload(c, &options, &mut upload), CLIPS_OK);
+        expect(clips_get_clip_info(c, upload, &mut info), CLIPS_E_WRONG_STATE, "an upload, not a clip operation");
+        expect(
+            clips_get_result_json(c, upload, buf.as_mut_ptr().cast(), 64, &mut len),
+            CLIPS_E_WRONG_STATE,
+            "an upload, not a clip operation",
+        );
+    }
+    let requests = server.admin("stats")["requests"].clone();
+    for endpoint in ["update_metadata", "rate", "flag", "view", "delete_clip", "get_clip", "download"] {
+        assert!(requests.get(endpoint).is_none(), "{endpoint} reached the service: {requests}");
+    }
+    unsafe { clips_client_destroy(c) };
+}
