@@ -1,9 +1,20 @@
-//! The main job: upload a clip with a progress bar.
+//! The main job: upload a clip with a progress bar; and every clip operation, as subcommands.
 //!
-//! `cargo run --release --example upload_clip -- [FILE] [--endpoint URL --token VALUE] [--push] [--scid SCID]`
+//! ```text
+//! upload_clip [upload] [FILE] [--push]              upload (no FILE: a 64 MiB sample clip)
+//! upload_clip get ID [--owner XUID]                 one clip
+//! upload_clip list [--owner XUID] [--all-titles] [--max N] [--continue TOKEN]
+//! upload_clip update ID [--caption TEXT] [--visibility default|owner|title|public] [--title-data TEXT]
+//! upload_clip rate ID 1..5 [--owner XUID]
+//! upload_clip flag ID [--owner XUID]
+//! upload_clip view ID [--owner XUID]
+//! upload_clip delete ID
+//! upload_clip download ID DEST [--owner XUID]
+//! common: [--endpoint URL --token VALUE] [--scid SCID] [--json]
+//! ```
 //!
-//! With no `--endpoint` it starts the emulator in-process and mints a development token; with no FILE it
-//! first writes a 64 MiB sample clip, so the command works on a fresh checkout.
+//! With no `--endpoint` it starts the emulator in-process on a data dir kept under the system's temp
+//! dir (so `list` after `upload` shows the clip) and mints a development token.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -11,25 +22,53 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use gameclips::{Client, ClientOptions, EventKind, UploadRequest, UploadState};
+use gameclips::{Client, ClientOptions, EventKind, GameClip, MetadataUpdate, UploadRequest, UploadState, Visibility};
 use gameclips_emulator::{token, Emulator, EmulatorConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 const SAMPLE_SIZE: u64 = 64 * 1024 * 1024;
 const DEFAULT_SCID: &str = "00000000-0000-0000-0000-00006e7c2ab1";
-const USAGE: &str = "usage: upload_clip [FILE] [--endpoint URL --token VALUE] [--push] [--scid SCID]";
+const USAGE: &str = "usage:
+  upload_clip [upload] [FILE] [--push]
+  upload_clip get ID [--owner XUID]
+  upload_clip list [--owner XUID] [--all-titles] [--max N] [--continue TOKEN]
+  upload_clip update ID [--caption TEXT] [--visibility default|owner|title|public] [--title-data TEXT]
+  upload_clip rate ID 1..5 [--owner XUID]
+  upload_clip flag ID [--owner XUID]
+  upload_clip view ID [--owner XUID]
+  upload_clip delete ID
+  upload_clip download ID DEST [--owner XUID]
+common flags: [--endpoint URL --token VALUE] [--scid SCID] [--json]";
 
+#[derive(Default)]
 struct Args {
-    file: Option<PathBuf>,
+    command: String,
+    positional: Vec<String>,
     endpoint: Option<String>,
     token: Option<String>,
     push: bool,
     scid: String,
+    json: bool,
+    owner: Option<String>,
+    all_titles: bool,
+    max: u32,
+    continuation: Option<String>,
+    update: MetadataUpdate,
+}
+
+const COMMANDS: [&str; 9] = ["upload", "get", "list", "update", "rate", "flag", "view", "delete", "download"];
+
+fn parse_visibility(value: &str) -> Result<Visibility, String> {
+    ["default", "owner", "title", "public"]
+        .iter()
+        .position(|v| v.eq_ignore_ascii_case(value))
+        .map(|i| Visibility::from_c(i as u32 + 1).expect("1..4 are visibilities"))
+        .ok_or_else(|| format!("--visibility {value:?}: use default, owner, title or public"))
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { file: None, endpoint: None, token: None, push: false, scid: DEFAULT_SCID.into() };
+    let mut args = Args { scid: DEFAULT_SCID.into(), ..Args::default() };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
@@ -37,14 +76,37 @@ fn parse_args() -> Result<Args, String> {
             "--endpoint" => args.endpoint = Some(value("--endpoint")?),
             "--token" => args.token = Some(value("--token")?),
             "--scid" => args.scid = value("--scid")?,
+            "--owner" => args.owner = Some(value("--owner")?),
+            "--max" => args.max = value("--max")?.parse().map_err(|_| "--max takes a number".to_string())?,
+            "--continue" => args.continuation = Some(value("--continue")?),
+            "--caption" => args.update.user_caption = Some(value("--caption")?),
+            "--title-data" => args.update.title_data = Some(value("--title-data")?),
+            "--visibility" => args.update.visibility = Some(parse_visibility(&value("--visibility")?)?),
+            "--all-titles" => args.all_titles = true,
             "--push" => args.push = true,
+            "--json" => args.json = true,
             "-h" | "--help" => return Err(USAGE.into()),
             flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}\n{USAGE}")),
-            path => args.file = Some(path.into()),
+            _ => args.positional.push(arg),
         }
     }
     if args.endpoint.is_some() != args.token.is_some() {
         return Err(format!("--endpoint and --token go together\n{USAGE}"));
+    }
+    // The first word names the command; without one it is an upload (a file named like a command
+    // uploads with `upload NAME`).
+    args.command = match args.positional.first() {
+        Some(first) if COMMANDS.contains(&first.as_str()) => args.positional.remove(0),
+        _ => "upload".into(),
+    };
+    let wanted = match args.command.as_str() {
+        "upload" => 0..=1,
+        "list" => 0..=0,
+        "rate" | "download" => 2..=2,
+        _ => 1..=1,
+    };
+    if !wanted.contains(&args.positional.len()) {
+        return Err(format!("{}: wrong number of arguments\n{USAGE}", args.command));
     }
     Ok(args)
 }
@@ -105,9 +167,155 @@ fn push_some(
     Ok(block)
 }
 
+/// The service to talk to: the one named on the command line, or an emulator started here.
+struct Service {
+    endpoint: String,
+    authorization: String,
+    /// Kept alive for as long as the client needs it.
+    emulator: Option<Emulator>,
+}
+
+fn connect(args: &Args) -> Result<Service, String> {
+    if let (Some(endpoint), Some(token)) = (&args.endpoint, &args.token) {
+        return Ok(Service { endpoint: endpoint.clone(), authorization: token.clone(), emulator: None });
+    }
+    let data_dir = std::env::temp_dir().join("gameclips-cli-emulator");
+    let emulator =
+        Emulator::start(EmulatorConfig::new(&data_dir)).map_err(|e| format!("cannot start the emulator: {e}"))?;
+    let endpoint = emulator.base_url().to_string();
+    eprintln!("emulator listening on {endpoint} (data in {})", data_dir.display());
+    Ok(Service { endpoint, authorization: token::mint_for_xuid(2_533_274_800_000_001), emulator: Some(emulator) })
+}
+
 fn run(args: Args) -> Result<(), String> {
-    let file = match args.file {
-        Some(file) => file,
+    let service = connect(&args)?;
+    let options = ClientOptions { metadata_base_url: service.endpoint.clone(), ..ClientOptions::default() };
+    let client = Client::new(options).map_err(|e| e.to_string())?;
+    client.set_authorization(&service.authorization).map_err(|e| e.to_string())?;
+    let result = match args.command.as_str() {
+        "upload" => upload(&client, &args, &service),
+        _ => operation(&client, &args),
+    };
+    drop(client);
+    drop(service);
+    result
+}
+
+/// Polls a handle to its end, running `between` before each poll and showing byte progress when
+/// `bar` is given. A 401 ends it: the CLI has no way to get a fresh token.
+fn wait(
+    client: &Client,
+    handle: u64,
+    bar: Option<&ProgressBar>,
+    mut between: impl FnMut() -> Result<(), String>,
+) -> Result<gameclips::UploadStatus, String> {
+    loop {
+        between()?;
+        while let Some(event) = client.next_event() {
+            if event.kind == EventKind::NeedsAuth && event.handle == handle {
+                return Err("the service refused the token (401)".into());
+            }
+        }
+        let status = client.poll(handle).map_err(|e| e.to_string())?;
+        if let Some(bar) = bar {
+            bar.set_length(status.bytes_total.max(1));
+            bar.set_position(status.bytes_acked);
+        }
+        if matches!(status.state, UploadState::Completed | UploadState::Failed | UploadState::Cancelled) {
+            if status.state != UploadState::Completed {
+                return Err(client.error_message(handle).unwrap_or_default());
+            }
+            return Ok(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn progress_bar(size: u64) -> ProgressBar {
+    let bar = ProgressBar::new(size);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn print_clip(clip: &GameClip) {
+    println!("clip id:     {}", clip.game_clip_id);
+    println!("state:       {}", clip.state);
+    println!("caption:     {}", clip.user_caption);
+    println!("visibility:  {}", clip.visibility);
+    println!("owner xuid:  {}", clip.xuid);
+    println!("recorded:    {} ({} s)", clip.date_recorded, clip.duration_in_seconds);
+    println!("rating:      {:.2} from {} ratings; {} views", clip.rating, clip.rating_count, clip.views);
+    for uri in &clip.game_clip_uris {
+        println!("{:<12} {} ({} bytes)", format!("{}:", uri.uri_type.to_lowercase()), uri.uri, uri.file_size);
+    }
+    for thumbnail in &clip.thumbnails {
+        println!("thumbnail:   {} {} ({} bytes)", thumbnail.thumbnail_type, thumbnail.uri, thumbnail.file_size);
+    }
+}
+
+fn operation(client: &Client, args: &Args) -> Result<(), String> {
+    let owner = args.owner.as_deref();
+    let scid = args.scid.as_str();
+    let id = args.positional.first().map(String::as_str).unwrap_or_default();
+    let started = match args.command.as_str() {
+        "get" => client.get_clip(owner, scid, id),
+        "list" => client.list_clips(owner, (!args.all_titles).then_some(scid), args.max, args.continuation.as_deref()),
+        "update" => client.update_metadata(scid, id, &args.update),
+        "rate" => {
+            let rating = args.positional[1].parse().map_err(|_| "the rating is a number 1..5".to_string())?;
+            client.rate_clip(owner, scid, id, rating)
+        }
+        "flag" => client.flag_clip(owner, scid, id),
+        "view" => client.record_view(owner, scid, id),
+        "delete" => client.delete_clip(scid, id),
+        "download" => client.download_clip(owner, scid, id, &args.positional[1]),
+        other => unreachable!("{other} is not an operation"),
+    };
+    let handle = started.map_err(|e| e.to_string())?;
+    let bar = (args.command == "download").then(|| progress_bar(0));
+    let status = wait(client, handle, bar.as_ref(), || Ok(()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let json = client.result_json(handle).map_err(|e| e.to_string())?;
+    if args.json {
+        println!("{json}");
+        return Ok(());
+    }
+    match args.command.as_str() {
+        "get" => print_clip(&client.clip_info(handle).map_err(|e| e.to_string())?),
+        "list" => {
+            let page: serde_json::Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+            let clips = page["gameClips"].as_array().cloned().unwrap_or_default();
+            for clip in &clips {
+                println!(
+                    "{}  {:<13} {:>5.2} ({} ratings) {:>4} views  {}",
+                    clip["gameClipId"].as_str().unwrap_or(""),
+                    clip["state"].as_str().unwrap_or(""),
+                    clip["rating"].as_f64().unwrap_or(0.0),
+                    clip["ratingCount"],
+                    clip["views"],
+                    clip["userCaption"].as_str().unwrap_or("")
+                );
+            }
+            println!("{} clips shown of {}", clips.len(), page["pagingInfo"]["totalItems"]);
+            if let Some(token) = page["pagingInfo"]["continuationToken"].as_str() {
+                println!("more: add --continue {token}");
+            }
+        }
+        "download" => println!("downloaded {} bytes to {}", status.bytes_acked, args.positional[1]),
+        command => println!("{command}: done (HTTP {})", status.http_status),
+    }
+    Ok(())
+}
+
+fn upload(client: &Client, args: &Args, service: &Service) -> Result<(), String> {
+    let file = match args.positional.first() {
+        Some(file) => PathBuf::from(file),
         None => {
             let path = std::env::temp_dir().join("gameclips-sample-clip.bin");
             if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(SAMPLE_SIZE) {
@@ -118,58 +326,24 @@ fn run(args: Args) -> Result<(), String> {
         }
     };
     let size = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?.len();
-
-    let emulator_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (emulator, endpoint, authorization) = match (args.endpoint, args.token) {
-        (Some(endpoint), Some(token)) => (None, endpoint, token),
-        _ => {
-            let emulator = Emulator::start(EmulatorConfig::new(emulator_dir.path()))
-                .map_err(|e| format!("cannot start the emulator: {e}"))?;
-            let url = emulator.base_url().to_string();
-            eprintln!("emulator listening on {url}");
-            (Some(emulator), url, token::mint_for_xuid(2_533_274_800_000_001))
-        }
-    };
-
-    let options = ClientOptions { metadata_base_url: endpoint.clone(), ..ClientOptions::default() };
-    let block_size = options.block_size as usize;
-    let client = Client::new(options).map_err(|e| e.to_string())?;
-    client.set_authorization(&authorization).map_err(|e| e.to_string())?;
+    let block_size = ClientOptions::default().block_size as usize;
     let request =
         if args.push { UploadRequest::push(&args.scid, size) } else { UploadRequest::file(&args.scid, &file) };
     let started = Instant::now();
     let handle = client.begin_upload(request).map_err(|e| e.to_string())?;
 
-    let bar = ProgressBar::new(size);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = progress_bar(size);
     let mut source = File::open(&file).map_err(|e| e.to_string())?;
     let mut next_push = 0;
-    let status = loop {
+    wait(client, handle, Some(&bar), || {
         if args.push {
-            next_push = push_some(&client, handle, &mut source, next_push, block_size, size)?;
+            next_push = push_some(client, handle, &mut source, next_push, block_size, size)?;
         }
-        while let Some(event) = client.next_event() {
-            if event.kind == EventKind::NeedsAuth {
-                return Err("the service refused the token (401)".into());
-            }
-        }
-        let status = client.poll(handle).map_err(|e| e.to_string())?;
-        bar.set_position(status.bytes_acked);
-        if matches!(status.state, UploadState::Completed | UploadState::Failed | UploadState::Cancelled) {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+        Ok(())
+    })
+    .map_err(|message| format!("upload failed: {message}"))?;
     let elapsed = started.elapsed();
     bar.finish_and_clear();
-    if status.state != UploadState::Completed {
-        let message = client.error_message(handle).unwrap_or_default();
-        return Err(format!("upload failed: {message}"));
-    }
     let clip_id = client.clip_id(handle).map_err(|e| e.to_string())?;
     println!("clip id:    {clip_id}");
     println!(
@@ -179,9 +353,9 @@ fn run(args: Args) -> Result<(), String> {
         size as f64 / 1048576.0 / elapsed.as_secs_f64(),
         if args.push { "push" } else { "file" }
     );
-    if emulator.is_some() {
+    if service.emulator.is_some() {
         let local = sha256_hex(&file).map_err(|e| e.to_string())?;
-        let record: serde_json::Value = ureq::get(&format!("{endpoint}/_emulator/clips/{clip_id}"))
+        let record: serde_json::Value = ureq::get(&format!("{}/_emulator/clips/{clip_id}", service.endpoint))
             .config()
             .proxy(None)
             .build()
@@ -196,8 +370,6 @@ fn run(args: Args) -> Result<(), String> {
             return Err(format!("the emulator holds different bytes: {remote}"));
         }
     }
-    drop(client);
-    drop(emulator);
     Ok(())
 }
 
