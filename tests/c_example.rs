@@ -1,16 +1,22 @@
-//! Builds `examples/c/upload_file.c` with the system C compiler in strict C99, links it against the
-//! cdylib, runs it against an emulator, and checks the bytes that arrived.
+//! Builds the C examples (`examples/c/*.c`) with the system C compiler in strict C99, links them
+//! against the cdylib, runs them against an emulator, and checks what arrived.
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use common::*;
 
 /// `target/<profile>`, with the cdylib in it. `cargo test` builds the library only as an rlib for the
-/// tests, so the shared library is built here with the same cargo and profile.
+/// tests, so the shared library is built here (once) with the same cargo and profile.
 fn library_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(build_library).clone()
+}
+
+fn build_library() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -24,21 +30,18 @@ fn library_dir() -> PathBuf {
     dir
 }
 
-#[test]
-fn c_example_uploads_a_clip_byte_exact() {
-    let server = TestServer::start();
-    let source = pattern(5 * 1024 * 1024 + 123, 11);
-    let clip = write_file(server.dir.path(), "clip.mp4", &source);
+/// Compiles `examples/c/{name}.c` into `out_dir` and returns the program.
+fn compile_example(name: &str, out_dir: &Path) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let lib_dir = library_dir();
     assert!(lib_dir.join("libgameclips.so").exists() || cfg!(not(target_os = "linux")), "no cdylib in {lib_dir:?}");
-    let exe = server.dir.path().join("upload_file");
+    let exe = out_dir.join(name);
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let compile = Command::new(&cc)
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-D_POSIX_C_SOURCE=199309L"])
         .arg("-I")
         .arg(root.join("include"))
-        .arg(root.join("examples/c/upload_file.c"))
+        .arg(root.join(format!("examples/c/{name}.c")))
         .arg("-o")
         .arg(&exe)
         .arg("-L")
@@ -48,6 +51,15 @@ fn c_example_uploads_a_clip_byte_exact() {
         .output()
         .expect("a C compiler (cc) is installed");
     assert!(compile.status.success(), "compile failed:\n{}", String::from_utf8_lossy(&compile.stderr));
+    exe
+}
+
+#[test]
+fn c_example_uploads_a_clip_byte_exact() {
+    let server = TestServer::start();
+    let source = pattern(5 * 1024 * 1024 + 123, 11);
+    let clip = write_file(server.dir.path(), "clip.mp4", &source);
+    let exe = compile_example("upload_file", server.dir.path());
 
     let run = Command::new(&exe).arg(server.url()).arg(token()).arg(&clip).output().unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
@@ -61,4 +73,42 @@ fn c_example_uploads_a_clip_byte_exact() {
     let run = Command::new(&exe).arg(server.url()).arg(token()).arg(&missing).output().unwrap();
     assert_eq!(run.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&run.stderr).contains("CLIPS_E_IO"), "{}", String::from_utf8_lossy(&run.stderr));
+}
+
+#[test]
+fn c_session_uploads_waits_for_published_updates_rates_lists_and_deletes() {
+    let server = TestServer::with_config(|config| config.processing_ms = 300);
+    let source = pattern(3 * 1024 * 1024 + 7, 12);
+    let clip = write_file(server.dir.path(), "session.mp4", &source);
+    let exe = compile_example("session", server.dir.path());
+    let run = Command::new(&exe).arg(server.url()).arg(token()).arg(&clip).output().unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "session failed:\n{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    for step in [
+        "upload: ok (HTTP 201)",
+        "published",
+        "update caption: ok (HTTP 200)",
+        "rate: ok (HTTP 200)",
+        "listed: the clip, with its new caption",
+        "rating 5.0 from 1 ratings",
+        "delete: ok (HTTP 204)",
+        "after delete: HTTP 404",
+        "session complete",
+    ] {
+        assert!(stdout.lines().any(|line| line == step), "no line {step:?} in:\n{stdout}");
+    }
+    let id = stdout.lines().find_map(|l| l.strip_prefix("clip id: ")).unwrap().split(' ').next().unwrap().to_string();
+    // The service really has forgotten it.
+    let status = ureq::get(&format!("{}/_emulator/clips/{id}", server.url()))
+        .config()
+        .proxy(None)
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+    let stats = server.admin("stats")["requests"].clone();
+    assert_eq!(stats["update_metadata"]["200"], 1, "{stats}");
+    assert_eq!(stats["delete_clip"]["204"], 1, "{stats}");
 }
