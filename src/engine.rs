@@ -621,7 +621,7 @@ impl Engine {
 fn read_answer(answer: Answer, body: &[u8]) -> Result<OperationResult> {
     Ok(match answer {
         Answer::Nothing => OperationResult::Nothing,
-        Answer::Clip => OperationResult::Clip(GameClip::from_get_response(body)?),
+        Answer::Clip => OperationResult::Clip(Box::new(GameClip::from_get_response(body)?)),
         Answer::Page => OperationResult::Page(ClipPage::from_wire(body)?),
     })
 }

@@ -49,7 +49,7 @@ pub enum OperationKind {
 #[derive(Debug, Clone)]
 pub enum OperationResult {
     Nothing,
-    Clip(GameClip),
+    Clip(Box<GameClip>),
     Page(ClipPage),
     Downloaded { path: PathBuf, bytes: u64 },
 }
@@ -221,7 +221,7 @@ impl Operation {
     pub fn clip(&self) -> Result<GameClip> {
         let inner = self.inner.lock();
         match &inner.result {
-            Some(OperationResult::Clip(clip)) => Ok(clip.clone()),
+            Some(OperationResult::Clip(clip)) => Ok((**clip).clone()),
             Some(_) => Err(Error::new(ErrorKind::WrongState, "this operation did not get a clip (use clips_get_clip)")),
             None if inner.life.error.is_some() => Err(Error::new(ErrorKind::WrongState, "the operation failed")),
             None => Err(still_running()),

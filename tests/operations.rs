@@ -381,7 +381,7 @@ fn operation_handles_poll_emit_one_event_and_refuse_upload_only_calls() {
     unsafe { clips_clip_info_init(&mut info) };
     assert_eq!(unsafe { clips_get_clip_info(client, list, &mut info) }, CLIPS_E_WRONG_STATE);
     assert_eq!(unsafe { clips_release(client, op) }, CLIPS_OK);
-    assert_eq!(unsafe { clips_poll(client, op, &mut status_struct()) }, CLIPS_E_INVALID_HANDLE);
+    assert_eq!(unsafe { clips_poll(client, op, &mut new_status()) }, CLIPS_E_INVALID_HANDLE);
 
     // Paused: an operation waits (state PAUSED) and runs on resume; cancelling one ends it at once.
     assert_eq!(unsafe { clips_pause(client) }, CLIPS_OK);
@@ -403,10 +403,4 @@ fn operation_handles_poll_emit_one_event_and_refuse_upload_only_calls() {
         drain_events(client).iter().filter(|e| e.kind == CLIPS_EVENT_OP_COMPLETED).map(|e| e.result).collect();
     assert!(ends.contains(&CLIPS_E_CANCELLED) && ends.contains(&CLIPS_OK), "{ends:?}");
     assert_eq!(requests(&server, "get_clip"), serde_json::json!({"200": 2}));
-}
-
-fn status_struct() -> ClipsStatus {
-    let mut status = unsafe { std::mem::zeroed::<ClipsStatus>() };
-    unsafe { clips_status_init(&mut status) };
-    status
 }

@@ -112,9 +112,15 @@ pub fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn poll(client: *mut ClipsClient, handle: ClipsHandle) -> ClipsStatus {
+/// A status struct as a C caller prepares it.
+pub fn new_status() -> ClipsStatus {
     let mut status = unsafe { std::mem::zeroed::<ClipsStatus>() };
     unsafe { clips_status_init(&mut status) };
+    status
+}
+
+pub fn poll(client: *mut ClipsClient, handle: ClipsHandle) -> ClipsStatus {
+    let mut status = new_status();
     assert_eq!(unsafe { clips_poll(client, handle, &mut status) }, CLIPS_OK, "{}", last_error());
     status
 }
