@@ -5,30 +5,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use common::*;
-
-/// `target/<profile>`, with the cdylib in it. `cargo test` builds the library only as an rlib for the
-/// tests, so the shared library is built here (once) with the same cargo and profile.
-fn library_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(build_library).clone()
-}
-
-fn build_library() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "--lib", "-p", "gameclips"]).current_dir(env!("CARGO_MANIFEST_DIR"));
-    if dir.file_name().is_some_and(|name| name == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(status.success(), "building the cdylib failed");
-    dir
-}
 
 /// Compiles `examples/c/{name}.c` into `out_dir` and returns the program.
 fn compile_example(name: &str, out_dir: &Path) -> PathBuf {

@@ -5,7 +5,9 @@
 use std::ffi::CString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::ptr;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use gameclips::ffi::*;
@@ -226,4 +228,33 @@ pub fn result_json(client: *mut ClipsClient, op: ClipsHandle) -> serde_json::Val
     let mut buf = vec![0u8; len];
     assert_eq!(unsafe { clips_get_result_json(client, op, buf.as_mut_ptr().cast(), len, &mut len) }, CLIPS_OK);
     serde_json::from_slice(&buf[..len - 1]).unwrap()
+}
+
+/// `target/<profile>`, with the cdylib in it. `cargo test` builds the library only as an rlib for the
+/// tests, so the shared library is built here (once per test binary) with the same cargo and profile.
+pub fn library_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(build_library).clone()
+}
+
+fn build_library() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--lib", "-p", "gameclips"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+    if dir.file_name().is_some_and(|name| name == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(status.success(), "building the cdylib failed");
+    // Programs linked against the library ask the loader for its SONAME, as an installed copy provides.
+    #[cfg(target_os = "linux")]
+    {
+        let versioned = dir.join(format!("libgameclips.so.{}", gameclips::ffi::CLIPS_ABI_VERSION));
+        // Another test binary may have made it already.
+        let _ = std::os::unix::fs::symlink("libgameclips.so", &versioned);
+        assert!(versioned.exists(), "cannot link {versioned:?}");
+    }
+    dir
 }

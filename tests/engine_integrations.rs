@@ -1,0 +1,216 @@
+//! The engine integrations, built with the real toolchains and run against the emulator: the C++
+//! wrapper (g++), the CMake imported target, the Unity C# bindings (mono's mcs and mono). Also the ABI
+//! discipline: the exported symbols match the committed list, the SONAME carries the ABI version, and
+//! a caller built against an older (smaller) options struct still works.
+
+mod common;
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+use gameclips::ffi::*;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether `tool` runs here. CI sets GAMECLIPS_REQUIRE_TOOLS, so a missing tool fails there instead of
+/// skipping its test.
+fn tool_present(tool: &str) -> bool {
+    let present = Command::new(tool).arg("--version").output().is_ok();
+    assert!(present || std::env::var_os("GAMECLIPS_REQUIRE_TOOLS").is_none(), "{tool} is required but missing");
+    present
+}
+
+#[track_caller]
+fn succeeded(what: &str, output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{what} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// Runs an example program `exe URL TOKEN FILE` on a fresh clip; returns its output and the clip's bytes.
+fn run_on_clip(server: &TestServer, exe: &Path, program: Option<&str>) -> (String, Vec<u8>) {
+    let source = pattern(3 * 1024 * 1024 + 99, 21);
+    let clip = write_file(server.dir.path(), "clip.mp4", &source);
+    let mut command = match program {
+        Some(runner) => {
+            let mut c = Command::new(runner);
+            c.arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let output =
+        command.arg(server.url()).arg(token()).arg(&clip).env("LD_LIBRARY_PATH", library_dir()).output().unwrap();
+    (succeeded("the example", &output), source)
+}
+
+#[track_caller]
+fn assert_uploaded(server: &TestServer, stdout: &str, source: &[u8]) -> String {
+    let id = stdout.lines().find_map(|l| l.strip_prefix("clip id: ")).expect("prints the clip id").trim().to_string();
+    let record = server.admin(&format!("clips/{id}"));
+    assert_eq!(record["sha256"].as_str(), Some(sha256(source).as_str()), "{record}");
+    id
+}
+
+pub const CXX_FLAGS: [&str; 6] = ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti"];
+
+#[test]
+fn cpp_wrapper_example_builds_strict_and_uploads_byte_exact() {
+    let server = TestServer::start();
+    let lib_dir = library_dir();
+    let exe = server.dir.path().join("upload_cpp");
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let compile = Command::new(&cxx)
+        .args(CXX_FLAGS)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(root().join("examples/cpp/upload.cpp"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg("-lgameclips")
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .output()
+        .expect("a C++ compiler (c++) is installed");
+    succeeded("compiling examples/cpp/upload.cpp", &compile);
+    let (stdout, source) = run_on_clip(&server, &exe, None);
+    assert_uploaded(&server, &stdout, &source);
+    assert!(stdout.lines().any(|l| l == "caption: captioned in C++"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("rating 9: CLIPS_E_INVALID_ARGUMENT")), "{stdout}");
+}
+
+#[test]
+fn cmake_builds_the_c_example_through_the_imported_target() {
+    if !tool_present("cmake") {
+        eprintln!("cmake is not installed: skipped (.ci/run installs it)");
+        return;
+    }
+    let server = TestServer::start();
+    let build = server.dir.path().join("cmake-build");
+    let configure = Command::new("cmake")
+        .arg("-S")
+        .arg(root().join("examples/cmake"))
+        .arg("-B")
+        .arg(&build)
+        .arg(format!("-DGAMECLIPS_LIBRARY_DIR={}", library_dir().display()))
+        .output()
+        .unwrap();
+    succeeded("cmake configure", &configure);
+    succeeded("cmake build", &Command::new("cmake").arg("--build").arg(&build).output().unwrap());
+    let (stdout, source) = run_on_clip(&server, &build.join("upload_file"), None);
+    assert_uploaded(&server, &stdout, &source);
+}
+
+#[test]
+fn unity_bindings_upload_and_update_metadata_under_mono() {
+    if !tool_present("mcs") || !tool_present("mono") {
+        eprintln!("mono (mcs, mono) is not installed: skipped (.ci/run installs it)");
+        return;
+    }
+    let server = TestServer::start();
+    let exe = server.dir.path().join("GameClipsDriver.exe");
+    let compile = Command::new("mcs")
+        .arg("-warnaserror+")
+        .arg(format!("-out:{}", exe.display()))
+        .arg(root().join("examples/unity/Runtime/GameClips.cs"))
+        .arg(root().join("tests/csharp/Driver.cs"))
+        .output()
+        .unwrap();
+    succeeded("mcs", &compile);
+    let (stdout, source) = run_on_clip(&server, &exe, Some("mono"));
+    let id = assert_uploaded(&server, &stdout, &source);
+    assert!(stdout.lines().any(|l| l == "caption: captioned from C#"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("bad rating: InvalidArgument")), "{stdout}");
+    let stats = server.admin("stats")["requests"].clone();
+    assert_eq!(stats["update_metadata"]["200"], 1, "{stats} ({id})");
+}
+
+/// `src/ffi/exports.txt` lists every export; adding or removing one without updating it fails here.
+#[test]
+fn exported_symbols_match_the_committed_list() {
+    let lib = library_dir().join(if cfg!(target_os = "macos") { "libgameclips.dylib" } else { "libgameclips.so" });
+    if !cfg!(unix) || !tool_present("nm") {
+        eprintln!("no nm here: skipped");
+        return;
+    }
+    let output = Command::new("nm").args(["-D", "--defined-only"]).arg(&lib).output().unwrap();
+    let listing = succeeded("nm", &output);
+    let mut exported: Vec<&str> = listing
+        .lines()
+        .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+            [_, "T", name] => Some(name.trim_start_matches('_')),
+            _ => None,
+        })
+        .collect();
+    exported.sort_unstable();
+    let committed = std::fs::read_to_string(root().join("src/ffi/exports.txt")).unwrap();
+    let committed: Vec<&str> = committed.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        exported, committed,
+        "the exports changed: update src/ffi/exports.txt (and bump CLIPS_ABI_VERSION if one went away)"
+    );
+    assert!(exported.iter().all(|name| name.starts_with("clips_")), "only clips_* may be exported: {exported:?}");
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_shared_library_has_a_versioned_soname() {
+    let output = Command::new("readelf").arg("-d").arg(library_dir().join("libgameclips.so")).output().unwrap();
+    let dynamic = succeeded("readelf", &output);
+    let expected = format!("[libgameclips.so.{CLIPS_ABI_VERSION}]");
+    assert!(dynamic.lines().any(|l| l.contains("(SONAME)") && l.contains(&expected)), "{dynamic}");
+    assert_eq!(clips_abi_version(), CLIPS_ABI_VERSION);
+    let header = std::fs::read_to_string(root().join("include/gameclips.h")).unwrap();
+    assert!(header.contains(&format!("#define CLIPS_ABI_VERSION {CLIPS_ABI_VERSION}")), "header and library disagree");
+}
+
+/// A game built against an older header passes a smaller struct: the library reads only that many
+/// bytes (here from an allocation of exactly that size) and gives the missing fields their defaults.
+#[test]
+fn a_caller_with_older_smaller_structs_still_uploads() {
+    let server = TestServer::start();
+    let url = CString::new(server.url()).unwrap();
+    let mut options = unsafe { std::mem::zeroed::<ClipsClientOptions>() };
+    unsafe { clips_client_options_init(&mut options) };
+    options.metadata_base_url = url.as_ptr();
+    // Version 0 of the options ended after `flags` (no log function fields).
+    let old_client_size = std::mem::offset_of!(ClipsClientOptions, flags) + 4;
+    let old_client = exact_copy(&options, old_client_size);
+    let mut client = std::ptr::null_mut();
+    assert_eq!(unsafe { clips_client_create(old_client.as_ptr().cast(), &mut client) }, CLIPS_OK, "{}", last_error());
+    let token = CString::new(token()).unwrap();
+    assert_eq!(unsafe { clips_set_authorization(client, token.as_ptr()) }, CLIPS_OK);
+
+    let scid = CString::new(SCID).unwrap();
+    let source = pattern(70_000, 31);
+    let path = CString::new(write_file(server.dir.path(), "old.mp4", &source).to_str().unwrap()).unwrap();
+    let mut upload = upload_options(&scid);
+    upload.file_path = path.as_ptr();
+    // An older upload struct without the thumbnail paths and saved_by_user.
+    let old_upload_size = std::mem::offset_of!(ClipsUploadOptions, large_thumbnail_path);
+    let old_upload = exact_copy(&upload, old_upload_size);
+    let mut handle = 0;
+    assert_eq!(
+        unsafe { clips_begin_upload(client, old_upload.as_ptr().cast(), &mut handle) },
+        CLIPS_OK,
+        "{}",
+        last_error()
+    );
+    let status = wait_terminal(client, handle, std::time::Duration::from_secs(30), || {});
+    assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
+    let record = server.admin(&format!("clips/{}", clip_id(client, handle)));
+    assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()));
+    unsafe { clips_client_destroy(client) };
+}
+
+/// The first `size` bytes of `value` in an allocation of exactly that size, with struct_size set.
+fn exact_copy<T>(value: &T, size: usize) -> Vec<u8> {
+    let mut bytes = unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), size) }.to_vec();
+    bytes[..4].copy_from_slice(&(size as u32).to_ne_bytes());
+    bytes.shrink_to_fit();
+    bytes
+}
