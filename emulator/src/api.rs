@@ -28,6 +28,8 @@ pub type HttpResponse = Response<ResponseBody>;
 
 /// The largest request body any endpoint takes: one block, or a JSON document well under it.
 pub const MAX_BODY: usize = MAX_BLOCK_SIZE as usize;
+/// The errorCode of a quota refusal (a 400, as the service documents it).
+pub const QUOTA_ERROR_CODE: i32 = 1013;
 /// List pages: the default and the most one page holds.
 const DEFAULT_PAGE: u64 = 25;
 const MAX_PAGE: u64 = 100;
@@ -195,9 +197,23 @@ fn create_clip(shared: &Shared, parts: &Parts, scid: &str, body: &[u8]) -> Resul
     let request: InitialUploadRequest = serde_json::from_slice(body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("body is not an InitialUploadRequest: {e}")))?;
     let clip = request.validate().map_err(|why| error(StatusCode::BAD_REQUEST, &why))?;
+    let owner = claims.xuid.as_deref().unwrap_or_default();
+    let quota = shared.faults().quota_bytes;
+    let held = shared.store.bytes_owned(owner);
+    if quota > 0 && held + clip.file_size > quota {
+        return Err(json_response(
+            StatusCode::BAD_REQUEST,
+            &service_error(
+                QUOTA_ERROR_CODE,
+                &format!(
+                    "quota exceeded: the user holds {held} bytes of clips; {} more would pass the quota of {quota}",
+                    clip.file_size
+                ),
+            ),
+        ));
+    }
     let id = uuid::Uuid::new_v4().to_string();
     let upload_id = uuid::Uuid::new_v4().simple().to_string();
-    let owner = claims.xuid.as_deref().unwrap_or_default();
     shared.store.create_clip(&id, owner, scid, &upload_id, &clip, now_ms());
     let base = &shared.base_url;
     let mut response = json!({
@@ -228,6 +244,10 @@ fn put_block(shared: &Shared, parts: &Parts, clip_id: &str, body: &[u8]) -> Resu
     let clip = upload_target(shared, &claims, clip_id)?;
     if query_param(parts, "uploadId") != Some(clip.upload_id.as_str()) {
         return Err(error(StatusCode::BAD_REQUEST, "uploadId is missing or does not match"));
+    }
+    let expiry_s = shared.faults().upload_expiry_s;
+    if expiry_s > 0 && clip.committed_at_ms.is_none() && now_ms().saturating_sub(clip.created_at_ms) > expiry_s * 1000 {
+        return Err(error(StatusCode::GONE, &format!("the upload expired: not finished within {expiry_s} s")));
     }
     let block_num: u64 = query_param(parts, "blockNum")
         .and_then(|n| n.parse().ok())

@@ -1,4 +1,4 @@
-//! `gameclips-emulator --listen 127.0.0.1:0 --data-dir DIR [--scid S]... [--processing-ms N] [--latency-ms N] [--stall-rate P]`
+//! `gameclips-emulator --listen 127.0.0.1:0 --data-dir DIR [--scid S]... [--processing-ms N] [fault flags]`
 //! `gameclips-emulator token --xuid N [--device-type T] [--title-id N] [--sandbox S] [--expires-in S] [--enforcement]`
 
 use std::io::Write;
@@ -10,7 +10,9 @@ use gameclips_emulator::{Emulator, EmulatorConfig};
 
 const USAGE: &str = "usage:
   gameclips-emulator [--listen ADDR] [--data-dir DIR] [--scid SCID]... [--processing-ms N]
-                     [--latency-ms N] [--stall-rate P]
+                     [--latency-ms N] [--conn-bandwidth BYTES/S] [--link-bandwidth BYTES/S]
+                     [--fail-rate STATUS=P]... [--retry-after-s N] [--reset-rate P] [--stall-rate P]
+                     [--expire-tokens-after N] [--upload-expiry-s N] [--quota-bytes N]
   gameclips-emulator token --xuid N [--device-type T] [--title-id N] [--sandbox S] [--expires-in SECONDS]
                            [--enforcement]";
 
@@ -58,6 +60,14 @@ fn serve_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
             "--processing-ms" => config.processing_ms = value(&flag, args.next())?,
             "--latency-ms" => config.faults.latency_ms = value(&flag, args.next())?,
             "--stall-rate" => config.faults.stall_rate = value(&flag, args.next())?,
+            "--conn-bandwidth" => config.faults.conn_bandwidth = value(&flag, args.next())?,
+            "--link-bandwidth" => config.faults.link_bandwidth = value(&flag, args.next())?,
+            "--fail-rate" => config.faults.add_fail_rate(&value::<String>(&flag, args.next())?)?,
+            "--retry-after-s" => config.faults.retry_after_s = value(&flag, args.next())?,
+            "--reset-rate" => config.faults.reset_rate = value(&flag, args.next())?,
+            "--expire-tokens-after" => config.faults.expire_tokens_after = value(&flag, args.next())?,
+            "--upload-expiry-s" => config.faults.upload_expiry_s = value(&flag, args.next())?,
+            "--quota-bytes" => config.faults.quota_bytes = value(&flag, args.next())?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());

@@ -1,17 +1,20 @@
 //! The HTTP server and its request pipeline:
-//! accept (connection counted) -> route -> fault plan -> latency -> body read (counted, capped)
-//! -> stall? -> handler on the blocking pool -> status counted -> response.
+//! accept (connection counted) -> route -> fault plan -> latency -> body read (counted, capped, paced
+//! to the bandwidth limits, maybe cut off by a reset) -> stall? -> injected status? -> expired token?
+//! -> handler on the blocking pool -> status counted -> response.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
@@ -19,7 +22,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
 use crate::api::{self, HttpResponse, Route, MAX_BODY};
-use crate::faults::Faults;
+use crate::faults::{FaultPlan, Faults};
 use crate::stats::Stats;
 use crate::store::Store;
 
@@ -53,6 +56,16 @@ pub struct Shared {
     pub store: Store,
     pub stats: Stats,
     pub faults: RwLock<Faults>,
+    /// Requests seen per Authorization value (for `expire_tokens_after`).
+    token_requests: Mutex<HashMap<String, u64>>,
+    /// When the shared link is next free (for `link_bandwidth`).
+    link_free_at: Mutex<tokio::time::Instant>,
+}
+
+impl Shared {
+    pub fn faults(&self) -> Faults {
+        self.faults.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// The connection was dropped on purpose (or by the client) in the middle of a request.
@@ -72,40 +85,100 @@ enum BodyRead {
     TooLarge,
 }
 
-async fn read_body(mut body: Incoming, stats: &Stats) -> Result<BodyRead, ConnectionDropped> {
+/// Reads the body, at most `MAX_BODY` bytes of it, no faster than the plan's bandwidth limits; with
+/// `plan.reset`, drops the connection once about half of it has arrived.
+async fn read_body(
+    mut body: Incoming,
+    expected_len: Option<u64>,
+    plan: &FaultPlan,
+    shared: &Shared,
+) -> Result<BodyRead, ConnectionDropped> {
+    if plan.reset && expected_len.unwrap_or(0) == 0 {
+        return Err(ConnectionDropped);
+    }
+    let started = tokio::time::Instant::now();
     let mut collected = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| ConnectionDropped)?;
         if let Ok(data) = frame.into_data() {
-            stats.body_received(data.len());
+            shared.stats.body_received(data.len());
             if collected.len() + data.len() > MAX_BODY {
                 return Ok(BodyRead::TooLarge);
             }
             collected.extend_from_slice(&data);
+            pace(plan, shared, started, collected.len() as u64, data.len() as u64).await;
+            if plan.reset && collected.len() as u64 * 2 >= expected_len.unwrap_or(0) {
+                return Err(ConnectionDropped);
+            }
         }
     }
     Ok(BodyRead::Complete(collected.freeze()))
+}
+
+/// Sleeps until `read` bytes of this body, and `chunk` more bytes on the shared link, are due.
+async fn pace(plan: &FaultPlan, shared: &Shared, started: tokio::time::Instant, read: u64, chunk: u64) {
+    if plan.conn_bandwidth > 0 {
+        tokio::time::sleep_until(started + Duration::from_secs_f64(read as f64 / plan.conn_bandwidth as f64)).await;
+    }
+    if plan.link_bandwidth > 0 {
+        let due = {
+            let mut free_at = shared.link_free_at.lock().unwrap_or_else(|p| p.into_inner());
+            let start = (*free_at).max(tokio::time::Instant::now());
+            *free_at = start + Duration::from_secs_f64(chunk as f64 / plan.link_bandwidth as f64);
+            *free_at
+        };
+        tokio::time::sleep_until(due).await;
+    }
+}
+
+/// Counts a request made with this token; true once it has made `limit` or more.
+fn token_expired(shared: &Shared, parts: &hyper::http::request::Parts, limit: u64) -> bool {
+    let Some(token) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
+    let mut counts = shared.token_requests.lock().unwrap_or_else(|p| p.into_inner());
+    let count = counts.entry(token.to_string()).or_default();
+    *count += 1;
+    *count >= limit
+}
+
+/// An injected error answer, with `Retry-After` where the service would send one.
+fn injected(status: u16, retry_after_s: u64) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let body = crate::wire::service_error(status.as_u16() as i32, "injected by the emulator's fault settings");
+    let mut response = api::json_response(status, &body);
+    if retry_after_s > 0 && matches!(status.as_u16(), 429 | 503) {
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_s));
+    }
+    response
 }
 
 async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpResponse, ConnectionDropped> {
     let _in_flight = shared.stats.request_started();
     let route = Route::parse(request.method(), request.uri().path());
     let endpoint = route.endpoint();
-    let plan = if route.is_service_call() {
-        shared.faults.read().unwrap_or_else(|p| p.into_inner()).plan()
+    let (plan, token_limit) = if route.is_service_call() {
+        let faults = shared.faults();
+        (faults.plan(), faults.expire_tokens_after)
     } else {
-        Default::default()
+        (FaultPlan::default(), 0)
     };
     if plan.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
     }
     let (parts, body) = request.into_parts();
-    let body = read_body(body, &shared.stats).await?;
+    let expected_len = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let body = read_body(body, expected_len, &plan, &shared).await?;
     if plan.stall {
         std::future::pending::<()>().await;
     }
     let response = match body {
         BodyRead::TooLarge => api::empty_response(StatusCode::PAYLOAD_TOO_LARGE),
+        BodyRead::Complete(_) if plan.fail_with.is_some() => {
+            injected(plan.fail_with.unwrap_or(503), plan.retry_after_s)
+        }
+        BodyRead::Complete(_) if token_limit > 0 && token_expired(&shared, &parts, token_limit) => api::json_response(
+            StatusCode::UNAUTHORIZED,
+            &crate::wire::service_error(401, "token expired (the emulator's expire_tokens_after)"),
+        ),
         BodyRead::Complete(body) => {
             let handler_shared = shared.clone();
             tokio::task::spawn_blocking(move || api::handle(&handler_shared, route, &parts, &body))
@@ -156,6 +229,8 @@ impl Emulator {
             base_url,
             store,
             stats: Stats::default(),
+            token_requests: Mutex::new(HashMap::new()),
+            link_free_at: Mutex::new(tokio::time::Instant::now()),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -365,6 +365,15 @@ impl Store {
             .expect("verification result");
     }
 
+    /// Bytes of all the clips a user holds (for the quota).
+    pub fn bytes_owned(&self, owner_xuid: &str) -> u64 {
+        self.db()
+            .query_row("SELECT COALESCE(SUM(file_size), 0) FROM clips WHERE owner_xuid = ?1", [owner_xuid], |row| {
+                row.get(0)
+            })
+            .expect("quota query runs")
+    }
+
     pub fn social(&self, clip_id: &str) -> Social {
         let db = self.db();
         let (rating, rating_count): (Option<f64>, u64) = db

@@ -178,3 +178,75 @@ fn an_update_with_one_invalid_field_changes_nothing() {
     let clip = json(&clip)["gameClip"].clone();
     assert_eq!((clip["userCaption"].as_str(), clip["visibility"].as_str()), (Some("kept"), Some("Public")));
 }
+
+#[test]
+fn every_fault_does_what_it_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(EmulatorConfig::new(dir.path())).unwrap();
+    let base = emulator.base_url().to_string();
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().new_agent();
+    let set = |faults: serde_json::Value| {
+        let status = agent.put(&format!("{base}/_emulator/faults")).send(faults.to_string()).unwrap().status();
+        assert_eq!(status, 200);
+    };
+    let create = |auth: &str, size: u64| {
+        let body = format!(r#"{{"fileSize":{size},"expectedBlocks":1}}"#);
+        let mut response =
+            agent.post(&format!("{base}/users/me/scids/s/clips")).header("Authorization", auth).send(body);
+        match &mut response {
+            Ok(r) => Ok((
+                r.status().as_u16(),
+                r.headers().get("Retry-After").map(|v| v.to_str().unwrap().to_string()),
+                r.body_mut().read_to_string().unwrap(),
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let token = token::mint_for_xuid(7);
+
+    set(serde_json::json!({"failRate": {"503": 1.0}, "retryAfterS": 2}));
+    let (status, retry_after, _) = create(&token, 10).unwrap();
+    assert_eq!((status, retry_after.as_deref()), (503, Some("2")));
+    // Admin endpoints are never faulted.
+    assert_eq!(request("GET", &format!("{base}/_emulator/stats"), b"").0, 200);
+
+    set(serde_json::json!({"resetRate": 1.0}));
+    assert!(create(&token, 10).is_err(), "the connection should have been dropped");
+
+    set(serde_json::json!({"expireTokensAfter": 3}));
+    let statuses: Vec<u16> = (0..4).map(|_| create(&token, 10).unwrap().0).collect();
+    assert_eq!(statuses, [200, 200, 401, 401]);
+    assert_eq!(create(&token::mint_for_xuid(8), 10).unwrap().0, 200, "a new token works again");
+
+    set(serde_json::json!({"quotaBytes": 1000}));
+    let xuid9 = token::mint_for_xuid(9);
+    assert_eq!(create(&xuid9, 600).unwrap().0, 200);
+    let (status, _, body) = create(&xuid9, 600).unwrap();
+    assert_eq!(status, 400);
+    assert!(body.contains("quota exceeded") && body.contains("1013"), "{body}");
+
+    set(serde_json::json!({"uploadExpiryS": 1}));
+    let (_, _, body) = create(&token::mint_for_xuid(10), 4).unwrap();
+    let created = json(&body);
+    let (id, upload_id) = (created["gameClipId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let put = agent
+        .put(&format!("{base}/upload/{id}?uploadId={upload_id}&blockNum=0"))
+        .header("Authorization", &token::mint_for_xuid(10))
+        .send(&b"abcd"[..])
+        .unwrap();
+    assert_eq!(put.status(), 410);
+
+    // 512 KiB through a 1 MiB/s connection takes about half a second.
+    set(serde_json::json!({"connBandwidth": 1024 * 1024}));
+    let started = std::time::Instant::now();
+    let status = agent
+        .post(&format!("{base}/users/me/scids/s/clips"))
+        .header("Authorization", &token::mint_for_xuid(11))
+        .send(&vec![b' '; 512 * 1024][..])
+        .unwrap()
+        .status();
+    let elapsed = started.elapsed();
+    assert_eq!(status, 400); // not an InitialUploadRequest; the point is the pace
+    assert!(elapsed >= std::time::Duration::from_millis(400), "{elapsed:?}");
+}
