@@ -25,6 +25,13 @@ impl Bandwidth {
         self.bytes_per_second.store(bytes_per_second, Ordering::Relaxed);
     }
 
+    /// Gives back bytes charged for a send that did not happen.
+    pub fn refund(&self, bytes: usize) {
+        if self.bytes_per_second.load(Ordering::Relaxed) != 0 {
+            self.bucket.lock().0 += bytes as f64;
+        }
+    }
+
     /// How long the caller must wait before sending `bytes`; the bytes are charged now.
     pub fn charge(&self, bytes: usize) -> Duration {
         let rate = self.bytes_per_second.load(Ordering::Relaxed);

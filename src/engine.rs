@@ -24,7 +24,7 @@ use crate::platform::file_io::read_exact_at;
 use crate::protocol::{
     image_media_type, ClipPage, GameClip, GameClipUri, InitialUploadResponse, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES,
 };
-use crate::retry::{classify, Idempotency, Verdict};
+use crate::retry::{backoff, classify, Idempotency, Verdict, MAX_ATTEMPTS};
 use crate::upload::{
     BlockTask, CreatedClip, OpenedFile, Piece, PushBudget, Task, ThumbnailTask, Upload, UploadData, UploadStatus,
 };
@@ -122,6 +122,23 @@ enum Setback {
     Outcome(Outcome),
     /// Writing the file failed: final.
     Disk(Error),
+}
+
+/// Redirects followed for one request before giving up.
+const MAX_REDIRECTS: usize = 5;
+
+/// The absolute URL a `Location` header names, relative to the request's URL.
+fn resolve_location(base: &str, location: &str) -> Option<String> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Some(location.to_string());
+    }
+    let uri: ureq::http::Uri = base.parse().ok()?;
+    let origin = format!("{}://{}", uri.scheme_str()?, uri.authority()?);
+    if location.starts_with('/') {
+        return Some(format!("{origin}{location}"));
+    }
+    let dir = uri.path().rsplit_once('/').map_or("", |(dir, _)| dir);
+    Some(format!("{origin}{dir}/{location}"))
 }
 
 /// Where a download is written until it is complete.
@@ -261,6 +278,7 @@ impl Engine {
         while let Some(work) = self.next_work() {
             match work {
                 Work::Upload(upload, Task::Create) => self.create_clip(&upload),
+                Work::Upload(upload, Task::VerifyCreate) => self.verify_create(&upload),
                 Work::Upload(upload, Task::Block(block)) => self.send_block(&upload, block, &mut buffer),
                 Work::Upload(upload, Task::Thumbnail(thumbnail)) => self.send_thumbnail(&upload, thumbnail),
                 Work::Operation(operation) => self.run_operation(&operation),
@@ -317,7 +335,7 @@ impl Engine {
             return upload.wait_for_auth(Piece::Create, 0, &self.events);
         };
         let url = format!("{}/users/me/scids/{}/clips", self.metadata_base_url, upload.scid);
-        let outcome = self.http.send(Method::POST, &url, &authorization, Body::Json(&body));
+        let outcome = self.http.send(Method::POST, &url, Some(&authorization), Body::Json(&body));
         match classify(outcome, "creating the clip", Idempotency::NotIdempotent, upload.attempt()) {
             Verdict::Success { body, .. } => match self.parse_created(&body) {
                 Ok(clip) => {
@@ -334,7 +352,47 @@ impl Engine {
             },
             Verdict::Retry { after, error } => self.retry(upload, Piece::Create, after, &error),
             Verdict::NeedsAuth { status } => upload.wait_for_auth(Piece::Create, status, &self.events),
-            Verdict::Fail(error) => self.fail(upload, error),
+            Verdict::Ambiguous { error } if upload.attempt() + 1 < MAX_ATTEMPTS => {
+                self.log.log(LogLevel::Info, || {
+                    format!(
+                        "upload {:#x}: {}; checking with the service before creating again",
+                        upload.handle, error.message
+                    )
+                });
+                upload.verify_create_later(backoff(upload.attempt()), &error);
+            }
+            Verdict::Ambiguous { error } | Verdict::Fail(error) => self.fail(upload, error),
+        }
+    }
+
+    /// After an ambiguous create: lists the caller's newest clips for a pending one matching this
+    /// upload. None: the service provably did not act, so the create is sent again. One: it did, and
+    /// the upload fails rather than make a duplicate (the answer with the upload URI was lost).
+    fn verify_create(&self, upload: &Upload) {
+        let Some(authorization) = self.current_authorization() else {
+            return upload.wait_for_auth(Piece::VerifyCreate, 0, &self.events);
+        };
+        let url = format!("{}/users/me/scids/{}/clips?maxItems=100", self.metadata_base_url, upload.scid);
+        let outcome = self.http.send(Method::GET, &url, Some(&authorization), Body::Empty);
+        let what = "checking whether an earlier create reached the service";
+        match classify(outcome, what, Idempotency::Idempotent, upload.attempt()) {
+            Verdict::Success { body, .. } => match ClipPage::from_wire(&body) {
+                Ok(page) if page.game_clips.iter().any(|clip| upload.request.matches(clip)) => {
+                    let message = "creating the clip: the answer was lost, and the service shows a pending clip \
+                                   made by it; not created again, to avoid a duplicate";
+                    self.fail(upload, Error::new(ErrorKind::Network, message));
+                }
+                Ok(_) => {
+                    self.log.log(LogLevel::Info, || {
+                        format!("upload {:#x}: the earlier create never took effect; creating again", upload.handle)
+                    });
+                    upload.create_not_taken();
+                }
+                Err(error) => self.fail(upload, error),
+            },
+            Verdict::Retry { after, error } => self.retry(upload, Piece::VerifyCreate, after, &error),
+            Verdict::NeedsAuth { status } => upload.wait_for_auth(Piece::VerifyCreate, status, &self.events),
+            Verdict::Ambiguous { error } | Verdict::Fail(error) => self.fail(upload, error),
         }
     }
 
@@ -370,15 +428,21 @@ impl Engine {
     }
 
     /// Waits out the bandwidth limit in short slices, so a stop is never held up by it.
+    /// Whether a request may start now. False when the client is stopping or paused (a pause while
+    /// waiting included): the caller puts its work back, and the bytes charged are given back.
     fn throttle(&self, bytes: usize) -> bool {
         let deadline = Instant::now() + self.bandwidth.charge(bytes);
-        while Instant::now() < deadline {
-            if self.is_stopping() {
+        loop {
+            if self.is_stopping() || self.is_paused() {
+                self.bandwidth.refund(bytes);
                 return false;
             }
-            std::thread::sleep((deadline - Instant::now()).min(Duration::from_millis(20)));
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
         }
-        true
     }
 
     fn send_block(&self, upload: &Upload, task: BlockTask, buffer: &mut Vec<u8>) {
@@ -399,20 +463,53 @@ impl Engine {
             (None, None) => return self.fail(upload, Error::new(ErrorKind::Internal, "a block task without data")),
         };
         if !self.throttle(bytes.len()) {
-            return;
+            // Paused (or stopping) before it was sent: not a failure; it goes out on resume.
+            return upload.put_back(Piece::Block(task.num));
         }
         let Some(authorization) = self.current_authorization() else {
             return upload.wait_for_auth(Piece::Block(task.num), 0, &self.events);
         };
         let url = task.clip.response.block_url(&task.clip.upload_id, task.num);
-        let outcome = self.http.send(Method::PUT, &url, &authorization, Body::Octets(bytes));
+        let outcome = self.send_upload(&url, &task.clip.response.upload_uri, &authorization, Body::Octets(bytes));
         let what = format!("sending block {}", task.num);
         match classify(outcome, &what, Idempotency::Idempotent, upload.attempt()) {
             Verdict::Success { status, .. } => upload.block_acked(task.num, status == 201, status, &self.events),
             Verdict::Retry { after, error } => self.retry(upload, Piece::Block(task.num), after, &error),
             Verdict::NeedsAuth { status } => upload.wait_for_auth(Piece::Block(task.num), status, &self.events),
-            Verdict::Fail(error) => self.fail(upload, error),
+            Verdict::Ambiguous { error } | Verdict::Fail(error) => self.fail(upload, error),
         }
+    }
+
+    /// A block or thumbnail PUT. Redirects (301, 302, 307, 308) are followed with the body sent again,
+    /// but only to the upload host the service handed out or the metadata host: the Authorization
+    /// value goes nowhere else, so a redirect elsewhere fails the request with a message naming it.
+    fn send_upload(&self, url: &str, handed_out: &str, authorization: &str, body: Body) -> Outcome {
+        let mut url = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            match self.http.send(Method::PUT, &url, Some(authorization), body) {
+                Outcome::Answered { status: status @ (301 | 302 | 307 | 308), location: Some(location), .. } => {
+                    let Some(target) = resolve_location(&url, &location) else {
+                        let message = format!("HTTP {status} to an unusable Location {location:?}");
+                        return Outcome::Transport { reached_service: true, message };
+                    };
+                    if !same_origin(&target, handed_out) && !same_origin(&target, &self.metadata_base_url) {
+                        let host = target.parse::<ureq::http::Uri>().ok().and_then(|u| u.host().map(str::to_string));
+                        let message = format!(
+                            "HTTP {status} redirect to {}, which is not the upload host the service handed out; \
+                             not followed (the Authorization value goes only to the service's hosts)",
+                            host.unwrap_or_default()
+                        );
+                        let body = serde_json::json!({ "errorMessage": message }).to_string().into_bytes();
+                        return Outcome::Answered { status, body, retry_after: None, location: None };
+                    }
+                    self.log.log(LogLevel::Debug, || format!("HTTP {status}: following the redirect"));
+                    url = target;
+                }
+                other => return other,
+            }
+        }
+        let message = format!("more than {MAX_REDIRECTS} redirects");
+        Outcome::Transport { reached_service: true, message }
     }
 
     fn send_thumbnail(&self, upload: &Upload, task: ThumbnailTask) {
@@ -424,13 +521,13 @@ impl Engine {
         let Some(authorization) = self.current_authorization() else {
             return upload.wait_for_auth(piece, 0, &self.events);
         };
-        let outcome = self.http.send(Method::PUT, &task.url, &authorization, Body::Image(&image, media_type));
+        let outcome = self.send_upload(&task.url, &task.url, &authorization, Body::Image(&image, media_type));
         let what = format!("sending the {} thumbnail", task.kind.name());
         match classify(outcome, &what, Idempotency::Idempotent, upload.attempt()) {
             Verdict::Success { status, .. } => upload.thumbnail_sent(task.kind, status, &self.events),
             Verdict::Retry { after, error } => self.retry(upload, piece, after, &error),
             Verdict::NeedsAuth { status } => upload.wait_for_auth(piece, status, &self.events),
-            Verdict::Fail(error) => self.fail(upload, error),
+            Verdict::Ambiguous { error } | Verdict::Fail(error) => self.fail(upload, error),
         }
     }
 
@@ -455,7 +552,8 @@ impl Engine {
                 operation.retry_later(after, &error);
             }
             Verdict::NeedsAuth { status } => operation.wait_for_auth(status, &self.events),
-            Verdict::Fail(error) => self.fail_operation(operation, error),
+            // A view that may have been counted is not counted again.
+            Verdict::Ambiguous { error } | Verdict::Fail(error) => self.fail_operation(operation, error),
         }
     }
 
@@ -468,11 +566,12 @@ impl Engine {
                 let url = format!("{}{path}", self.metadata_base_url);
                 let body = body.as_deref().map_or(Body::Empty, Body::Json);
                 let attempt = operation.attempt();
-                let mut outcome = self.http.send(method.clone(), &url, &authorization, body);
+                let mut outcome = self.http.send(method.clone(), &url, Some(&authorization), body);
                 // A repeated delete that finds nothing means an earlier attempt did delete it.
                 if *method == Method::DELETE && attempt > 0 {
                     if let Outcome::Answered { status: 404, .. } = outcome {
-                        outcome = Outcome::Answered { status: 204, body: Vec::new(), retry_after: None };
+                        outcome =
+                            Outcome::Answered { status: 204, body: Vec::new(), retry_after: None, location: None };
                     }
                 }
                 match classify(outcome, what, *idempotency, attempt) {
@@ -496,7 +595,7 @@ impl Engine {
             Some(source) => source,
             None => {
                 let url = format!("{}{clip_path}", self.metadata_base_url);
-                let outcome = self.http.send(Method::GET, &url, authorization, Body::Empty);
+                let outcome = self.http.send(Method::GET, &url, Some(authorization), Body::Empty);
                 let body = match classify(outcome, "getting the clip", Idempotency::Idempotent, operation.attempt()) {
                     Verdict::Success { body, .. } => body,
                     setback => return self.operation_setback(operation, setback),
@@ -581,6 +680,7 @@ impl Engine {
         // The clip's download URI may be a storage host: the token goes only to the metadata host.
         let authorization = same_origin(&source.uri, &self.metadata_base_url).then_some(authorization);
         let streaming = self.http.download(&source.uri, authorization, have).map_err(Setback::Outcome)?;
+        // (Download URIs are fetched as handed out; redirects are not followed there.)
         if streaming.starts_at != have && streaming.starts_at != 0 {
             let message = format!("asked for bytes from {have} on, the server sent from {}", streaming.starts_at);
             return Err(Setback::Outcome(Outcome::Transport { reached_service: true, message }));
@@ -624,4 +724,21 @@ fn read_answer(answer: Answer, body: &[u8]) -> Result<OperationResult> {
         Answer::Clip => OperationResult::Clip(Box::new(GameClip::from_get_response(body)?)),
         Answer::Page => OperationResult::Page(ClipPage::from_wire(body)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_request_url() {
+        let base = "https://up.example:8443/upload/abc?uploadId=1&blockNum=2";
+        assert_eq!(resolve_location(base, "https://other.example/x").unwrap(), "https://other.example/x");
+        assert_eq!(
+            resolve_location(base, "/moved/upload/abc?q=1").unwrap(),
+            "https://up.example:8443/moved/upload/abc?q=1"
+        );
+        assert_eq!(resolve_location(base, "def?q=2").unwrap(), "https://up.example:8443/upload/def?q=2");
+        assert_eq!(resolve_location("not a url", "/x"), None);
+    }
 }

@@ -55,8 +55,8 @@ fn content_range(value: &str) -> Option<(Option<u64>, Option<u64>)> {
 /// What came back from one request.
 #[derive(Debug)]
 pub enum Outcome {
-    /// The service answered, with any status.
-    Answered { status: u16, body: Vec<u8>, retry_after: Option<Duration> },
+    /// The service answered, with any status. `location` is the Location header of a redirect.
+    Answered { status: u16, body: Vec<u8>, retry_after: Option<Duration>, location: Option<String> },
     /// No answer. `reached_service` is false only when the request provably never left (connect or name
     /// resolution failed): a non-idempotent call may then be repeated safely.
     Transport { reached_service: bool, message: String },
@@ -128,17 +128,54 @@ pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<Uri> {
     Ok(uri)
 }
 
-fn retry_after(value: Option<&str>) -> Option<Duration> {
-    // The HTTP-date form is handled by the full retry policy; seconds are what the service sends.
-    value?.trim().parse::<u64>().ok().map(Duration::from_secs)
+/// The longest wait a `Retry-After` may impose; a longer one (or a date far ahead) is clamped so a
+/// misbehaving server cannot park an upload for hours.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// `Retry-After` in either form: delay-seconds, or an HTTP-date (IMF-fixdate, e.g.
+/// "Sun, 06 Nov 1994 08:49:37 GMT"), relative to `now`. A date in the past means "now".
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if let Ok(seconds) = value.parse::<u64>() {
+        Duration::from_secs(seconds)
+    } else {
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(http_date_unix_seconds(value)?);
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// Seconds since the Unix epoch of an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT").
+fn http_date_unix_seconds(value: &str) -> Option<u64> {
+    let rest = value.split_once(", ")?.1;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts[..] else { return None };
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let clock: Vec<u64> = time.split(':').map(|n| n.parse().ok()).collect::<Option<_>>()?;
+    let [hours, minutes, seconds] = clock[..] else { return None };
+    if !(1..=31).contains(&day) || hours > 23 || minutes > 59 || seconds > 60 || year < 1970 {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
+    Some(days * 86_400 + hours * 3600 + minutes * 60 + seconds)
 }
 
 /// A whole answer, its body read up to the cap.
 fn answered(mut response: ureq::http::Response<ureq::Body>) -> Outcome {
     let status = response.status().as_u16();
-    let retry_after = retry_after(response.headers().get("Retry-After").and_then(|v| v.to_str().ok()));
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+    let retry_after = header("Retry-After").and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+    let location = header("Location").map(str::to_string);
     match response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec() {
-        Ok(body) => Outcome::Answered { status, body, retry_after },
+        Ok(body) => Outcome::Answered { status, body, retry_after, location },
         Err(e) => Outcome::Transport { reached_service: true, message: format!("reading the response: {e}") },
     }
 }
@@ -218,14 +255,15 @@ impl Http {
         self.agent.run(request)
     }
 
-    /// One request. Never retries: the engine decides that.
-    pub fn send(&self, method: Method, url: &str, authorization: &str, body: Body) -> Outcome {
+    /// One request. Never retries: the engine decides that. `authorization` is `None` for hosts that
+    /// must not see it.
+    pub fn send(&self, method: Method, url: &str, authorization: Option<&str>, body: Body) -> Outcome {
         let uri = match check_url(url, self.allow_insecure_http) {
             Ok(uri) => uri,
             Err(e) => return Outcome::Transport { reached_service: false, message: e.message },
         };
         let is_initial_post = method == Method::POST && url.ends_with("/clips");
-        let mut builder = self.request(method, uri, Some(authorization));
+        let mut builder = self.request(method, uri, authorization);
         if !is_initial_post {
             builder = builder.header("Cache-Control", "no-cache");
         }
@@ -287,6 +325,21 @@ mod tests {
         assert!(check_url("http://example.com/x", true).is_ok());
         assert!(check_url("ftp://example.com/x", true).is_err());
         assert!(check_url("not a url", true).is_err());
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now), Some(Duration::from_secs(10)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:30 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Thu, 01 Jan 2099 00:00:00 GMT", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("99999999", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(http_date_unix_seconds("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(http_date_unix_seconds("Tue, 29 Feb 2028 12:00:00 GMT"), Some(1_835_438_400));
+        for bad in ["soon", "-5", "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 32 Nov 1994 08:49:37 GMT", ""] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
+        }
     }
 
     #[test]

@@ -15,9 +15,22 @@ const MAX_DELAY: Duration = Duration::from_secs(16);
 
 #[derive(Debug)]
 pub enum Verdict {
-    Success { status: u16, body: Vec<u8> },
-    Retry { after: Duration, error: Error },
-    NeedsAuth { status: u16 },
+    Success {
+        status: u16,
+        body: Vec<u8>,
+    },
+    Retry {
+        after: Duration,
+        error: Error,
+    },
+    NeedsAuth {
+        status: u16,
+    },
+    /// A request that is not idempotent may or may not have reached the service: repeating it blindly
+    /// could act twice. The caller either finds out from the service, or fails with `error`.
+    Ambiguous {
+        error: Error,
+    },
     Fail(Error),
 }
 
@@ -53,21 +66,33 @@ pub fn backoff(attempt: u32) -> Duration {
     jitter(ceiling).max(Duration::from_millis(10))
 }
 
+fn is_quota_refusal(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("quota")
+}
+
 pub fn classify(outcome: Outcome, what: &str, idempotency: Idempotency, attempt: u32) -> Verdict {
     let retries_left = attempt + 1 < MAX_ATTEMPTS;
     match outcome {
         Outcome::Answered { status, body, .. } if (200..300).contains(&status) => Verdict::Success { status, body },
         Outcome::Answered { status: 401, .. } => Verdict::NeedsAuth { status: 401 },
-        Outcome::Answered { status, body, retry_after } => {
+        Outcome::Answered { status, body, retry_after, .. } => {
             let message = format!("{what} failed: HTTP {status}: {}", describe_error_body(&body));
             let transient = matches!(status, 408 | 429 | 500 | 502 | 503 | 504);
             let safe = idempotency == Idempotency::Idempotent || matches!(status, 429 | 503);
-            if transient && safe && retries_left {
+            if transient && retries_left {
+                let error = Error::http(ErrorKind::Http, status, message);
+                if !safe {
+                    // 408/500/502/504 to a call that is not idempotent: it may have taken effect.
+                    let message = format!("{} (not repeated: the service may have acted on it)", error.message);
+                    return Verdict::Ambiguous { error: Error::http(ErrorKind::Http, status, message) };
+                }
                 let after = retry_after.unwrap_or_else(|| backoff(attempt));
-                return Verdict::Retry { after, error: Error::http(ErrorKind::Http, status, message) };
+                return Verdict::Retry { after, error };
             }
             let kind = match status {
                 403 => ErrorKind::Auth,
+                // The service refuses an over-quota clip with a 400 whose message says so.
+                400 | 507 if is_quota_refusal(&message) => ErrorKind::Quota,
                 _ => ErrorKind::Http,
             };
             Verdict::Fail(Error::http(kind, status, message))
@@ -79,7 +104,7 @@ pub fn classify(outcome: Outcome, what: &str, idempotency: Idempotency, attempt:
                 Verdict::Retry { after: backoff(attempt), error }
             } else if !safe {
                 let message = format!("{} (not repeated: the service may have acted on it)", error.message);
-                Verdict::Fail(Error::new(ErrorKind::Network, message))
+                Verdict::Ambiguous { error: Error::new(ErrorKind::Network, message) }
             } else {
                 Verdict::Fail(error)
             }
@@ -92,14 +117,14 @@ mod tests {
     use super::*;
 
     fn answered(status: u16) -> Outcome {
-        Outcome::Answered { status, body: Vec::new(), retry_after: None }
+        Outcome::Answered { status, body: Vec::new(), retry_after: None, location: None }
     }
 
     #[test]
     fn transient_statuses_are_retried_when_safe() {
         assert!(matches!(classify(answered(503), "x", Idempotency::Idempotent, 0), Verdict::Retry { .. }));
         assert!(matches!(classify(answered(503), "x", Idempotency::NotIdempotent, 0), Verdict::Retry { .. }));
-        assert!(matches!(classify(answered(500), "x", Idempotency::NotIdempotent, 0), Verdict::Fail(_)));
+        assert!(matches!(classify(answered(500), "x", Idempotency::NotIdempotent, 0), Verdict::Ambiguous { .. }));
         assert!(matches!(classify(answered(500), "x", Idempotency::Idempotent, MAX_ATTEMPTS - 1), Verdict::Fail(_)));
         assert!(matches!(classify(answered(401), "x", Idempotency::Idempotent, 0), Verdict::NeedsAuth { .. }));
         match classify(answered(403), "x", Idempotency::Idempotent, 0) {
@@ -109,10 +134,30 @@ mod tests {
     }
 
     #[test]
+    fn quota_gone_and_forbidden_fail_at_once_with_their_own_codes() {
+        let quota = Outcome::Answered {
+            status: 400,
+            body: br#"{"errorCode":1013,"errorMessage":"quota exceeded: 5 bytes more"}"#.to_vec(),
+            retry_after: None,
+            location: None,
+        };
+        for (outcome, kind, status) in [
+            (quota, ErrorKind::Quota, 400),
+            (answered(410), ErrorKind::Http, 410),
+            (answered(403), ErrorKind::Auth, 403),
+        ] {
+            match classify(outcome, "x", Idempotency::Idempotent, 0) {
+                Verdict::Fail(e) => assert_eq!((e.kind, e.http_status), (kind, status)),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_request_that_may_have_arrived_is_not_repeated_unless_idempotent() {
         let sent = || Outcome::Transport { reached_service: true, message: "reset".into() };
         let unsent = || Outcome::Transport { reached_service: false, message: "refused".into() };
-        assert!(matches!(classify(sent(), "x", Idempotency::NotIdempotent, 0), Verdict::Fail(_)));
+        assert!(matches!(classify(sent(), "x", Idempotency::NotIdempotent, 0), Verdict::Ambiguous { .. }));
         assert!(matches!(classify(unsent(), "x", Idempotency::NotIdempotent, 0), Verdict::Retry { .. }));
         assert!(matches!(classify(sent(), "x", Idempotency::Idempotent, 0), Verdict::Retry { .. }));
     }

@@ -174,6 +174,8 @@ enum Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Piece {
     Create,
+    /// The check, after an ambiguous create, of whether the service made the clip.
+    VerifyCreate,
     Block(u32),
     Thumbnail(ThumbnailKind),
 }
@@ -181,6 +183,7 @@ pub enum Piece {
 /// Work for a worker.
 pub enum Task {
     Create,
+    VerifyCreate,
     Block(BlockTask),
     Thumbnail(ThumbnailTask),
 }
@@ -220,6 +223,8 @@ struct Inner {
     life: Lifecycle,
     stage: Stage,
     create_in_flight: bool,
+    /// An earlier create may or may not have reached the service: check before sending it again.
+    verify_create: bool,
     layout: Option<Layout>,
     file: Option<Arc<OpenedFile>>,
     clip: Option<Arc<CreatedClip>>,
@@ -268,6 +273,7 @@ impl Upload {
                 life: Lifecycle::default(),
                 stage: Stage::Creating,
                 create_in_flight: false,
+                verify_create: false,
                 layout,
                 file: None,
                 clip: None,
@@ -339,7 +345,7 @@ impl Upload {
         match inner.stage {
             Stage::Creating if !inner.create_in_flight => {
                 inner.create_in_flight = true;
-                NextTask::Run(Task::Create)
+                NextTask::Run(if inner.verify_create { Task::VerifyCreate } else { Task::Create })
             }
             Stage::Creating => NextTask::Wait(None),
             Stage::Uploading => {
@@ -399,6 +405,21 @@ impl Upload {
         self.emit(events, &inner, EventKind::ClipCreated, RESULT_PENDING);
     }
 
+    /// The create may have reached the service (`error`): after `after`, check before sending it again.
+    pub fn verify_create_later(&self, after: Duration, error: &Error) {
+        let mut inner = self.inner.lock();
+        inner.create_in_flight = false;
+        inner.verify_create = true;
+        inner.life.retry_later(after, error);
+    }
+
+    /// The service shows no clip from an earlier create: it provably did not act, so create again.
+    pub fn create_not_taken(&self) {
+        let mut inner = self.inner.lock();
+        inner.create_in_flight = false;
+        inner.verify_create = false;
+    }
+
     /// Thumbnail kinds whose upload URI the initial call did not hand out.
     pub fn thumbnails_without_uri(&self) -> Vec<ThumbnailKind> {
         let inner = self.inner.lock();
@@ -430,7 +451,7 @@ impl Upload {
                     }
                 }
             }
-            Piece::Create => inner.create_in_flight = false,
+            Piece::Create | Piece::VerifyCreate => inner.create_in_flight = false,
         }
     }
 
@@ -482,6 +503,11 @@ impl Upload {
             Self::end(inner, End::Failed, error);
             self.emit(events, inner, EventKind::Failed, ErrorKind::Http.code());
         }
+    }
+
+    /// A piece taken for sending that was not sent (the client paused): back in the queue, no retry counted.
+    pub fn put_back(&self, piece: Piece) {
+        Self::requeue(&mut self.inner.lock(), piece);
     }
 
     /// A request failed in a way worth repeating after `after`.

@@ -75,6 +75,7 @@ impl Route {
         match (method, segments.as_slice()) {
             (&Method::POST, ["users", "me", "scids", scid, "clips"]) => Route::CreateClip { scid: scid.to_string() },
             (&Method::PUT, ["upload", clip_id]) => Route::PutBlock { clip_id: clip_id.to_string() },
+            (&Method::PUT, ["moved", "upload", clip_id]) => Route::PutBlock { clip_id: clip_id.to_string() },
             (&Method::GET, ["users", o, "scids", s, "clips", id]) => Route::GetClip(clip(o, s, id)),
             (&Method::POST, ["users", o, "scids", s, "clips", id]) => Route::UpdateMetadata(clip(o, s, id)),
             (&Method::DELETE, ["users", o, "scids", s, "clips", id]) => Route::DeleteClip(clip(o, s, id)),

@@ -30,6 +30,9 @@ pub struct Faults {
     pub upload_expiry_s: u64,
     /// Bytes of clips each user may hold (0: unlimited); over it, creating a clip answers 400.
     pub quota_bytes: u64,
+    /// Block PUTs to `/upload/...` answer this redirect status (301/307...) with `Location: /moved/upload/...`
+    /// (the same handler); 0: none.
+    pub redirect_blocks: u16,
 }
 
 /// What happens to one request.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, LOCATION, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
@@ -155,11 +155,11 @@ async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpRe
     let _in_flight = shared.stats.request_started();
     let route = Route::parse(request.method(), request.uri().path());
     let endpoint = route.endpoint();
-    let (plan, token_limit) = if route.is_service_call() {
+    let (plan, token_limit, redirect_blocks) = if route.is_service_call() {
         let faults = shared.faults();
-        (faults.plan(), faults.expire_tokens_after)
+        (faults.plan(), faults.expire_tokens_after, faults.redirect_blocks)
     } else {
-        (FaultPlan::default(), 0)
+        (FaultPlan::default(), 0, 0)
     };
     if plan.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
@@ -174,6 +174,15 @@ async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpRe
         BodyRead::TooLarge => api::empty_response(StatusCode::PAYLOAD_TOO_LARGE),
         BodyRead::Complete(_) if plan.fail_with.is_some() => {
             injected(plan.fail_with.unwrap_or(503), plan.retry_after_s)
+        }
+        BodyRead::Complete(_) if redirect_blocks != 0 && parts.uri.path().starts_with("/upload/") => {
+            let target = format!("/moved{}", parts.uri.path_and_query().map_or("", |p| p.as_str()));
+            let mut response =
+                api::empty_response(StatusCode::from_u16(redirect_blocks).unwrap_or(StatusCode::TEMPORARY_REDIRECT));
+            response
+                .headers_mut()
+                .insert(LOCATION, HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/")));
+            response
         }
         BodyRead::Complete(_) if token_limit > 0 && token_expired(&shared, &parts, token_limit) => api::json_response(
             StatusCode::UNAUTHORIZED,

@@ -262,9 +262,22 @@ pub fn describe_error_body(body: &[u8]) -> String {
     text.chars().filter(|c| !c.is_control()).collect()
 }
 
-/// Now as ISO 8601 UTC, without a date library: days-from-civil arithmetic.
+impl InitialUploadRequest {
+    /// Whether `clip` looks like the clip this request would create: the pending clip an ambiguous
+    /// create may have left. (dateRecorded carries milliseconds when the library sets it.)
+    pub fn matches(&self, clip: &GameClip) -> bool {
+        clip.state.eq_ignore_ascii_case("PendingUpload")
+            && clip.date_recorded == self.date_recorded
+            && clip.duration_in_seconds == self.duration_in_seconds
+            && clip.user_caption == self.user_caption
+            && clip.greatest_moment_id == self.greatest_moment_id
+    }
+}
+
+/// Now as ISO 8601 UTC with milliseconds, without a date library: days-from-civil arithmetic.
 pub fn iso8601_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let (secs, millis) = (now.as_secs(), now.subsec_millis());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's civil_from_days.
     let z = days as i64 + 719_468;
@@ -276,7 +289,7 @@ pub fn iso8601_now() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]
@@ -352,7 +365,7 @@ mod tests {
     #[test]
     fn iso8601_has_the_right_shape() {
         let now = iso8601_now();
-        assert_eq!(now.len(), 20, "{now}");
+        assert_eq!(now.len(), 24, "{now}");
         assert!(now.starts_with("20") && now.ends_with('Z'));
     }
 }
