@@ -194,7 +194,9 @@ typedef struct ClipsClientOptions {
      */
     uint32_t shutdown_timeout_ms;
     /*
-     NULL: no resume across restarts. (Not available in this version: must be NULL.)
+     NULL: no resume across restarts. Set: every upload's progress is kept there (owner-only files,
+     never the Authorization value), and clips_client_create resumes what an earlier client left
+     unfinished (see clips_resumed_uploads). One client per directory at a time.
      */
     const char *journal_dir;
     /*
@@ -669,7 +671,8 @@ ClipsResult clips_cancel(struct ClipsClient *c, ClipsHandle h);
 ClipsResult clips_release(struct ClipsClient *c, ClipsHandle h);
 
 /*
- Handles of uploads resumed from the journal. (No journal in this version: always 0 of them.)
+ Handles of the uploads this client resumed from its journal_dir (file mode ones continue by
+ themselves; push mode ones wait for the blocks clips_missing_blocks lists).
  */
 ClipsResult clips_resumed_uploads(struct ClipsClient *c, ClipsHandle *out, size_t cap, size_t *out_count);
 

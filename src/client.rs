@@ -15,15 +15,17 @@ use crate::engine::{Engine, Job};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Event;
 use crate::http::{check_url, Http, HttpConfig};
-use crate::log::{LogSink, Logger};
+use crate::journal::{self, Journal};
+use crate::log::{LogLevel, LogSink, Logger};
 use crate::operation::{Answer, Operation, OperationKind};
+use crate::platform::permissions::create_private_dir;
 use crate::protocol::{
     check_caption, check_clip_id, check_scid, check_title_data, clip_types_wire, iso8601_now, owner_segment,
     percent_encode, ClipSource, GameClip, InitialUploadRequest, ThumbnailSource, Visibility, MAX_BLOCK_SIZE,
     MAX_FILE_SIZE, MAX_RATING, MIN_BLOCK_SIZE, MIN_RATING,
 };
 use crate::retry::Idempotency;
-use crate::upload::{ThumbnailKind, Upload, UploadData, UploadStatus};
+use crate::upload::{Resumed, ThumbnailKind, Upload, UploadData, UploadStatus};
 
 pub const DEFAULT_METADATA_BASE_URL: &str = "https://gameclipsmetadata.xboxlive.com";
 const MAX_WORKER_THREADS: u32 = 64;
@@ -174,12 +176,12 @@ impl UploadRequest {
             expected_blocks: 0,
             file_size: 0,
             clip_type: clip_types_wire(self.clip_types)?,
-            source: self.source.wire(),
-            visibility: self.visibility.wire(),
+            source: self.source.wire().into(),
+            visibility: self.visibility.wire().into(),
             title_data: self.title_data.clone(),
             system_properties: self.system_properties.clone(),
             users_in_session: self.users_in_session.clone(),
-            thumbnail_source: self.thumbnail_source.wire(),
+            thumbnail_source: self.thumbnail_source.wire().into(),
             thumbnail_offset_ms: (self.thumbnail_source == ThumbnailSource::Offset).then_some(self.thumbnail_offset_ms),
             saved_by_user: self.saved_by_user,
         })
@@ -238,6 +240,34 @@ pub struct Client {
     engine: Arc<Engine>,
     workers: Mutex<Vec<JoinHandle<()>>>,
     shutdown_timeout: Duration,
+    resumed: Vec<u64>,
+}
+
+/// Reads the journals in `dir` and schedules every unfinished upload they describe. (The journal files
+/// are small: reading them is the one disk access `Client::new` makes; the clip files themselves are
+/// checked by workers.) Files that describe no upload are removed.
+fn resume_from(engine: &Arc<Engine>, dir: &std::path::Path) -> Result<Vec<u64>> {
+    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("journal_dir {}: {e}", dir.display()));
+    let mut handles = Vec::new();
+    for path in journal::files(dir).map_err(io)? {
+        let resumed = journal::read(&path)
+            .and_then(|records| Ok((records, Journal::reopen(&path)?)))
+            .ok()
+            .and_then(|(records, journal)| Resumed::from_records(journal, records));
+        let Some(resumed) = resumed else {
+            engine.log.log(LogLevel::Warn, || format!("{} describes no upload; removed", path.display()));
+            let _ = std::fs::remove_file(&path);
+            continue;
+        };
+        let (handle, job) = engine
+            .handles
+            .insert_with(|handle| Job::Upload(Arc::new(Upload::resume(handle, resumed))))
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "too many handles in use"))?;
+        engine.log.log(LogLevel::Info, || format!("upload {handle:#x} resumed from {}", path.display()));
+        engine.schedule(job);
+        handles.push(handle);
+    }
+    Ok(handles)
 }
 
 fn invalid_handle() -> Error {
@@ -256,10 +286,9 @@ impl Client {
         if options.max_buffered_bytes < u64::from(block_size) {
             return Err(Error::invalid("max_buffered_bytes must hold at least one block"));
         }
-        if options.journal_dir.is_some() {
-            return Err(Error::invalid(
-                "journal_dir: resuming uploads across restarts is not available in this version",
-            ));
+        if let Some(dir) = &options.journal_dir {
+            create_private_dir(dir)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("journal_dir {}: {e}", dir.display())))?;
         }
         let base = options.metadata_base_url.trim_end_matches('/').to_string();
         check_url(&base, options.allow_insecure_http)
@@ -278,14 +307,24 @@ impl Client {
             base,
             options.allow_insecure_http,
             block_size,
+            options.journal_dir.clone(),
             options.max_buffered_bytes,
             options.max_bytes_per_second,
             Logger::new(options.log.clone(), options.log_level),
         ));
+        let resumed = match &options.journal_dir {
+            Some(dir) => resume_from(&engine, dir)?,
+            None => Vec::new(),
+        };
         let workers = engine
             .start_workers(options.worker_threads)
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start worker threads: {e}")))?;
-        Ok(Client { engine, workers: Mutex::new(workers), shutdown_timeout: options.shutdown_timeout })
+        Ok(Client { engine, workers: Mutex::new(workers), shutdown_timeout: options.shutdown_timeout, resumed })
+    }
+
+    /// Handles of the uploads this client resumed from its journal dir.
+    pub fn resumed_uploads(&self) -> Vec<u64> {
+        self.resumed.clone()
     }
 
     /// The whole Authorization header value. Uploads waiting for one continue.
@@ -563,6 +602,11 @@ impl Client {
             if worker.is_finished() {
                 let _ = worker.join();
             }
+        }
+        // Uploads that ended since a worker last looked (a cancel just before destroy, say) must not
+        // come back from their journal.
+        if all_ended {
+            self.engine.remove_ended_journals(&self.engine.handles.values());
         }
         self.engine.log.close();
         all_ended

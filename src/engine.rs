@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventQueue;
 use crate::handles::HandleTable;
 use crate::http::{check_url, same_origin, Body, Http, Outcome};
+use crate::journal::{fnv1a, FileIdentity, Journal, Record};
 use crate::lifecycle::NextTask;
 use crate::log::{LogLevel, Logger};
 use crate::operation::{Answer, Operation, OperationKind, OperationResult};
@@ -26,7 +27,8 @@ use crate::protocol::{
 };
 use crate::retry::{backoff, classify, Idempotency, Verdict, MAX_ATTEMPTS};
 use crate::upload::{
-    BlockTask, CreatedClip, OpenedFile, Piece, PushBudget, Task, ThumbnailTask, Upload, UploadData, UploadStatus,
+    BlockTask, CreatedClip, OpenedFile, Piece, PushBudget, ServiceView, Task, ThumbnailTask, Upload, UploadData,
+    UploadStatus,
 };
 
 /// What a handle names: an upload or a clip operation.
@@ -88,16 +90,21 @@ impl Job {
     }
 }
 
-/// One request's worth of work for a worker.
+/// One request's worth of work for a worker, or journal upkeep.
 enum Work {
     Upload(Arc<Upload>, Task),
     Operation(Arc<Operation>),
+    SyncJournals,
+    /// Jobs that just ended.
+    RemoveJournals(Vec<Job>),
 }
 
 struct Schedule {
     /// Uploads and operations with work left, in turn order.
     ring: std::collections::VecDeque<Job>,
     paused: bool,
+    /// A pause asked for the journals to be made durable.
+    sync_requested: bool,
     stopping: bool,
 }
 
@@ -106,6 +113,8 @@ pub struct Engine {
     pub metadata_base_url: String,
     pub allow_insecure_http: bool,
     pub block_size: u32,
+    /// Where uploads are journaled for resuming; `None`: no resume.
+    pub journal_dir: Option<PathBuf>,
     pub authorization: RwLock<Option<Arc<str>>>,
     pub handles: HandleTable<Job>,
     pub events: EventQueue,
@@ -122,6 +131,27 @@ enum Setback {
     Outcome(Outcome),
     /// Writing the file failed: final.
     Disk(Error),
+}
+
+/// How a clip file looks: size, modification time and the fingerprints of its first and last block.
+fn file_identity(file: &OpenedFile, block_size: u32) -> Result<FileIdentity> {
+    let layout = crate::upload::Layout::new(file.size, block_size);
+    let fingerprint = |block: u32| -> Result<u64> {
+        let mut buffer = vec![0u8; layout.block_len(block)];
+        read_exact_at(&file.file, &mut buffer, layout.offset(block))
+            .map_err(|e| Error::new(ErrorKind::Io, format!("reading the clip file: {e}")))?;
+        Ok(fnv1a(&buffer))
+    };
+    let modified_ns = file
+        .modified
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    Ok(FileIdentity {
+        size: file.size,
+        modified_ns,
+        first_block: fingerprint(0)?,
+        last_block: fingerprint(layout.blocks - 1)?,
+    })
 }
 
 /// Redirects followed for one request before giving up.
@@ -175,6 +205,7 @@ impl Engine {
         metadata_base_url: String,
         allow_insecure_http: bool,
         block_size: u32,
+        journal_dir: Option<PathBuf>,
         max_buffered_bytes: u64,
         max_bytes_per_second: u64,
         log: Logger,
@@ -184,13 +215,19 @@ impl Engine {
             metadata_base_url,
             allow_insecure_http,
             block_size,
+            journal_dir,
             authorization: RwLock::new(None),
             handles: HandleTable::new(),
             events: EventQueue::default(),
             push_budget: Arc::new(PushBudget::new(max_buffered_bytes)),
             bandwidth: Bandwidth::new(max_bytes_per_second),
             log,
-            schedule: Mutex::new(Schedule { ring: Default::default(), paused: false, stopping: false }),
+            schedule: Mutex::new(Schedule {
+                ring: Default::default(),
+                paused: false,
+                sync_requested: false,
+                stopping: false,
+            }),
             work_available: Condvar::new(),
         }
     }
@@ -216,8 +253,12 @@ impl Engine {
         self.work_available.notify_all();
     }
 
+    /// Paused: no request starts, and a worker makes the journals durable.
     pub fn set_paused(&self, paused: bool) {
-        self.schedule.lock().paused = paused;
+        let mut schedule = self.schedule.lock();
+        schedule.paused = paused;
+        schedule.sync_requested |= paused && self.journal_dir.is_some();
+        drop(schedule);
         self.work_available.notify_all();
     }
 
@@ -242,7 +283,11 @@ impl Engine {
             if schedule.stopping {
                 return None;
             }
+            if std::mem::take(&mut schedule.sync_requested) {
+                return Some(Work::SyncJournals);
+            }
             let mut wake_at: Option<Instant> = None;
+            let mut ended = Vec::new();
             if !schedule.paused {
                 let now = Instant::now();
                 for _ in 0..schedule.ring.len() {
@@ -250,6 +295,10 @@ impl Engine {
                     match job.next_work(now) {
                         NextTask::Run(work) => {
                             schedule.ring.push_back(job);
+                            if !ended.is_empty() {
+                                // The request first; the ended jobs go back for the next worker.
+                                schedule.ring.extend(ended);
+                            }
                             return Some(work);
                         }
                         NextTask::Wait(at) => {
@@ -259,9 +308,13 @@ impl Engine {
                             };
                             schedule.ring.push_back(job);
                         }
+                        NextTask::Finished if self.journal_dir.is_some() => ended.push(job),
                         NextTask::Finished => {}
                     }
                 }
+            }
+            if !ended.is_empty() {
+                return Some(Work::RemoveJournals(ended));
             }
             match wake_at {
                 Some(at) => {
@@ -279,6 +332,9 @@ impl Engine {
             match work {
                 Work::Upload(upload, Task::Create) => self.create_clip(&upload),
                 Work::Upload(upload, Task::VerifyCreate) => self.verify_create(&upload),
+                Work::Upload(upload, Task::CheckResumed) => self.check_resumed(&upload),
+                Work::SyncJournals => self.sync_journals(),
+                Work::RemoveJournals(jobs) => self.remove_ended_journals(&jobs),
                 Work::Upload(upload, Task::Block(block)) => self.send_block(&upload, block, &mut buffer),
                 Work::Upload(upload, Task::Thumbnail(thumbnail)) => self.send_thumbnail(&upload, thumbnail),
                 Work::Operation(operation) => self.run_operation(&operation),
@@ -296,34 +352,168 @@ impl Engine {
         upload.fail(error, &self.events);
     }
 
-    /// Opens the clip file the first time (file mode) and returns the request body of the initial call.
-    fn prepare_create(&self, upload: &Upload) -> Result<Vec<u8>, Error> {
-        let layout = match (&upload.data, upload.layout()) {
-            (_, Some(layout)) => layout,
-            (UploadData::File { path, size }, None) => {
-                let file = OpenedFile::open(path)?;
-                if *size != 0 && file.size != *size {
-                    return Err(Error::invalid(format!(
-                        "file_size is {size} but {} is {} bytes",
-                        path.display(),
-                        file.size
-                    )));
+    /// Opens the clip file (file mode): a new upload takes its layout from it; a resumed one checks it
+    /// is the file the upload began with.
+    fn open_clip_file(&self, upload: &Upload, path: &Path, size: u64) -> Result<()> {
+        let file = OpenedFile::open(path)?;
+        if size != 0 && file.size != size {
+            return Err(Error::invalid(format!("file_size is {size} but {} is {} bytes", path.display(), file.size)));
+        }
+        if file.size == 0 || file.size >= MAX_FILE_SIZE {
+            return Err(Error::invalid(format!(
+                "{} is {} bytes; a clip must be 1 byte to 4 GiB - 1",
+                path.display(),
+                file.size
+            )));
+        }
+        match upload.expected_identity() {
+            Some(expected) => {
+                if file_identity(&file, self.block_size_of(upload))? != expected {
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!(
+                            "{} changed since the upload began (size, time or content): not resumed",
+                            path.display()
+                        ),
+                    ));
                 }
-                if file.size == 0 || file.size >= MAX_FILE_SIZE {
-                    return Err(Error::invalid(format!(
-                        "{} is {} bytes; a clip must be 1 byte to 4 GiB - 1",
-                        path.display(),
-                        file.size
-                    )));
-                }
-                upload.file_opened(file)
+                upload.attach_file(file);
             }
-            (UploadData::Push { .. }, None) => unreachable!("push uploads have a layout from the start"),
-        };
+            None => {
+                upload.file_opened(file);
+            }
+        }
+        Ok(())
+    }
+
+    fn block_size_of(&self, upload: &Upload) -> u32 {
+        upload.layout().map_or(self.block_size, |layout| layout.block_size)
+    }
+
+    /// Opens the clip file the first time (file mode), starts the journal, and returns the request body
+    /// of the initial call.
+    fn prepare_create(&self, upload: &Upload) -> Result<Vec<u8>> {
+        if let UploadData::File { path, size } = &upload.data {
+            if upload.opened_file().is_none() {
+                self.open_clip_file(upload, path, *size)?;
+            }
+        }
+        let layout = upload.layout().expect("a push upload, or an opened file, has a layout");
+        if upload.journal().is_none() {
+            self.start_journal(upload, layout);
+        }
         let mut request = upload.request.clone();
         request.file_size = layout.file_size as u32;
         request.expected_blocks = layout.blocks;
         Ok(serde_json::to_vec(&request).expect("the request serializes"))
+    }
+
+    /// A new upload's journal: what to upload, written before the initial call. Without a journal
+    /// dir, or if it cannot be written (logged), the upload goes on without resume.
+    fn start_journal(&self, upload: &Upload, layout: crate::upload::Layout) {
+        let Some(dir) = &self.journal_dir else { return };
+        let started = (|| -> Result<Journal> {
+            let (path, identity) = match (&upload.data, upload.opened_file()) {
+                (UploadData::File { path, .. }, Some(file)) => {
+                    (Some(path.clone()), Some(file_identity(&file, layout.block_size)?))
+                }
+                _ => (None, None),
+            };
+            let record = Record::Start {
+                scid: upload.scid.clone(),
+                path,
+                file: identity,
+                size: layout.file_size,
+                block_size: layout.block_size,
+                request: serde_json::to_value(&upload.request).expect("the request serializes"),
+                thumbnails: upload
+                    .thumbnail_paths()
+                    .into_iter()
+                    .map(|(kind, path)| (kind.name().to_string(), path))
+                    .collect(),
+            };
+            let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("the journal in {}: {e}", dir.display()));
+            let journal = Journal::create(dir, &uuid::Uuid::new_v4().simple().to_string()).map_err(io)?;
+            journal.append(&record).and_then(|()| journal.sync()).map_err(io)?;
+            Ok(journal)
+        })();
+        match started {
+            Ok(journal) => upload.set_journal(journal),
+            Err(error) => self.log.log(LogLevel::Warn, || {
+                format!(
+                    "upload {:#x}: not journaled, so it cannot resume after a restart: {}",
+                    upload.handle, error.message
+                )
+            }),
+        }
+    }
+
+    /// A resumed upload whose clip was created before the restart: checks the file (file mode), then
+    /// asks the service whether it still waits for blocks, already has the clip, or lost it.
+    fn check_resumed(&self, upload: &Upload) {
+        if let UploadData::File { path, size } = &upload.data {
+            if upload.opened_file().is_none() {
+                if let Err(error) = self.open_clip_file(upload, path, *size) {
+                    return self.fail(upload, error);
+                }
+            }
+        }
+        let Some(authorization) = self.current_authorization() else {
+            return upload.wait_for_auth(Piece::CheckResumed, 0, &self.events);
+        };
+        let Some(clip_id) = upload.clip_id() else { return upload.resume_checked(ServiceView::Gone, &self.events) };
+        let url = format!("{}/users/me/scids/{}/clips/{clip_id}", self.metadata_base_url, upload.scid);
+        let outcome = self.http.send(Method::GET, &url, Some(&authorization), Body::Empty);
+        match classify(outcome, "checking the resumed clip", Idempotency::Idempotent, upload.attempt()) {
+            Verdict::Success { body, .. } => match GameClip::from_get_response(&body) {
+                Ok(clip) if clip.state.eq_ignore_ascii_case("PendingUpload") => {
+                    upload.resume_checked(ServiceView::Pending, &self.events)
+                }
+                Ok(clip) => {
+                    self.log.log(LogLevel::Info, || {
+                        format!("upload {:#x}: the service already has clip {clip_id} ({})", upload.handle, clip.state)
+                    });
+                    upload.resume_checked(ServiceView::Committed, &self.events)
+                }
+                Err(error) => self.fail(upload, error),
+            },
+            Verdict::Fail(error) if matches!(error.http_status, 404 | 410) => {
+                self.log.log(LogLevel::Info, || {
+                    format!(
+                        "upload {:#x}: clip {clip_id} is gone ({}); creating it again",
+                        upload.handle, error.http_status
+                    )
+                });
+                upload.resume_checked(ServiceView::Gone, &self.events)
+            }
+            Verdict::Retry { after, error } => self.retry(upload, Piece::CheckResumed, after, &error),
+            Verdict::NeedsAuth { status } => upload.wait_for_auth(Piece::CheckResumed, status, &self.events),
+            Verdict::Ambiguous { error } | Verdict::Fail(error) => self.fail(upload, error),
+        }
+    }
+
+    /// Makes every journal durable (on pause: the game may be suspended and never come back).
+    fn sync_journals(&self) {
+        for job in self.handles.values() {
+            if let Job::Upload(upload) = job {
+                if let Some(journal) = upload.journal() {
+                    let _ = journal.sync();
+                }
+            }
+        }
+    }
+
+    /// Removes the journals of uploads that ended.
+    pub fn remove_ended_journals(&self, jobs: &[Job]) {
+        for job in jobs {
+            if let Job::Upload(upload) = job {
+                if let (true, Some(journal)) = (upload.has_ended(), upload.journal()) {
+                    if let Err(e) = journal.remove() {
+                        self.log.log(LogLevel::Warn, || format!("cannot remove {}: {e}", journal.path().display()));
+                    }
+                }
+            }
+        }
     }
 
     fn create_clip(&self, upload: &Upload) {

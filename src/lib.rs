@@ -11,6 +11,7 @@ pub mod error;
 mod events;
 mod handles;
 mod http;
+mod journal;
 mod lifecycle;
 mod log;
 mod operation;

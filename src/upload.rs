@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventKind, EventQueue};
+use crate::journal::{FileIdentity, Journal, Record};
 use crate::lifecycle::{End, Gate, Lifecycle, NextTask};
 use crate::protocol::{InitialUploadRequest, InitialUploadResponse};
 
@@ -167,7 +168,90 @@ pub struct CreatedClip {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Creating,
+    /// Resumed from the journal after its clip was created: ask the service how far it got.
+    Resuming,
     Uploading,
+}
+
+/// What the service says of a resumed upload's clip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceView {
+    /// Still waiting for blocks: send the ones not acknowledged.
+    Pending,
+    /// The service has the whole clip: nothing to send.
+    Committed,
+    /// The clip is gone (expired, deleted): create it again.
+    Gone,
+}
+
+/// An unfinished upload read back from its journal.
+pub struct Resumed {
+    pub journal: Journal,
+    pub scid: String,
+    pub data: UploadData,
+    pub identity: Option<FileIdentity>,
+    pub request: InitialUploadRequest,
+    pub thumbnails: Vec<(ThumbnailKind, PathBuf)>,
+    pub block_size: u32,
+    pub created: Option<CreatedClip>,
+    pub acked: Vec<u32>,
+    pub committed: bool,
+    pub thumbnails_sent: Vec<ThumbnailKind>,
+}
+
+impl Resumed {
+    /// Reads the records of one journal; `None` when they do not describe an upload.
+    pub fn from_records(journal: Journal, records: Vec<Record>) -> Option<Resumed> {
+        let mut records = records.into_iter();
+        let Some(Record::Start { scid, path, file, size, block_size, request, thumbnails }) = records.next() else {
+            return None;
+        };
+        let kind = |name: &str| match name {
+            "large" => Some(ThumbnailKind::Large),
+            "small" => Some(ThumbnailKind::Small),
+            _ => None,
+        };
+        let mut resumed = Resumed {
+            journal,
+            scid,
+            data: match path {
+                Some(path) => UploadData::File { path, size },
+                None => UploadData::Push { size },
+            },
+            identity: file,
+            request: serde_json::from_value(request).ok()?,
+            thumbnails: thumbnails.into_iter().filter_map(|(name, path)| Some((kind(&name)?, path))).collect(),
+            block_size,
+            created: None,
+            acked: Vec::new(),
+            committed: false,
+            thumbnails_sent: Vec::new(),
+        };
+        if !(crate::protocol::MIN_BLOCK_SIZE..=crate::protocol::MAX_BLOCK_SIZE).contains(&block_size) || size == 0 {
+            return None;
+        }
+        let blocks = Layout::new(size, block_size).blocks;
+        for record in records {
+            match record {
+                // A clip created again (the first one was gone) starts its progress afresh.
+                Record::Created { response, upload_id } => {
+                    resumed.created = Some(CreatedClip { response: serde_json::from_value(response).ok()?, upload_id });
+                    resumed.acked.clear();
+                    resumed.committed = false;
+                    resumed.thumbnails_sent.clear();
+                }
+                Record::Acked { block, committed } if block < blocks => {
+                    resumed.acked.push(block);
+                    resumed.committed |= committed;
+                }
+                Record::Thumbnail { kind: name } => resumed.thumbnails_sent.extend(kind(&name)),
+                Record::Start { .. } | Record::Acked { .. } => return None,
+            }
+        }
+        resumed.acked.sort_unstable();
+        resumed.acked.dedup();
+        Some(resumed)
+    }
 }
 
 /// One request's worth of an upload, named when its outcome comes back.
@@ -176,6 +260,8 @@ pub enum Piece {
     Create,
     /// The check, after an ambiguous create, of whether the service made the clip.
     VerifyCreate,
+    /// The check of how far a resumed upload got.
+    CheckResumed,
     Block(u32),
     Thumbnail(ThumbnailKind),
 }
@@ -184,6 +270,8 @@ pub enum Piece {
 pub enum Task {
     Create,
     VerifyCreate,
+    /// A resumed upload: check the clip file (file mode) and ask the service how far it got.
+    CheckResumed,
     Block(BlockTask),
     Thumbnail(ThumbnailTask),
 }
@@ -235,6 +323,9 @@ struct Inner {
     bytes_acked: u64,
     committed: bool,
     thumbnails: Vec<PendingThumbnail>,
+    journal: Option<Arc<Journal>>,
+    /// Resumed file mode: how the file looked when the upload began.
+    expected_identity: Option<FileIdentity>,
 }
 
 pub struct Upload {
@@ -287,7 +378,130 @@ impl Upload {
                     .into_iter()
                     .map(|(kind, path)| PendingThumbnail { kind, path, url: None, state: ThumbnailState::Ready })
                     .collect(),
+                journal: None,
+                expected_identity: None,
             }),
+        }
+    }
+
+    /// An upload read back from its journal, as far as it had got.
+    pub fn resume(handle: u64, resumed: Resumed) -> Upload {
+        let thumbnails = resumed.thumbnails.clone();
+        let upload = Upload::new(handle, resumed.scid, resumed.data, resumed.request, thumbnails, resumed.block_size);
+        {
+            let mut inner = upload.inner.lock();
+            let inner = &mut *inner;
+            let layout = match upload.data {
+                UploadData::File { size, .. } | UploadData::Push { size } => Layout::new(size, resumed.block_size),
+            };
+            inner.layout = Some(layout);
+            let fresh = || if upload.is_push() { Block::Missing } else { Block::Ready(None) };
+            inner.blocks = (0..layout.blocks).map(|_| fresh()).collect();
+            inner.journal = Some(Arc::new(resumed.journal));
+            inner.expected_identity = resumed.identity;
+            if let Some(created) = resumed.created {
+                for &num in &resumed.acked {
+                    inner.blocks[num as usize] = Block::Acked;
+                    inner.blocks_acked += 1;
+                    inner.bytes_acked += layout.block_len(num) as u64;
+                }
+                inner.committed = resumed.committed;
+                for thumbnail in &mut inner.thumbnails {
+                    thumbnail.url = match thumbnail.kind {
+                        ThumbnailKind::Large => created.response.large_thumbnail_uri.clone(),
+                        ThumbnailKind::Small => created.response.small_thumbnail_uri.clone(),
+                    };
+                    if resumed.thumbnails_sent.contains(&thumbnail.kind) {
+                        thumbnail.state = ThumbnailState::Sent;
+                    }
+                }
+                inner.clip = Some(Arc::new(created));
+                inner.stage = Stage::Resuming;
+            }
+            if !upload.is_push() {
+                inner.ready =
+                    (0..layout.blocks).filter(|&n| matches!(inner.blocks[n as usize], Block::Ready(_))).collect();
+            }
+        }
+        upload
+    }
+
+    pub fn journal(&self) -> Option<Arc<Journal>> {
+        self.inner.lock().journal.clone()
+    }
+
+    pub fn set_journal(&self, journal: Journal) {
+        self.inner.lock().journal = Some(Arc::new(journal));
+    }
+
+    /// Writes a record; a journal that cannot be written costs the ability to resume, not the upload.
+    fn record(&self, journal: Option<Arc<Journal>>, record: &Record, sync: bool) {
+        if let Some(journal) = journal {
+            let written = journal.append(record).and_then(|()| if sync { journal.sync() } else { Ok(()) });
+            if written.is_err() {
+                self.inner.lock().journal = None;
+            }
+        }
+    }
+
+    /// The thumbnail images the upload sends (for its journal).
+    pub fn thumbnail_paths(&self) -> Vec<(ThumbnailKind, PathBuf)> {
+        self.inner.lock().thumbnails.iter().map(|t| (t.kind, t.path.clone())).collect()
+    }
+
+    /// Resumed file mode: how the file must still look.
+    pub fn expected_identity(&self) -> Option<FileIdentity> {
+        self.inner.lock().expected_identity.clone()
+    }
+
+    pub fn opened_file(&self) -> Option<Arc<OpenedFile>> {
+        self.inner.lock().file.clone()
+    }
+
+    /// Resumed file mode: the file, checked unchanged, for the blocks still to send.
+    pub fn attach_file(&self, file: OpenedFile) {
+        self.inner.lock().file = Some(Arc::new(file));
+    }
+
+    /// Whether the upload has ended (for removing its journal).
+    pub fn has_ended(&self) -> bool {
+        !self.inner.lock().life.is_running()
+    }
+
+    /// What the service said of a resumed upload's clip.
+    pub fn resume_checked(&self, view: ServiceView, events: &EventQueue) {
+        let mut inner = self.inner.lock();
+        let inner = &mut *inner;
+        inner.create_in_flight = false;
+        if !inner.life.is_running() || inner.stage != Stage::Resuming {
+            return;
+        }
+        let layout = inner.layout.expect("resumed uploads know their layout");
+        match view {
+            ServiceView::Pending => inner.stage = Stage::Uploading,
+            ServiceView::Committed => {
+                inner.stage = Stage::Uploading;
+                inner.blocks = (0..layout.blocks).map(|_| Block::Acked).collect();
+                inner.ready.clear();
+                inner.blocks_acked = layout.blocks;
+                inner.bytes_acked = layout.file_size;
+                inner.committed = true;
+                self.finish_if_done(inner, events);
+            }
+            ServiceView::Gone => {
+                let fresh = || if self.is_push() { Block::Missing } else { Block::Ready(None) };
+                inner.stage = Stage::Creating;
+                inner.clip = None;
+                inner.blocks = (0..layout.blocks).map(|_| fresh()).collect();
+                inner.ready = if self.is_push() { VecDeque::new() } else { (0..layout.blocks).collect() };
+                inner.blocks_acked = 0;
+                inner.bytes_acked = 0;
+                inner.committed = false;
+                for thumbnail in &mut inner.thumbnails {
+                    thumbnail.state = ThumbnailState::Ready;
+                    thumbnail.url = None;
+                }
+            }
         }
     }
 
@@ -347,7 +561,11 @@ impl Upload {
                 inner.create_in_flight = true;
                 NextTask::Run(if inner.verify_create { Task::VerifyCreate } else { Task::Create })
             }
-            Stage::Creating => NextTask::Wait(None),
+            Stage::Resuming if !inner.create_in_flight => {
+                inner.create_in_flight = true;
+                NextTask::Run(Task::CheckResumed)
+            }
+            Stage::Creating | Stage::Resuming => NextTask::Wait(None),
             Stage::Uploading => {
                 // Thumbnails first: they are small, and the clip is not complete without them.
                 if let Some(thumbnail) = inner.thumbnails.iter_mut().find(|t| t.state == ThumbnailState::Ready) {
@@ -399,10 +617,18 @@ impl Upload {
                 ThumbnailKind::Small => clip.response.small_thumbnail_uri.clone(),
             };
         }
+        let record = Record::Created {
+            response: serde_json::to_value(&clip.response).expect("the response serializes"),
+            upload_id: clip.upload_id.clone(),
+        };
         inner.stage = Stage::Uploading;
         inner.clip = Some(Arc::new(clip));
         inner.life.progressed(200);
         self.emit(events, &inner, EventKind::ClipCreated, RESULT_PENDING);
+        let journal = inner.journal.clone();
+        drop(inner);
+        // Durable at once: without it a restart would create the clip a second time.
+        self.record(journal, &record, true);
     }
 
     /// The create may have reached the service (`error`): after `after`, check before sending it again.
@@ -451,7 +677,7 @@ impl Upload {
                     }
                 }
             }
-            Piece::Create | Piece::VerifyCreate => inner.create_in_flight = false,
+            Piece::Create | Piece::VerifyCreate | Piece::CheckResumed => inner.create_in_flight = false,
         }
     }
 
@@ -470,6 +696,9 @@ impl Upload {
         inner.life.progressed(status);
         self.emit(events, &inner, EventKind::Progress, RESULT_PENDING);
         self.finish_if_done(&mut inner, events);
+        let journal = inner.journal.clone();
+        drop(inner);
+        self.record(journal, &Record::Acked { block: num, committed }, false);
     }
 
     /// The service took a thumbnail image.
@@ -483,6 +712,9 @@ impl Upload {
         }
         inner.life.progressed(status);
         self.finish_if_done(&mut inner, events);
+        let journal = inner.journal.clone();
+        drop(inner);
+        self.record(journal, &Record::Thumbnail { kind: kind.name().into() }, false);
     }
 
     /// Completes the upload once every block and thumbnail is in.
@@ -618,7 +850,7 @@ impl Upload {
         let inner = self.inner.lock();
         let layout = inner.layout;
         let working = match inner.stage {
-            Stage::Creating => UploadState::Creating,
+            Stage::Creating | Stage::Resuming => UploadState::Creating,
             Stage::Uploading
                 if inner.ready.is_empty()
                     && inner.in_flight == 0

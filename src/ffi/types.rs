@@ -140,7 +140,9 @@ pub struct ClipsClientOptions {
     pub request_timeout_ms: u32,
     /// 0: 2000.
     pub shutdown_timeout_ms: u32,
-    /// NULL: no resume across restarts. (Not available in this version: must be NULL.)
+    /// NULL: no resume across restarts. Set: every upload's progress is kept there (owner-only files,
+    /// never the Authorization value), and clips_client_create resumes what an earlier client left
+    /// unfinished (see clips_resumed_uploads). One client per directory at a time.
     pub journal_dir: *const c_char,
     /// Trusted PEM roots; NULL: the built-in webpki roots.
     pub ca_bundle_path: *const c_char,

@@ -185,7 +185,8 @@ pub unsafe extern "C" fn clips_release(c: *mut ClipsClient, h: ClipsHandle) -> C
     })
 }
 
-/// Handles of uploads resumed from the journal. (No journal in this version: always 0 of them.)
+/// Handles of the uploads this client resumed from its journal_dir (file mode ones continue by
+/// themselves; push mode ones wait for the blocks clips_missing_blocks lists).
 #[no_mangle]
 pub unsafe extern "C" fn clips_resumed_uploads(
     c: *mut ClipsClient,
@@ -194,8 +195,8 @@ pub unsafe extern "C" fn clips_resumed_uploads(
     out_count: *mut size_t,
 ) -> ClipsResult {
     guard("clips_resumed_uploads", || {
-        registry::lookup(c)?;
+        let resumed = registry::lookup(c)?.resumed_uploads();
         // SAFETY: out/out_count per the contract.
-        unsafe { write_list::<ClipsHandle>(&[], out, cap, out_count) }
+        unsafe { write_list(&resumed, out, cap, out_count) }
     })
 }

@@ -2,3 +2,4 @@
 //! or `cfg(windows)`.
 
 pub mod file_io;
+pub mod permissions;

@@ -164,8 +164,8 @@ pub fn check_title_data(title_data: &str) -> Result<()> {
     Ok(())
 }
 
-/// InitialUploadRequest (call 1).
-#[derive(Debug, Clone, Serialize)]
+/// InitialUploadRequest (call 1). Also kept in the resume journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InitialUploadRequest {
     pub greatest_moment_id: String,
@@ -177,20 +177,20 @@ pub struct InitialUploadRequest {
     pub file_size: u32,
     #[serde(rename = "type")]
     pub clip_type: String,
-    pub source: &'static str,
-    pub visibility: &'static str,
+    pub source: String,
+    pub visibility: String,
     pub title_data: String,
     pub system_properties: String,
     pub users_in_session: Vec<String>,
-    pub thumbnail_source: &'static str,
+    pub thumbnail_source: String,
     /// Spelled so on the wire; sent only with the Offset source.
     #[serde(rename = "thumbnailOffsetMillseconds", skip_serializing_if = "Option::is_none")]
     pub thumbnail_offset_ms: Option<i32>,
     pub saved_by_user: bool,
 }
 
-/// InitialUploadResponse. Unknown members are ignored.
-#[derive(Debug, Clone, Deserialize)]
+/// InitialUploadResponse. Unknown members are ignored. Also kept in the resume journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InitialUploadResponse {
     pub game_clip_id: String,
