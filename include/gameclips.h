@@ -186,7 +186,8 @@ typedef struct ClipsClientOptions {
      */
     uint64_t max_bytes_per_second;
     /*
-     0: 30000.
+     0: 30000. Each step of a request (connect, each read or write, waiting for the answer) must
+     finish within it, and the whole request within 4 times it; then it counts as a failed attempt.
      */
     uint32_t request_timeout_ms;
     /*

@@ -13,6 +13,9 @@ use ureq::Agent;
 use crate::error::{Error, Result};
 use crate::protocol::MAX_RESPONSE_BYTES;
 
+/// Each request must end within this many request timeouts (each step of it within one).
+pub const REQUEST_DEADLINE_FACTOR: u32 = 4;
+
 pub struct HttpConfig {
     pub service_version: String,
     pub request_timeout: Duration,
@@ -215,6 +218,8 @@ impl Http {
             .timeout_per_read(timeout)
             .timeout_per_write(timeout)
             .timeout_recv_response(timeout)
+            // The whole request, however it trickles: a slow-but-alive server cannot hold a worker forever.
+            .timeout_global(Some(config.request_timeout.saturating_mul(REQUEST_DEADLINE_FACTOR)))
             .max_idle_connections_per_host(64)
             .build();
         Ok(Http {

@@ -136,7 +136,8 @@ pub struct ClipsClientOptions {
     pub max_buffered_bytes: u64,
     /// 0: unlimited; changeable later with clips_set_bandwidth_limit.
     pub max_bytes_per_second: u64,
-    /// 0: 30000.
+    /// 0: 30000. Each step of a request (connect, each read or write, waiting for the answer) must
+    /// finish within it, and the whole request within 4 times it; then it counts as a failed attempt.
     pub request_timeout_ms: u32,
     /// 0: 2000.
     pub shutdown_timeout_ms: u32,
