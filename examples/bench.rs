@@ -1,0 +1,488 @@
+//! Benchmarks against the physical limit and against curl, each suite measuring its peer in the same
+//! run. `cargo run --release --example bench -- all` (or one of: link, cpu, game-thread, memory, scale)
+//! prints a markdown table and writes it to `target/bench-report.md`.
+//!
+//! The emulator runs in this process; the library's client runs in a child process (this program
+//! again, `bench child ...`) so its CPU time and peak memory are its own, measured like curl's.
+
+use std::ffi::CString;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gameclips::ffi::*;
+use gameclips::{Client, ClientOptions, UploadRequest, UploadState};
+use gameclips_emulator::{token, Emulator, EmulatorConfig, Faults};
+
+const MIB: u64 = 1024 * 1024;
+const SCID: &str = "00000000-0000-0000-0000-00006e7c2ab1";
+const XUID: u64 = 2_533_274_800_000_001;
+const DEFAULT_WORKERS: u32 = 4;
+
+struct Bench {
+    emulator: Emulator,
+    dir: tempfile::TempDir,
+    token: String,
+    report: String,
+}
+
+/// CPU seconds (user + sys) of waited-for children so far.
+#[cfg(unix)]
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+#[cfg(not(unix))]
+fn children_cpu() -> f64 {
+    0.0
+}
+
+/// Peak resident memory of this process image, MiB: VmHWM, which (unlike getrusage's ru_maxrss)
+/// starts afresh at exec, so a child does not inherit its parent's peak. 0 where /proc is absent.
+fn own_peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Reads `len` bytes of `file` at `offset` (portable: seek, then read).
+fn read_at(file: &mut std::fs::File, buffer: &mut [u8], offset: u64) {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    file.read_exact(buffer).unwrap();
+}
+
+fn write_pattern(path: &Path, size: u64) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ size;
+    let mut chunk = vec![0u8; MIB as usize];
+    let mut left = size;
+    while left > 0 {
+        for word in chunk.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.to_le_bytes());
+        }
+        let n = left.min(MIB) as usize;
+        out.write_all(&chunk[..n]).unwrap();
+        left -= n as u64;
+    }
+    out.flush().unwrap();
+}
+
+/// What a child upload reports.
+struct ChildRun {
+    seconds: f64,
+    cpu: f64,
+    peak_rss_mib: f64,
+}
+
+impl Bench {
+    fn start() -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = EmulatorConfig::new(dir.path().join("emulator"));
+        config.processing_ms = 0;
+        Bench {
+            emulator: Emulator::start(config).unwrap(),
+            dir,
+            token: token::mint_for_xuid(XUID),
+            report: String::new(),
+        }
+    }
+
+    fn url(&self) -> &str {
+        self.emulator.base_url()
+    }
+
+    fn file(&self, name: &str, size: u64) -> PathBuf {
+        let path = self.dir.path().join(name);
+        if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(size) {
+            write_pattern(&path, size);
+        }
+        path
+    }
+
+    /// The library uploads `file` in a child process (file mode, or push with `push`).
+    fn library_upload(&self, file: &Path, push: bool, workers: u32) -> ChildRun {
+        let cpu_before = children_cpu();
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args(["child", self.url(), &self.token, file.to_str().unwrap(), if push { "push" } else { "file" }])
+            .arg(workers.to_string())
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "the child upload failed");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let fields: Vec<f64> = text.split_whitespace().map(|f| f.parse().unwrap()).collect();
+        ChildRun { seconds: fields[0], cpu: children_cpu() - cpu_before, peak_rss_mib: fields[1] }
+    }
+
+    /// curl PUTs the file's blocks (each from its own file) to a clip created here, `parallel` at a time.
+    fn curl_upload(&self, file: &Path, parallel: u32) -> ChildRun {
+        let size = std::fs::metadata(file).unwrap().len();
+        let blocks = size.div_ceil(2 * MIB);
+        let block_dir = self.dir.path().join(format!("blocks-{size}"));
+        if !block_dir.exists() {
+            std::fs::create_dir_all(&block_dir).unwrap();
+            let mut source = std::fs::File::open(file).unwrap();
+            let mut buffer = vec![0u8; 2 * MIB as usize];
+            for n in 0..blocks {
+                let len = (size - n * 2 * MIB).min(2 * MIB) as usize;
+                read_at(&mut source, &mut buffer[..len], n * 2 * MIB);
+                std::fs::write(block_dir.join(n.to_string()), &buffer[..len]).unwrap();
+            }
+        }
+        let agent = ureq::Agent::config_builder().proxy(None).build().new_agent();
+        let body = format!(r#"{{"fileSize":{size},"expectedBlocks":{blocks}}}"#);
+        let created: serde_json::Value = serde_json::from_str(
+            &agent
+                .post(&format!("{}/users/me/scids/{SCID}/clips", self.url()))
+                .header("Authorization", &self.token)
+                .send(body)
+                .unwrap()
+                .body_mut()
+                .read_to_string()
+                .unwrap(),
+        )
+        .unwrap();
+        let (uri, upload_id) = (created["uploadUri"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
+        let mut config = String::new();
+        for n in 0..blocks {
+            if n > 0 {
+                config.push_str("next\n");
+            }
+            let _ = writeln!(
+                config,
+                "url = \"{uri}?uploadId={upload_id}&blockNum={n}\"\nupload-file = \"{}\"\noutput = \"/dev/null\"\nheader = \"Authorization: {}\"",
+                block_dir.join(n.to_string()).display(),
+                self.token
+            );
+        }
+        let config_path = self.dir.path().join("curl.cfg");
+        std::fs::write(&config_path, config).unwrap();
+        let cpu_before = children_cpu();
+        let started = Instant::now();
+        let mut curl = Command::new("curl");
+        curl.args(["-sS", "--no-progress-meter", "--fail", "--noproxy", "*"]);
+        if parallel > 1 {
+            curl.args(["--parallel", "--parallel-max", &parallel.to_string()]);
+        }
+        let status = curl.arg("-K").arg(&config_path).status().expect("curl is installed");
+        let seconds = started.elapsed().as_secs_f64();
+        assert!(status.success(), "curl failed");
+        let id = created["gameClipId"].as_str().unwrap();
+        let record: serde_json::Value = serde_json::from_str(
+            &agent
+                .get(&format!("{}/_emulator/clips/{id}", self.url()))
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_to_string()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(record["receivedBlocks"].as_u64(), Some(blocks), "curl did not deliver every block");
+        ChildRun { seconds, cpu: children_cpu() - cpu_before, peak_rss_mib: 0.0 }
+    }
+
+    fn table(&mut self, title: &str, header: &[&str], rows: &[Vec<String>]) {
+        let _ = writeln!(self.report, "\n### {title}\n");
+        let _ = writeln!(self.report, "| {} |", header.join(" | "));
+        let _ = writeln!(self.report, "|{}", header.iter().map(|_| "---|").collect::<String>());
+        for row in rows {
+            let _ = writeln!(self.report, "| {} |", row.join(" | "));
+        }
+    }
+
+    fn link(&mut self) {
+        const LINK: u64 = 25_000_000;
+        const LATENCY_MS: u64 = 40;
+        let file = self.file("link.bin", 128 * MIB);
+        self.emulator.set_faults(Faults {
+            latency_ms: LATENCY_MS,
+            link_bandwidth: LINK,
+            conn_bandwidth: 5_000_000,
+            ..Faults::default()
+        });
+        let limit = (128 * MIB) as f64 / LINK as f64 + LATENCY_MS as f64 / 1000.0;
+        let runs = [
+            ("gameclips, default settings (4 workers)", self.library_upload(&file, false, 0).seconds),
+            ("gameclips, 8 workers", self.library_upload(&file, false, 8).seconds),
+            ("curl --parallel --parallel-max 4", self.curl_upload(&file, 4).seconds),
+            ("curl --parallel --parallel-max 8", self.curl_upload(&file, 8).seconds),
+            ("curl, one block at a time", self.curl_upload(&file, 1).seconds),
+        ];
+        self.emulator.set_faults(Faults::default());
+        let mut rows =
+            vec![vec!["physical limit: size / link + one round trip".into(), format!("{limit:.2}"), "1.00".into()]];
+        rows.extend(
+            runs.iter().map(|(name, s)| vec![name.to_string(), format!("{s:.2}"), format!("{:.2}", s / limit)]),
+        );
+        self.table(
+            "Link efficiency: 128 MiB; 40 ms latency per response, 25 MB/s link, 5 MB/s per connection",
+            &["uploader", "seconds", "ratio to the limit"],
+            &rows,
+        );
+    }
+
+    fn cpu(&mut self) {
+        let file = self.file("cpu.bin", 1024 * MIB);
+        let library = self.library_upload(&file, false, 0);
+        let curl = self.curl_upload(&file, DEFAULT_WORKERS);
+        let rows = vec![
+            vec![
+                "gameclips (4 workers, file mode)".into(),
+                format!("{:.2}", library.cpu),
+                format!("{:.2}", library.seconds),
+                "".into(),
+            ],
+            vec!["curl --parallel-max 4".into(), format!("{:.2}", curl.cpu), format!("{:.2}", curl.seconds), "".into()],
+            vec!["ratio gameclips / curl".into(), format!("{:.2}", library.cpu / curl.cpu), "".into(), "".into()],
+        ];
+        self.table(
+            "CPU on loopback, unshaped: 1 GiB; client process CPU (user + sys)",
+            &["uploader", "CPU s per GiB", "wall s", ""],
+            &rows,
+        );
+    }
+
+    fn game_thread(&mut self) {
+        let url = CString::new(self.url()).unwrap();
+        let mut options = unsafe { std::mem::zeroed::<ClipsClientOptions>() };
+        unsafe { clips_client_options_init(&mut options) };
+        options.metadata_base_url = url.as_ptr();
+        options.max_buffered_bytes = 64 * MIB;
+        let mut client = std::ptr::null_mut();
+        assert_eq!(unsafe { clips_client_create(&options, &mut client) }, CLIPS_OK);
+        let token = CString::new(self.token.as_str()).unwrap();
+        unsafe { clips_set_authorization(client, token.as_ptr()) };
+        let scid = CString::new(SCID).unwrap();
+        let file = CString::new(self.file("game.bin", 64 * MIB).to_str().unwrap()).unwrap();
+        let mut upload = unsafe { std::mem::zeroed::<ClipsUploadOptions>() };
+        unsafe { clips_upload_options_init(&mut upload) };
+        upload.scid = scid.as_ptr();
+        upload.file_path = file.as_ptr();
+        let mut handles = Vec::new();
+        let mut begin = Vec::new();
+        for _ in 0..7 {
+            let mut h = 0;
+            let started = Instant::now();
+            assert_eq!(unsafe { clips_begin_upload(client, &upload, &mut h) }, CLIPS_OK);
+            begin.push(started.elapsed());
+            handles.push(h);
+        }
+        // The eighth upload is pushed by "the game", 2 MiB at a time.
+        let mut push_options = upload;
+        push_options.file_path = std::ptr::null();
+        push_options.file_size = 256 * MIB;
+        let mut pushed = 0;
+        let started = Instant::now();
+        assert_eq!(unsafe { clips_begin_upload(client, &push_options, &mut pushed) }, CLIPS_OK);
+        begin.push(started.elapsed());
+        let block = vec![7u8; 2 * MIB as usize];
+        let mut copy = vec![0u8; 2 * MIB as usize];
+        let (mut poll, mut next_event, mut push, mut memcpy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut next_block = 0;
+        let mut status = unsafe { std::mem::zeroed::<ClipsStatus>() };
+        unsafe { clips_status_init(&mut status) };
+        let mut event = unsafe { std::mem::zeroed::<ClipsEvent>() };
+        unsafe { clips_event_init(&mut event) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while next_block < 128 && Instant::now() < deadline {
+            for &h in handles.iter().chain([&pushed]) {
+                let t = Instant::now();
+                unsafe { clips_poll(client, h, &mut status) };
+                poll.push(t.elapsed());
+            }
+            let t = Instant::now();
+            unsafe { clips_next_event(client, &mut event) };
+            next_event.push(t.elapsed());
+            let t = Instant::now();
+            let result = unsafe { clips_push_block(client, pushed, next_block, block.as_ptr(), block.len()) };
+            let took = t.elapsed();
+            if result == CLIPS_OK {
+                push.push(took);
+                next_block += 1;
+            }
+            let t = Instant::now();
+            copy.copy_from_slice(std::hint::black_box(&block));
+            memcpy.push(t.elapsed());
+            std::hint::black_box(&copy);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        unsafe { clips_client_destroy(client) };
+        let row = |name: &str, samples: &mut Vec<Duration>| {
+            samples.sort_unstable();
+            let pick = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+            let us = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1e6);
+            vec![
+                name.to_string(),
+                samples.len().to_string(),
+                us(pick(0.5)),
+                us(pick(0.99)),
+                us(*samples.last().unwrap()),
+            ]
+        };
+        let rows = vec![
+            row("clips_poll", &mut poll),
+            row("clips_next_event", &mut next_event),
+            row("clips_begin_upload", &mut begin),
+            row("clips_push_block (2 MiB)", &mut push),
+            row("memcpy of 2 MiB (floor for push)", &mut memcpy),
+        ];
+        self.table(
+            "Game-thread cost while 8 uploads run (microseconds)",
+            &["call", "samples", "p50", "p99", "max"],
+            &rows,
+        );
+    }
+
+    fn memory(&mut self) {
+        let small = self.file("mem-100.bin", 100 * MIB);
+        let large = self.file("cpu.bin", 1024 * MIB);
+        let runs = [
+            ("file mode, 100 MiB", self.library_upload(&small, false, 0)),
+            ("file mode, 1 GiB", self.library_upload(&large, false, 0)),
+            ("push mode (16 MiB budget), 100 MiB", self.library_upload(&small, true, 0)),
+            ("push mode (16 MiB budget), 1 GiB", self.library_upload(&large, true, 0)),
+        ];
+        let mut rows: Vec<Vec<String>> =
+            runs.iter().map(|(name, run)| vec![name.to_string(), format!("{:.1}", run.peak_rss_mib)]).collect();
+        rows.push(vec![
+            "file mode: 1 GiB minus 100 MiB".into(),
+            format!("{:.1}", runs[1].1.peak_rss_mib - runs[0].1.peak_rss_mib),
+        ]);
+        self.table("Peak resident memory of the uploading process (MiB)", &["upload", "peak RSS MiB"], &rows);
+    }
+
+    fn scale(&mut self) {
+        let client =
+            Client::new(ClientOptions { metadata_base_url: self.url().into(), ..ClientOptions::default() }).unwrap();
+        client.set_authorization(&self.token).unwrap();
+        let data = vec![3u8; 64 * 1024];
+        let poll_all = |handles: &[u64]| {
+            let started = Instant::now();
+            for &h in handles {
+                std::hint::black_box(client.poll(h).unwrap());
+            }
+            started.elapsed().as_secs_f64() * 1e6 / handles.len() as f64
+        };
+        let started = Instant::now();
+        let handles: Vec<u64> =
+            (0..1000).map(|_| client.begin_upload(UploadRequest::push(SCID, data.len() as u64)).unwrap()).collect();
+        let begun = started.elapsed();
+        let poll_at_start = poll_all(&handles);
+        for &h in &handles {
+            while client.push_block(h, 0, &data).is_err() {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        while !handles.iter().all(|&h| client.poll(h).unwrap().state == UploadState::Completed) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let total = started.elapsed();
+        let poll_at_end = poll_all(&handles);
+        let rows = vec![
+            vec!["begin 1,000 uploads".into(), format!("{:.1} ms", begun.as_secs_f64() * 1e3)],
+            vec!["all 1,000 completed".into(), format!("{:.2} s", total.as_secs_f64())],
+            vec!["clips_poll, mean per handle, at the start".into(), format!("{poll_at_start:.2} µs")],
+            vec!["clips_poll, mean per handle, at the end".into(), format!("{poll_at_end:.2} µs")],
+        ];
+        self.table("Scale: 1,000 uploads of 64 KiB started at once", &["measure", "value"], &rows);
+    }
+}
+
+/// `bench child URL TOKEN FILE file|push WORKERS`: one upload; prints "seconds peak_rss_mib".
+fn child(args: &[String]) {
+    let [url, token, file, mode, workers] = args else { panic!("child URL TOKEN FILE MODE WORKERS") };
+    let mut options = ClientOptions { metadata_base_url: url.clone(), ..ClientOptions::default() };
+    let workers: u32 = workers.parse().unwrap();
+    if workers > 0 {
+        options.worker_threads = workers;
+    }
+    let block = options.block_size as usize;
+    let client = Client::new(options).unwrap();
+    client.set_authorization(token).unwrap();
+    let size = std::fs::metadata(file).unwrap().len();
+    let push = mode == "push";
+    let started = Instant::now();
+    let handle = client
+        .begin_upload(if push { UploadRequest::push(SCID, size) } else { UploadRequest::file(SCID, file) })
+        .unwrap();
+    let mut source = std::fs::File::open(file).unwrap();
+    let mut buffer = vec![0u8; block];
+    let mut next = 0u64;
+    loop {
+        while push && next * (block as u64) < size {
+            let len = (size - next * block as u64).min(block as u64) as usize;
+            read_at(&mut source, &mut buffer[..len], next * block as u64);
+            if client.push_block(handle, next as u32, &buffer[..len]).is_err() {
+                break;
+            }
+            next += 1;
+        }
+        let status = client.poll(handle).unwrap();
+        match status.state {
+            UploadState::Completed => break,
+            UploadState::Failed | UploadState::Cancelled => panic!("{}", client.error_message(handle).unwrap()),
+            _ => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!("{seconds} {}", own_peak_rss_mib());
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{cpu}, {cores} cores, {} {}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("child") {
+        return child(&args[1..]);
+    }
+    let which = args.first().map_or("all", String::as_str);
+    let suites = ["link", "cpu", "game-thread", "memory", "scale"];
+    if which != "all" && !suites.contains(&which) {
+        eprintln!("usage: bench [all | {}]", suites.join(" | "));
+        std::process::exit(2);
+    }
+    let mut bench = Bench::start();
+    let date = gameclips::protocol::iso8601_now();
+    let _ = writeln!(bench.report, "## Benchmarks\n\nMeasured {} on {}; release build.", &date[..10], machine());
+    for suite in suites.iter().filter(|s| which == "all" || which == **s) {
+        eprintln!("running {suite}...");
+        match *suite {
+            "link" => bench.link(),
+            "cpu" => bench.cpu(),
+            "game-thread" => bench.game_thread(),
+            "memory" => bench.memory(),
+            _ => bench.scale(),
+        }
+    }
+    println!("{}", bench.report);
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+    let _ = std::fs::create_dir_all(&target);
+    std::fs::write(target.join("bench-report.md"), &bench.report).unwrap();
+    eprintln!("written to target/bench-report.md");
+}
