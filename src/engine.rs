@@ -74,6 +74,13 @@ impl Job {
         }
     }
 
+    pub fn fail(&self, error: Error, events: &EventQueue) {
+        match self {
+            Job::Upload(upload) => upload.fail(error, events),
+            Job::Operation(operation) => operation.fail(error, events),
+        }
+    }
+
     fn next_work(&self, now: Instant) -> NextTask<Work> {
         match self {
             Job::Upload(upload) => match upload.next_task(now) {
@@ -86,6 +93,17 @@ impl Job {
                 NextTask::Wait(at) => NextTask::Wait(at),
                 NextTask::Finished => NextTask::Finished,
             },
+        }
+    }
+}
+
+impl Work {
+    /// The upload or operation this work is for.
+    fn job(&self) -> Option<Job> {
+        match self {
+            Work::Upload(upload, _) => Some(Job::Upload(upload.clone())),
+            Work::Operation(operation) => Some(Job::Operation(operation.clone())),
+            Work::SyncJournals | Work::RemoveJournals(_) => None,
         }
     }
 }
@@ -329,7 +347,9 @@ impl Engine {
         // One block buffer per worker: file-mode memory stays workers x block size whatever the file size.
         let mut buffer = Vec::new();
         while let Some(work) = self.next_work() {
-            match work {
+            let job = work.job();
+            // A bug in one task must not take a worker out of the pool: its job fails instead.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match work {
                 Work::Upload(upload, Task::Create) => self.create_clip(&upload),
                 Work::Upload(upload, Task::VerifyCreate) => self.verify_create(&upload),
                 Work::Upload(upload, Task::CheckResumed) => self.check_resumed(&upload),
@@ -338,6 +358,18 @@ impl Engine {
                 Work::Upload(upload, Task::Block(block)) => self.send_block(&upload, block, &mut buffer),
                 Work::Upload(upload, Task::Thumbnail(thumbnail)) => self.send_thumbnail(&upload, thumbnail),
                 Work::Operation(operation) => self.run_operation(&operation),
+            }));
+            if let Err(payload) = ran {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let error = Error::new(ErrorKind::Internal, format!("internal error in a worker: {what}"));
+                self.log.log(LogLevel::Error, || error.message.clone());
+                if let Some(job) = job {
+                    job.fail(error, &self.events);
+                }
             }
             self.wake();
         }

@@ -664,8 +664,10 @@ impl Upload {
     fn requeue(inner: &mut Inner, piece: Piece) {
         match piece {
             Piece::Block(num) => {
-                if let Block::InFlight(data) = std::mem::replace(&mut inner.blocks[num as usize], Block::Missing) {
-                    inner.blocks[num as usize] = Block::Ready(data);
+                // An upload that ended meanwhile has no blocks left to put back.
+                let Some(slot) = inner.blocks.get_mut(num as usize) else { return };
+                if let Block::InFlight(data) = std::mem::replace(slot, Block::Missing) {
+                    *slot = Block::Ready(data);
                     inner.ready.push_front(num);
                     inner.in_flight -= 1;
                 }
@@ -684,7 +686,7 @@ impl Upload {
     /// The service acknowledged a block (202, or 201 when it committed the clip).
     pub fn block_acked(&self, num: u32, committed: bool, status: u16, events: &EventQueue) {
         let mut inner = self.inner.lock();
-        if !inner.life.is_running() || !matches!(inner.blocks[num as usize], Block::InFlight(_)) {
+        if !inner.life.is_running() || !matches!(inner.blocks.get(num as usize), Some(Block::InFlight(_))) {
             return;
         }
         let layout = inner.layout.expect("uploading implies a layout");
