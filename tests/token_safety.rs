@@ -95,13 +95,8 @@ fn the_authorization_value_appears_in_no_log_error_or_journal() {
         }
         for event in drain_events(client) {
             if event.kind == CLIPS_EVENT_NEEDS_AUTH {
-                let device = if tokens.len() == 1 { "Win32" } else { "XboxOne" };
-                let fresh = secret_token(XUID + 0 * tokens.len() as u64, device);
-                let fresh = if tokens.contains(&fresh) {
-                    secret_token(XUID, &format!("XboxOne{}", tokens.len()))
-                } else {
-                    fresh
-                };
+                let device = if tokens.len() == 3 { "Win32" } else { "XboxOne" };
+                let fresh = secret_token(tokens.len() as u64, device);
                 let value = CString::new(fresh.clone()).unwrap();
                 assert_eq!(unsafe { clips_set_authorization(client, value.as_ptr()) }, CLIPS_OK);
                 tokens.push(fresh);
