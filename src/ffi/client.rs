@@ -177,13 +177,13 @@ pub unsafe extern "C" fn clips_set_bandwidth_limit(c: *mut ClipsClient, bytes_pe
 /// == CLIPS_ABI_VERSION of the header the library was built with.
 #[no_mangle]
 pub extern "C" fn clips_abi_version() -> u32 {
-    CLIPS_ABI_VERSION
+    guard_value("clips_abi_version", CLIPS_ABI_VERSION, || CLIPS_ABI_VERSION)
 }
 
 /// Static, e.g. "0.1.0".
 #[no_mangle]
 pub extern "C" fn clips_version_string() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    guard_value("clips_version_string", VERSION.as_ptr().cast(), || VERSION.as_ptr().cast())
 }
 
 /// The detail of the last failed call on this thread ("" if none).
@@ -199,7 +199,14 @@ pub unsafe extern "C" fn clips_last_error_message(buf: *mut c_char, cap: size_t,
 /// A static name for any result value ("CLIPS_E_HTTP", ...; "CLIPS_UNKNOWN_RESULT" otherwise).
 #[no_mangle]
 pub extern "C" fn clips_result_name(result: ClipsResult) -> *const c_char {
-    let name: &'static str = match result {
+    guard_value("clips_result_name", UNKNOWN.as_ptr().cast(), || result_name(result).as_ptr().cast())
+}
+
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+const UNKNOWN: &str = "CLIPS_UNKNOWN_RESULT\0";
+
+fn result_name(result: ClipsResult) -> &'static str {
+    match result {
         CLIPS_OK => "CLIPS_OK\0",
         CLIPS_PENDING => "CLIPS_PENDING\0",
         CLIPS_NO_EVENT => "CLIPS_NO_EVENT\0",
@@ -217,7 +224,6 @@ pub extern "C" fn clips_result_name(result: ClipsResult) -> *const c_char {
         CLIPS_E_INCOMPATIBLE_VERSION => "CLIPS_E_INCOMPATIBLE_VERSION\0",
         CLIPS_E_QUOTA => "CLIPS_E_QUOTA\0",
         CLIPS_E_INTERNAL => "CLIPS_E_INTERNAL\0",
-        _ => "CLIPS_UNKNOWN_RESULT\0",
-    };
-    name.as_ptr().cast()
+        _ => UNKNOWN,
+    }
 }
