@@ -25,7 +25,7 @@ use crate::platform::file_io::read_exact_at;
 use crate::protocol::{
     image_media_type, ClipPage, GameClip, GameClipUri, InitialUploadResponse, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES,
 };
-use crate::retry::{backoff, classify, Idempotency, Verdict, MAX_ATTEMPTS};
+use crate::retry::{backoff, classify, Idempotency, Verdict};
 use crate::upload::{
     BlockTask, CreatedClip, OpenedFile, Piece, PushBudget, ServiceView, Task, ThumbnailTask, Upload, UploadData,
     UploadStatus,
@@ -123,6 +123,8 @@ struct Schedule {
     paused: bool,
     /// A pause asked for the journals to be made durable.
     sync_requested: bool,
+    /// Jobs that ended, whose journals the next free worker removes.
+    ended: Vec<Job>,
     stopping: bool,
 }
 
@@ -244,6 +246,7 @@ impl Engine {
                 ring: Default::default(),
                 paused: false,
                 sync_requested: false,
+                ended: Vec::new(),
                 stopping: false,
             }),
             work_available: Condvar::new(),
@@ -304,8 +307,10 @@ impl Engine {
             if std::mem::take(&mut schedule.sync_requested) {
                 return Some(Work::SyncJournals);
             }
+            if !schedule.ended.is_empty() {
+                return Some(Work::RemoveJournals(std::mem::take(&mut schedule.ended)));
+            }
             let mut wake_at: Option<Instant> = None;
-            let mut ended = Vec::new();
             if !schedule.paused {
                 let now = Instant::now();
                 for _ in 0..schedule.ring.len() {
@@ -313,10 +318,6 @@ impl Engine {
                     match job.next_work(now) {
                         NextTask::Run(work) => {
                             schedule.ring.push_back(job);
-                            if !ended.is_empty() {
-                                // The request first; the ended jobs go back for the next worker.
-                                schedule.ring.extend(ended);
-                            }
                             return Some(work);
                         }
                         NextTask::Wait(at) => {
@@ -326,13 +327,13 @@ impl Engine {
                             };
                             schedule.ring.push_back(job);
                         }
-                        NextTask::Finished if self.journal_dir.is_some() => ended.push(job),
+                        NextTask::Finished if self.journal_dir.is_some() => schedule.ended.push(job),
                         NextTask::Finished => {}
                     }
                 }
             }
-            if !ended.is_empty() {
-                return Some(Work::RemoveJournals(ended));
+            if !schedule.ended.is_empty() {
+                continue;
             }
             match wake_at {
                 Some(at) => {
@@ -574,7 +575,7 @@ impl Engine {
             },
             Verdict::Retry { after, error } => self.retry(upload, Piece::Create, after, &error),
             Verdict::NeedsAuth { status } => upload.wait_for_auth(Piece::Create, status, &self.events),
-            Verdict::Ambiguous { error } if upload.attempt() + 1 < MAX_ATTEMPTS => {
+            Verdict::Ambiguous { error } => {
                 self.log.log(LogLevel::Info, || {
                     format!(
                         "upload {:#x}: {}; checking with the service before creating again",
@@ -583,7 +584,7 @@ impl Engine {
                 });
                 upload.verify_create_later(backoff(upload.attempt()), &error);
             }
-            Verdict::Ambiguous { error } | Verdict::Fail(error) => self.fail(upload, error),
+            Verdict::Fail(error) => self.fail(upload, error),
         }
     }
 
@@ -824,6 +825,9 @@ impl Engine {
                 };
                 match self.download_source(&body) {
                     Ok(source) => {
+                        // Only attempts of this operation resume a partial file: one left by another
+                        // download to the same path (stopped by a shutdown, say) holds other bytes.
+                        let _ = fs::remove_file(partial_path(destination));
                         operation.set_download_source(source.clone());
                         source
                     }
@@ -897,12 +901,12 @@ impl Engine {
         let mut file = OpenOptions::new().create(true).truncate(false).write(true).open(part).map_err(disk)?;
         let have = file.metadata().map_err(disk)?.len();
         if have > 0 && have == source.file_size {
-            return Ok(Some(have)); // complete before a restart; only the rename was missing
+            return Ok(Some(have)); // an earlier attempt wrote it all; only the rename was missing
         }
         // The clip's download URI may be a storage host: the token goes only to the metadata host.
+        // It is fetched as handed out (no redirects followed).
         let authorization = same_origin(&source.uri, &self.metadata_base_url).then_some(authorization);
         let streaming = self.http.download(&source.uri, authorization, have).map_err(Setback::Outcome)?;
-        // (Download URIs are fetched as handed out; redirects are not followed there.)
         if streaming.starts_at != have && streaming.starts_at != 0 {
             let message = format!("asked for bytes from {have} on, the server sent from {}", streaming.starts_at);
             return Err(Setback::Outcome(Outcome::Transport { reached_service: true, message }));

@@ -66,6 +66,12 @@ pub fn backoff(attempt: u32) -> Duration {
     jitter(ceiling).max(Duration::from_millis(10))
 }
 
+/// The error of a request that may have reached the service, and is not repeated blindly.
+fn may_have_acted(error: Error) -> Error {
+    let message = format!("{} (not repeated: the service may have acted on it)", error.message);
+    Error { message, ..error }
+}
+
 fn is_quota_refusal(message: &str) -> bool {
     message.to_ascii_lowercase().contains("quota")
 }
@@ -83,8 +89,7 @@ pub fn classify(outcome: Outcome, what: &str, idempotency: Idempotency, attempt:
                 let error = Error::http(ErrorKind::Http, status, message);
                 if !safe {
                     // 408/500/502/504 to a call that is not idempotent: it may have taken effect.
-                    let message = format!("{} (not repeated: the service may have acted on it)", error.message);
-                    return Verdict::Ambiguous { error: Error::http(ErrorKind::Http, status, message) };
+                    return Verdict::Ambiguous { error: may_have_acted(error) };
                 }
                 let after = retry_after.unwrap_or_else(|| backoff(attempt));
                 return Verdict::Retry { after, error };
@@ -100,13 +105,11 @@ pub fn classify(outcome: Outcome, what: &str, idempotency: Idempotency, attempt:
         Outcome::Transport { reached_service, message } => {
             let error = Error::new(ErrorKind::Network, format!("{what} failed: {message}"));
             let safe = idempotency == Idempotency::Idempotent || !reached_service;
-            if safe && retries_left {
-                Verdict::Retry { after: backoff(attempt), error }
-            } else if !safe {
-                let message = format!("{} (not repeated: the service may have acted on it)", error.message);
-                Verdict::Ambiguous { error: Error::new(ErrorKind::Network, message) }
-            } else {
-                Verdict::Fail(error)
+            match (safe, retries_left) {
+                (true, true) => Verdict::Retry { after: backoff(attempt), error },
+                (false, true) => Verdict::Ambiguous { error: may_have_acted(error) },
+                (true, false) => Verdict::Fail(error),
+                (false, false) => Verdict::Fail(may_have_acted(error)),
             }
         }
     }
@@ -160,6 +163,11 @@ mod tests {
         assert!(matches!(classify(sent(), "x", Idempotency::NotIdempotent, 0), Verdict::Ambiguous { .. }));
         assert!(matches!(classify(unsent(), "x", Idempotency::NotIdempotent, 0), Verdict::Retry { .. }));
         assert!(matches!(classify(sent(), "x", Idempotency::Idempotent, 0), Verdict::Retry { .. }));
+        // Out of attempts, an ambiguous outcome fails, saying why it was not repeated.
+        match classify(sent(), "x", Idempotency::NotIdempotent, MAX_ATTEMPTS - 1) {
+            Verdict::Fail(e) => assert!(e.message.contains("not repeated"), "{}", e.message),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -159,6 +159,14 @@ enum Block {
     Acked,
 }
 
+/// Where the initial call said a thumbnail image goes.
+fn handed_out_uri(response: &InitialUploadResponse, kind: ThumbnailKind) -> Option<String> {
+    match kind {
+        ThumbnailKind::Large => response.large_thumbnail_uri.clone(),
+        ThumbnailKind::Small => response.small_thumbnail_uri.clone(),
+    }
+}
+
 /// What the initial call returned.
 pub struct CreatedClip {
     pub response: InitialUploadResponse,
@@ -394,9 +402,7 @@ impl Upload {
             let layout = match upload.data {
                 UploadData::File { size, .. } | UploadData::Push { size } => Layout::new(size, resumed.block_size),
             };
-            inner.layout = Some(layout);
-            let fresh = || if upload.is_push() { Block::Missing } else { Block::Ready(None) };
-            inner.blocks = (0..layout.blocks).map(|_| fresh()).collect();
+            upload.reset_blocks(inner, layout);
             inner.journal = Some(Arc::new(resumed.journal));
             inner.expected_identity = resumed.identity;
             if let Some(created) = resumed.created {
@@ -405,22 +411,16 @@ impl Upload {
                     inner.blocks_acked += 1;
                     inner.bytes_acked += layout.block_len(num) as u64;
                 }
+                inner.ready.retain(|num| resumed.acked.binary_search(num).is_err());
                 inner.committed = resumed.committed;
                 for thumbnail in &mut inner.thumbnails {
-                    thumbnail.url = match thumbnail.kind {
-                        ThumbnailKind::Large => created.response.large_thumbnail_uri.clone(),
-                        ThumbnailKind::Small => created.response.small_thumbnail_uri.clone(),
-                    };
+                    thumbnail.url = handed_out_uri(&created.response, thumbnail.kind);
                     if resumed.thumbnails_sent.contains(&thumbnail.kind) {
                         thumbnail.state = ThumbnailState::Sent;
                     }
                 }
                 inner.clip = Some(Arc::new(created));
                 inner.stage = Stage::Resuming;
-            }
-            if !upload.is_push() {
-                inner.ready =
-                    (0..layout.blocks).filter(|&n| matches!(inner.blocks[n as usize], Block::Ready(_))).collect();
             }
         }
         upload
@@ -489,14 +489,9 @@ impl Upload {
                 self.finish_if_done(inner, events);
             }
             ServiceView::Gone => {
-                let fresh = || if self.is_push() { Block::Missing } else { Block::Ready(None) };
                 inner.stage = Stage::Creating;
                 inner.clip = None;
-                inner.blocks = (0..layout.blocks).map(|_| fresh()).collect();
-                inner.ready = if self.is_push() { VecDeque::new() } else { (0..layout.blocks).collect() };
-                inner.blocks_acked = 0;
-                inner.bytes_acked = 0;
-                inner.committed = false;
+                self.reset_blocks(inner, layout);
                 for thumbnail in &mut inner.thumbnails {
                     thumbnail.state = ThumbnailState::Ready;
                     thumbnail.url = None;
@@ -536,11 +531,22 @@ impl Upload {
     pub fn file_opened(&self, file: OpenedFile) -> Layout {
         let mut inner = self.inner.lock();
         let layout = Layout::new(file.size, self.block_size);
-        inner.layout = Some(layout);
-        inner.blocks = (0..layout.blocks).map(|_| Block::Ready(None)).collect();
-        inner.ready = (0..layout.blocks).collect();
+        self.reset_blocks(&mut inner, layout);
         inner.file = Some(Arc::new(file));
         layout
+    }
+
+    /// Every block still to send, none acknowledged: in push mode missing until the game hands it over,
+    /// in file mode ready for a worker to read.
+    fn reset_blocks(&self, inner: &mut Inner, layout: Layout) {
+        let push = self.is_push();
+        inner.layout = Some(layout);
+        inner.blocks = (0..layout.blocks).map(|_| if push { Block::Missing } else { Block::Ready(None) }).collect();
+        inner.ready = if push { VecDeque::new() } else { (0..layout.blocks).collect() };
+        inner.in_flight = 0;
+        inner.blocks_acked = 0;
+        inner.bytes_acked = 0;
+        inner.committed = false;
     }
 
     /// Consecutive failures so far: the attempt number of the next request.
@@ -612,10 +618,7 @@ impl Upload {
             return;
         }
         for thumbnail in &mut inner.thumbnails {
-            thumbnail.url = match thumbnail.kind {
-                ThumbnailKind::Large => clip.response.large_thumbnail_uri.clone(),
-                ThumbnailKind::Small => clip.response.small_thumbnail_uri.clone(),
-            };
+            thumbnail.url = handed_out_uri(&clip.response, thumbnail.kind);
         }
         let record = Record::Created {
             response: serde_json::to_value(&clip.response).expect("the response serializes"),

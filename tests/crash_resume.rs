@@ -295,3 +295,39 @@ fn a_clip_file_changed_since_the_upload_began_is_not_resumed() {
         error_message(client, handle)
     );
 }
+
+#[test]
+fn a_cancelled_uploads_journal_goes_while_other_uploads_keep_the_workers_busy() {
+    let server = TestServer::start();
+    let journal_dir = server.dir.path().join("journal");
+    let dir = CString::new(journal_dir.to_str().unwrap()).unwrap();
+    let client = client(server.url(), |o| {
+        o.journal_dir = dir.as_ptr();
+        o.max_bytes_per_second = 4 * MIB as u64;
+    });
+    let scid = CString::new(SCID).unwrap();
+    let path =
+        CString::new(write_file(server.dir.path(), "busy.mp4", &pattern(16 * MIB, 55)).to_str().unwrap()).unwrap();
+    let begin = || {
+        let mut options = upload_options(&scid);
+        options.file_path = path.as_ptr();
+        let mut handle = 0;
+        assert_eq!(unsafe { clips_begin_upload(client, &options, &mut handle) }, CLIPS_OK);
+        handle
+    };
+    let (kept, cancelled) = (begin(), begin());
+    let journals = || std::fs::read_dir(&journal_dir).map_or(0, |d| d.count());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while journals() < 2 || poll(client, cancelled).blocks_acked == 0 {
+        assert!(Instant::now() < deadline, "the uploads did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(unsafe { clips_cancel(client, cancelled) }, CLIPS_OK);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while journals() > 1 {
+        assert!(Instant::now() < deadline, "the cancelled upload's journal outlived it while the other uploaded");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!is_terminal(poll(client, kept).state), "the other upload should still be running");
+    unsafe { clips_client_destroy(client) };
+}

@@ -270,6 +270,8 @@ fn a_published_clip_downloads_byte_exact_and_others_are_refused() {
         assert!(std::time::Instant::now() < deadline, "never published");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // A partial file another download left at this path must not be resumed as if it were this clip.
+    std::fs::write(server.dir.path().join("downloaded.mp4.part"), pattern(1024 * 1024, 99)).unwrap();
     let (status, op) = run_op(client, |op| unsafe {
         clips_download_clip(client, ptr::null(), scid.as_ptr(), cid.as_ptr(), dest.as_ptr(), op)
     });
