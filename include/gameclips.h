@@ -214,6 +214,13 @@ typedef struct ClipsClientOptions {
      Most verbose CLIPS_LOG_* level delivered to log_fn.
      */
     uint32_t log_level;
+    /*
+     Hosts besides the metadata host that uploads may send the Authorization value to (the service
+     hands out upload URIs; redirects are followed only to these): comma-separated host names or
+     `*.domain` wildcards, each with an optional `:port`. NULL: "*.xboxlive.com". "": the metadata
+     host only. An upload URI or redirect elsewhere fails the upload with CLIPS_E_HTTP.
+     */
+    const char *upload_hosts;
 } ClipsClientOptions;
 
 /*
@@ -615,7 +622,8 @@ ClipsResult clips_poll(struct ClipsClient *c, ClipsHandle h, struct ClipsStatus 
 ClipsResult clips_get_clip_id(struct ClipsClient *c, ClipsHandle h, char *buf, size_t cap, size_t *out_len);
 
 /*
- Why the upload failed ("" while it has not).
+ Why the upload or operation failed; while it runs, why its last attempt failed (what a RETRYING
+ state is waiting out), "" when nothing failed.
  */
 ClipsResult clips_get_error_message(struct ClipsClient *c,
                                     ClipsHandle h,

@@ -208,6 +208,8 @@ public:
     ClientOptions &service_version(std::string_view version) { return set(service_version_, version); }
     ClientOptions &journal_dir(std::string_view dir) { return set(journal_dir_, dir); }
     ClientOptions &ca_bundle_path(std::string_view path) { return set(ca_bundle_path_, path); }
+    // Comma-separated hosts or *.domain wildcards uploads may go to, besides the metadata host.
+    ClientOptions &upload_hosts(std::string_view hosts) { return set(upload_hosts_, hosts); }
     ClientOptions &worker_threads(uint32_t n) { return options_.worker_threads = n, *this; }
     ClientOptions &block_size(uint32_t bytes) { return options_.block_size = bytes, *this; }
     ClientOptions &max_buffered_bytes(uint64_t bytes) { return options_.max_buffered_bytes = bytes, *this; }
@@ -225,13 +227,14 @@ public:
         options_.service_version = service_version_.c_str();
         options_.journal_dir = journal_dir_.c_str();
         options_.ca_bundle_path = ca_bundle_path_.c_str();
+        options_.upload_hosts = upload_hosts_.c_str();
         return options_;
     }
 
 private:
     ClientOptions &set(detail::OptionalString &field, std::string_view value) { return field.set(value), *this; }
     ClipsClientOptions options_;
-    detail::OptionalString base_url_, service_version_, journal_dir_, ca_bundle_path_;
+    detail::OptionalString base_url_, service_version_, journal_dir_, ca_bundle_path_, upload_hosts_;
 };
 
 class UploadOptions {

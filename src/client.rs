@@ -14,7 +14,7 @@ use ureq::http::Method;
 use crate::engine::{Engine, Job};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Event;
-use crate::http::{check_url, Http, HttpConfig};
+use crate::http::{check_url, Http, HttpConfig, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 use crate::journal::{self, Journal};
 use crate::log::{LogLevel, LogSink, Logger};
 use crate::operation::{Answer, Operation, OperationKind};
@@ -45,6 +45,9 @@ pub struct ClientOptions {
     pub journal_dir: Option<PathBuf>,
     pub ca_bundle_path: Option<PathBuf>,
     pub allow_insecure_http: bool,
+    /// Hosts besides the metadata host that uploads may send the Authorization value to:
+    /// comma-separated host names, `*.domain` wildcards, each with an optional `:port`.
+    pub upload_hosts: String,
     pub log: Option<LogSink>,
     /// Most verbose level delivered to `log` (see `LogLevel`); 0 delivers nothing.
     pub log_level: u32,
@@ -64,6 +67,7 @@ impl Default for ClientOptions {
             journal_dir: None,
             ca_bundle_path: None,
             allow_insecure_http: false,
+            upload_hosts: DEFAULT_UPLOAD_HOSTS.into(),
             log: None,
             log_level: 2,
         }
@@ -296,6 +300,7 @@ impl Client {
         if options.service_version.is_empty() || !options.service_version.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::invalid("service_version must be a non-empty header token"));
         }
+        let upload_hosts = UploadHosts::new(&base, &options.upload_hosts)?;
         let http = Http::new(HttpConfig {
             service_version: options.service_version.clone(),
             request_timeout: options.request_timeout,
@@ -304,8 +309,9 @@ impl Client {
         })?;
         let engine = Arc::new(Engine::new(
             http,
-            base,
+            base.clone(),
             options.allow_insecure_http,
+            upload_hosts,
             block_size,
             options.journal_dir.clone(),
             options.max_buffered_bytes,

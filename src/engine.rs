@@ -16,7 +16,7 @@ use crate::bandwidth::Bandwidth;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventQueue;
 use crate::handles::HandleTable;
-use crate::http::{check_url, same_origin, Body, Http, Outcome};
+use crate::http::{check_url, same_origin, Body, Http, Outcome, UploadHosts};
 use crate::journal::{fnv1a, FileIdentity, Journal, Record};
 use crate::lifecycle::NextTask;
 use crate::log::{LogLevel, Logger};
@@ -132,6 +132,8 @@ pub struct Engine {
     pub http: Http,
     pub metadata_base_url: String,
     pub allow_insecure_http: bool,
+    /// Where uploads may carry the Authorization value.
+    pub upload_hosts: UploadHosts,
     pub block_size: u32,
     /// Where uploads are journaled for resuming; `None`: no resume.
     pub journal_dir: Option<PathBuf>,
@@ -191,6 +193,16 @@ fn resolve_location(base: &str, location: &str) -> Option<String> {
     Some(format!("{origin}{dir}/{location}"))
 }
 
+/// Why a URL may not carry the Authorization value, naming its host.
+fn not_an_upload_host(url: &str) -> String {
+    let host = url.parse::<ureq::http::Uri>().ok().and_then(|u| u.host().map(str::to_string));
+    format!(
+        "{} is not an allowed upload host (the Authorization value goes only to the metadata host and \
+         the configured upload hosts)",
+        host.unwrap_or_else(|| format!("{url:?}"))
+    )
+}
+
 /// Where a download is written until it is complete.
 fn partial_path(destination: &Path) -> PathBuf {
     let mut name = destination.as_os_str().to_owned();
@@ -224,6 +236,7 @@ impl Engine {
         http: Http,
         metadata_base_url: String,
         allow_insecure_http: bool,
+        upload_hosts: UploadHosts,
         block_size: u32,
         journal_dir: Option<PathBuf>,
         max_buffered_bytes: u64,
@@ -234,6 +247,7 @@ impl Engine {
             http,
             metadata_base_url,
             allow_insecure_http,
+            upload_hosts,
             block_size,
             journal_dir,
             authorization: RwLock::new(None),
@@ -629,14 +643,13 @@ impl Engine {
             ("smallThumbnailUri", response.small_thumbnail_uri.as_ref()),
         ];
         for (name, uri) in uris {
-            if let Some(uri) = uri {
-                check_url(uri, self.allow_insecure_http).map_err(|e| {
-                    Error::http(
-                        ErrorKind::Http,
-                        200,
-                        format!("the service handed out an unusable {name}: {}", e.message),
-                    )
-                })?;
+            let Some(uri) = uri else { continue };
+            let unusable = |why: String| {
+                Error::http(ErrorKind::Http, 200, format!("the service handed out an unusable {name}: {why}"))
+            };
+            check_url(uri, self.allow_insecure_http).map_err(|e| unusable(e.message))?;
+            if !self.upload_hosts.allows(uri) {
+                return Err(unusable(not_an_upload_host(uri)));
             }
         }
         let upload_id = response.upload_id();
@@ -693,7 +706,7 @@ impl Engine {
             return upload.wait_for_auth(Piece::Block(task.num), 0, &self.events);
         };
         let url = task.clip.response.block_url(&task.clip.upload_id, task.num);
-        let outcome = self.send_upload(&url, &task.clip.response.upload_uri, &authorization, Body::Octets(bytes));
+        let outcome = self.send_upload(&url, &authorization, Body::Octets(bytes));
         let what = format!("sending block {}", task.num);
         match classify(outcome, &what, Idempotency::Idempotent, upload.attempt()) {
             Verdict::Success { status, .. } => upload.block_acked(task.num, status == 201, status, &self.events),
@@ -703,27 +716,24 @@ impl Engine {
         }
     }
 
-    /// A block or thumbnail PUT. Redirects (301, 302, 307, 308) are followed with the body sent again,
-    /// but only to the upload host the service handed out or the metadata host: the Authorization
-    /// value goes nowhere else, so a redirect elsewhere fails the request with a message naming it.
-    fn send_upload(&self, url: &str, handed_out: &str, authorization: &str, body: Body) -> Outcome {
+    /// A block or thumbnail PUT. Redirects (301, 302, 307, 308) are followed with the body sent again.
+    /// Every URL, the first and each redirect's, must be an allowed upload host (see [`UploadHosts`]):
+    /// the Authorization value goes nowhere else, so anything else is refused with a message naming it.
+    fn send_upload(&self, url: &str, authorization: &str, body: Body) -> Outcome {
         let mut url = url.to_string();
         for _ in 0..=MAX_REDIRECTS {
+            if !self.upload_hosts.allows(&url) {
+                return Outcome::Refused { message: not_an_upload_host(&url) };
+            }
             match self.http.send(Method::PUT, &url, Some(authorization), body) {
                 Outcome::Answered { status: status @ (301 | 302 | 307 | 308), location: Some(location), .. } => {
                     let Some(target) = resolve_location(&url, &location) else {
                         let message = format!("HTTP {status} to an unusable Location {location:?}");
                         return Outcome::Transport { reached_service: true, message };
                     };
-                    if !same_origin(&target, handed_out) && !same_origin(&target, &self.metadata_base_url) {
-                        let host = target.parse::<ureq::http::Uri>().ok().and_then(|u| u.host().map(str::to_string));
-                        let message = format!(
-                            "HTTP {status} redirect to {}, which is not the upload host the service handed out; \
-                             not followed (the Authorization value goes only to the service's hosts)",
-                            host.unwrap_or_default()
-                        );
-                        let body = serde_json::json!({ "errorMessage": message }).to_string().into_bytes();
-                        return Outcome::Answered { status, body, retry_after: None, location: None };
+                    if !self.upload_hosts.allows(&target) {
+                        let message = format!("HTTP {status} redirect not followed: {}", not_an_upload_host(&target));
+                        return Outcome::Refused { message };
                     }
                     self.log.log(LogLevel::Debug, || format!("HTTP {status}: following the redirect"));
                     url = target;
@@ -744,7 +754,7 @@ impl Engine {
         let Some(authorization) = self.current_authorization() else {
             return upload.wait_for_auth(piece, 0, &self.events);
         };
-        let outcome = self.send_upload(&task.url, &task.url, &authorization, Body::Image(&image, media_type));
+        let outcome = self.send_upload(&task.url, &authorization, Body::Image(&image, media_type));
         let what = format!("sending the {} thumbnail", task.kind.name());
         match classify(outcome, &what, Idempotency::Idempotent, upload.attempt()) {
             Verdict::Success { status, .. } => upload.thumbnail_sent(task.kind, status, &self.events),

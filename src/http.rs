@@ -63,6 +63,9 @@ pub enum Outcome {
     /// No answer. `reached_service` is false only when the request provably never left (connect or name
     /// resolution failed): a non-idempotent call may then be repeated safely.
     Transport { reached_service: bool, message: String },
+    /// Not sent: the library refused the URL (scheme, host allow-list, a redirect elsewhere). Final:
+    /// asking again would be refused again.
+    Refused { message: String },
 }
 
 fn load_roots(path: &Path) -> Result<RootCerts> {
@@ -79,20 +82,22 @@ fn load_roots(path: &Path) -> Result<RootCerts> {
     Ok(RootCerts::new_with_certs(&certs))
 }
 
+/// The port a URL connects to, the scheme's default when none is written.
+fn effective_port(uri: &Uri) -> Option<u16> {
+    uri.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    })
+}
+
 /// Whether two URLs share scheme, host and port: where the Authorization value may follow.
 pub fn same_origin(a: &str, b: &str) -> bool {
     match (a.parse::<Uri>(), b.parse::<Uri>()) {
         (Ok(a), Ok(b)) => {
-            let port = |u: &Uri| {
-                u.port_u16().or(match u.scheme_str() {
-                    Some("https") => Some(443),
-                    Some("http") => Some(80),
-                    _ => None,
-                })
-            };
             a.scheme_str() == b.scheme_str()
                 && a.host().map(str::to_ascii_lowercase) == b.host().map(str::to_ascii_lowercase)
-                && port(&a) == port(&b)
+                && effective_port(&a) == effective_port(&b)
         }
         _ => false,
     }
@@ -129,6 +134,92 @@ pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<Uri> {
         return Err(Error::invalid(format!("{url:?} has no host")));
     }
     Ok(uri)
+}
+
+/// The upload hosts trusted with the Authorization value when no list is given.
+pub const DEFAULT_UPLOAD_HOSTS: &str = "*.xboxlive.com";
+
+/// Where block and thumbnail PUTs (and their redirects) may go, carrying the Authorization value: the
+/// metadata host itself, plus hosts matching the configured patterns. A pattern is a host name, or
+/// `*.` and a domain of at least two labels for any host under it; `:PORT` narrows it to one port.
+#[derive(Clone, Debug)]
+pub struct UploadHosts {
+    metadata_base_url: String,
+    patterns: Vec<HostPattern>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct HostPattern {
+    /// Lower case; for a wildcard, the domain after `*.`.
+    host: String,
+    wildcard: bool,
+    port: Option<u16>,
+}
+
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+impl HostPattern {
+    fn parse(entry: &str) -> Result<HostPattern> {
+        let refused = |why: &str| Error::invalid(format!("upload host {entry:?} {why}"));
+        let (host, port) = match entry.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port.parse::<u16>().map_err(|_| refused("has an invalid port"))?)),
+            None => (entry, None),
+        };
+        let (wildcard, host) = match host.strip_prefix("*.") {
+            Some(domain) => (true, domain),
+            None => (false, host),
+        };
+        if !is_host_name(host) {
+            return Err(refused("is not a host name or *.domain"));
+        }
+        if wildcard && !host.contains('.') {
+            return Err(refused("is too broad: a wildcard needs a domain of at least two labels"));
+        }
+        Ok(HostPattern { host: host.to_ascii_lowercase(), wildcard, port })
+    }
+
+    fn matches(&self, host: &str, port: Option<u16>) -> bool {
+        let host = host.to_ascii_lowercase();
+        let host_matches = if self.wildcard {
+            host.strip_suffix(&self.host).is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.'))
+        } else {
+            host == self.host
+        };
+        host_matches && (self.port.is_none() || self.port == port)
+    }
+}
+
+impl UploadHosts {
+    /// `list`: comma-separated patterns (see [`UploadHosts`]); empty: the metadata host only.
+    pub fn new(metadata_base_url: &str, list: &str) -> Result<UploadHosts> {
+        let patterns = list
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(HostPattern::parse)
+            .collect::<Result<_>>()?;
+        Ok(UploadHosts { metadata_base_url: metadata_base_url.to_string(), patterns })
+    }
+
+    /// Whether `url` may receive the Authorization value with an upload.
+    pub fn allows(&self, url: &str) -> bool {
+        if same_origin(url, &self.metadata_base_url) {
+            return true;
+        }
+        let Ok(uri) = url.parse::<Uri>() else { return false };
+        let Some(host) = uri.host() else { return false };
+        self.patterns.iter().any(|pattern| pattern.matches(host, effective_port(&uri)))
+    }
 }
 
 /// The longest wait a `Retry-After` may impose; a longer one (or a date far ahead) is clamped so a
@@ -179,7 +270,25 @@ fn answered(mut response: ureq::http::Response<ureq::Body>) -> Outcome {
     let location = header("Location").map(str::to_string);
     match response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec() {
         Ok(body) => Outcome::Answered { status, body, retry_after, location },
-        Err(e) => Outcome::Transport { reached_service: true, message: format!("reading the response: {e}") },
+        Err(e) => failed(e),
+    }
+}
+
+/// A request that got no usable answer. An answer over the size limits is final: the service would
+/// send the same again, and reading it again would only spend the player's bandwidth.
+fn failed(error: ureq::Error) -> Outcome {
+    match error {
+        ureq::Error::BodyExceedsLimit(limit) => {
+            Outcome::Refused { message: format!("the answer is larger than {limit} bytes; not read") }
+        }
+        ureq::Error::LargeResponseHeader(_, limit) => {
+            Outcome::Refused { message: format!("the answer's headers are larger than {limit} bytes; not read") }
+        }
+        // ureq does not re-export its protocol error type; its text is the one stable handle on it.
+        ureq::Error::Protocol(e) if e.to_string().contains("too many headers") => {
+            Outcome::Refused { message: "the answer has too many headers; not read".into() }
+        }
+        error => Outcome::Transport { reached_service: !never_left(&error), message: error.to_string() },
     }
 }
 
@@ -265,7 +374,7 @@ impl Http {
     pub fn send(&self, method: Method, url: &str, authorization: Option<&str>, body: Body) -> Outcome {
         let uri = match check_url(url, self.allow_insecure_http) {
             Ok(uri) => uri,
-            Err(e) => return Outcome::Transport { reached_service: false, message: e.message },
+            Err(e) => return Outcome::Refused { message: e.message },
         };
         let is_initial_post = method == Method::POST && url.ends_with("/clips");
         let mut builder = self.request(method, uri, authorization);
@@ -274,7 +383,7 @@ impl Http {
         }
         match self.run(builder, body) {
             Ok(response) => answered(response),
-            Err(e) => Outcome::Transport { reached_service: !never_left(&e), message: e.to_string() },
+            Err(e) => failed(e),
         }
     }
 
@@ -282,15 +391,12 @@ impl Http {
     /// streamed to disk; anything else as an [`Outcome`]. `authorization` is `None` for hosts that must
     /// not see it.
     pub fn download(&self, url: &str, authorization: Option<&str>, from: u64) -> Result<Streaming, Outcome> {
-        let uri = check_url(url, self.allow_insecure_http)
-            .map_err(|e| Outcome::Transport { reached_service: false, message: e.message })?;
+        let uri = check_url(url, self.allow_insecure_http).map_err(|e| Outcome::Refused { message: e.message })?;
         let mut builder = self.request(Method::GET, uri, authorization).header("Cache-Control", "no-cache");
         if from > 0 {
             builder = builder.header("Range", format!("bytes={from}-"));
         }
-        let response = self
-            .run(builder, Body::Empty)
-            .map_err(|e| Outcome::Transport { reached_service: !never_left(&e), message: e.to_string() })?;
+        let response = self.run(builder, Body::Empty).map_err(failed)?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(answered(response));
@@ -353,6 +459,34 @@ mod tests {
         assert!(!same_origin("https://a.example/x", "http://a.example/x"));
         assert!(!same_origin("https://a.example/x", "https://b.example/x"));
         assert!(!same_origin("http://127.0.0.1:1/x", "http://127.0.0.1:2/x"));
+    }
+
+    #[test]
+    fn upload_hosts_match_names_wildcards_and_ports() {
+        let hosts = UploadHosts::new("https://gameclipsmetadata.xboxlive.com", DEFAULT_UPLOAD_HOSTS).unwrap();
+        assert!(hosts.allows("https://gameclipsmetadata.xboxlive.com/x"));
+        assert!(hosts.allows("https://gameclipstransfer.xboxlive.com/upload/1"));
+        assert!(hosts.allows("https://a.b.XboxLive.com:8443/upload/1"));
+        assert!(!hosts.allows("https://xboxlive.com/upload/1"));
+        assert!(!hosts.allows("https://evilxboxlive.com/upload/1"));
+        assert!(!hosts.allows("https://xboxlive.com.evil.example/upload/1"));
+        assert!(!hosts.allows("https://uploads.example/x"));
+        assert!(!hosts.allows("not a url"));
+
+        let metadata_only = UploadHosts::new("http://127.0.0.1:8080", "").unwrap();
+        assert!(metadata_only.allows("http://127.0.0.1:8080/upload/1"));
+        assert!(!metadata_only.allows("http://127.0.0.1:8081/upload/1"));
+        assert!(!metadata_only.allows("https://x.xboxlive.com/upload/1"));
+
+        let listed = UploadHosts::new("https://m.example", " cdn.example:8443 , *.uploads.example").unwrap();
+        assert!(listed.allows("https://CDN.example:8443/x"));
+        assert!(!listed.allows("https://cdn.example/x"));
+        assert!(listed.allows("https://eu.uploads.example/x"));
+        assert!(!listed.allows("https://uploads.example/x"));
+
+        for bad in ["*", "*.com", "bad host", "a..b", "-a.example", "h.example:99999", "*.*.example", "a/b"] {
+            assert!(UploadHosts::new("https://m.example", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -63,6 +63,11 @@ pub struct Lifecycle {
 }
 
 impl Lifecycle {
+    /// Why it ended, once it ended with an error (while running, `error` is the last retried failure).
+    pub fn failure(&self) -> Option<&Error> {
+        self.error.as_ref().filter(|_| self.end.is_some())
+    }
+
     pub fn is_running(&self) -> bool {
         self.end.is_none()
     }
@@ -92,6 +97,8 @@ impl Lifecycle {
         if error.http_status != 0 {
             self.http_status = error.http_status;
         }
+        // Kept while running so a RETRYING upload can say why; the next success clears it.
+        self.error = Some(error.clone());
     }
 
     /// Parks for a new token; true when it was not parked already (the caller then emits NEEDS_AUTH).
@@ -108,6 +115,7 @@ impl Lifecycle {
     pub fn progressed(&mut self, status: u16) {
         self.consecutive_failures = 0;
         self.http_status = status;
+        self.error = None;
     }
 
     /// Ends it; false when it had ended already.

@@ -208,7 +208,7 @@ impl Operation {
     /// The normalised JSON of the result, once completed.
     pub fn result_json(&self) -> Result<String> {
         let inner = self.inner.lock();
-        match (&inner.result, &inner.life.error) {
+        match (&inner.result, inner.life.failure()) {
             (Some(result), _) => Ok(result.to_json()),
             (None, Some(error)) => {
                 Err(Error::new(ErrorKind::WrongState, format!("the operation failed: {}", error.message)))
@@ -223,7 +223,7 @@ impl Operation {
         match &inner.result {
             Some(OperationResult::Clip(clip)) => Ok((**clip).clone()),
             Some(_) => Err(Error::new(ErrorKind::WrongState, "this operation did not get a clip (use clips_get_clip)")),
-            None if inner.life.error.is_some() => Err(Error::new(ErrorKind::WrongState, "the operation failed")),
+            None if inner.life.failure().is_some() => Err(Error::new(ErrorKind::WrongState, "the operation failed")),
             None => Err(still_running()),
         }
     }

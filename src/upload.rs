@@ -693,6 +693,9 @@ impl Upload {
             return;
         }
         let layout = inner.layout.expect("uploading implies a layout");
+        // A 201 while blocks are still unsent cannot be the service committing the clip as we send it;
+        // trusting it would drop those blocks. It acknowledges this block only.
+        let committed = committed && !inner.blocks.iter().any(|b| matches!(b, Block::Missing | Block::Ready(_)));
         inner.blocks[num as usize] = Block::Acked;
         inner.in_flight -= 1;
         inner.blocks_acked += 1;

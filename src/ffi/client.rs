@@ -33,6 +33,7 @@ impl ClipsClientOptions {
             log_fn: None,
             log_user: std::ptr::null_mut(),
             log_level: CLIPS_LOG_WARN,
+            upload_hosts: std::ptr::null(),
         }
     }
 }
@@ -93,6 +94,7 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
         journal_dir: text(o.journal_dir, "journal_dir")?.map(Into::into),
         ca_bundle_path: text(o.ca_bundle_path, "ca_bundle_path")?.map(Into::into),
         allow_insecure_http: o.flags & CLIPS_FLAG_ALLOW_INSECURE_HTTP != 0,
+        upload_hosts: text(o.upload_hosts, "upload_hosts")?.map_or(defaults.upload_hosts, str::to_string),
         log: log_sink(o.log_fn, o.log_user),
         log_level: o.log_level,
     })

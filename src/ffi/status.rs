@@ -114,7 +114,8 @@ pub unsafe extern "C" fn clips_get_clip_id(
     })
 }
 
-/// Why the upload failed ("" while it has not).
+/// Why the upload or operation failed; while it runs, why its last attempt failed (what a RETRYING
+/// state is waiting out), "" when nothing failed.
 #[no_mangle]
 pub unsafe extern "C" fn clips_get_error_message(
     c: *mut ClipsClient,

@@ -153,6 +153,11 @@ pub struct ClipsClientOptions {
     pub log_user: *mut c_void,
     /// Most verbose CLIPS_LOG_* level delivered to log_fn.
     pub log_level: u32,
+    /// Hosts besides the metadata host that uploads may send the Authorization value to (the service
+    /// hands out upload URIs; redirects are followed only to these): comma-separated host names or
+    /// `*.domain` wildcards, each with an optional `:port`. NULL: "*.xboxlive.com". "": the metadata
+    /// host only. An upload URI or redirect elsewhere fails the upload with CLIPS_E_HTTP.
+    pub upload_hosts: *const c_char,
 }
 
 #[repr(C)]

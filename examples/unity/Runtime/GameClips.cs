@@ -403,6 +403,7 @@ namespace GameClips
             public uint flags;
             public IntPtr log_fn, log_user;
             public uint log_level;
+            public IntPtr upload_hosts;
         }
 
         [StructLayout(LayoutKind.Sequential)]
