@@ -723,7 +723,7 @@ impl Engine {
         let mut url = url.to_string();
         for _ in 0..=MAX_REDIRECTS {
             if !self.upload_hosts.allows(&url) {
-                return Outcome::Refused { message: not_an_upload_host(&url) };
+                return Outcome::Refused { kind: ErrorKind::Http, message: not_an_upload_host(&url) };
             }
             match self.http.send(Method::PUT, &url, Some(authorization), body) {
                 Outcome::Answered { status: status @ (301 | 302 | 307 | 308), location: Some(location), .. } => {
@@ -733,7 +733,7 @@ impl Engine {
                     };
                     if !self.upload_hosts.allows(&target) {
                         let message = format!("HTTP {status} redirect not followed: {}", not_an_upload_host(&target));
-                        return Outcome::Refused { message };
+                        return Outcome::Refused { kind: ErrorKind::Http, message };
                     }
                     self.log.log(LogLevel::Debug, || format!("HTTP {status}: following the redirect"));
                     url = target;

@@ -10,7 +10,7 @@ use ureq::http::{Method, Uri};
 use ureq::tls::{RootCerts, TlsConfig};
 use ureq::Agent;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::MAX_RESPONSE_BYTES;
 
 /// Each request must end within this many request timeouts (each step of it within one).
@@ -63,9 +63,10 @@ pub enum Outcome {
     /// No answer. `reached_service` is false only when the request provably never left (connect or name
     /// resolution failed): a non-idempotent call may then be repeated safely.
     Transport { reached_service: bool, message: String },
-    /// Not sent: the library refused the URL (scheme, host allow-list, a redirect elsewhere). Final:
-    /// asking again would be refused again.
-    Refused { message: String },
+    /// Final, not worth asking again: the library refused the URL (scheme, host allow-list, a redirect
+    /// elsewhere; `Http`), the answer broke a size limit (`Http`), or the server's certificate is not
+    /// trusted (`Network`).
+    Refused { kind: ErrorKind, message: String },
 }
 
 fn load_roots(path: &Path) -> Result<RootCerts> {
@@ -279,16 +280,33 @@ fn answered(mut response: ureq::http::Response<ureq::Body>) -> Outcome {
 fn failed(error: ureq::Error) -> Outcome {
     match error {
         ureq::Error::BodyExceedsLimit(limit) => {
-            Outcome::Refused { message: format!("the answer is larger than {limit} bytes; not read") }
+            let message = format!("the answer is larger than {limit} bytes; not read");
+            Outcome::Refused { kind: ErrorKind::Http, message }
         }
         ureq::Error::LargeResponseHeader(_, limit) => {
-            Outcome::Refused { message: format!("the answer's headers are larger than {limit} bytes; not read") }
+            let message = format!("the answer's headers are larger than {limit} bytes; not read");
+            Outcome::Refused { kind: ErrorKind::Http, message }
         }
         // ureq does not re-export its protocol error type; its text is the one stable handle on it.
         ureq::Error::Protocol(e) if e.to_string().contains("too many headers") => {
-            Outcome::Refused { message: "the answer has too many headers; not read".into() }
+            Outcome::Refused { kind: ErrorKind::Http, message: "the answer has too many headers; not read".into() }
+        }
+        // An untrusted certificate stays untrusted: say so now rather than after every retry.
+        error if is_untrusted_certificate(&error) => {
+            let message = format!("the server's TLS certificate is not trusted ({error}); see ca_bundle_path");
+            Outcome::Refused { kind: ErrorKind::Network, message }
         }
         error => Outcome::Transport { reached_service: !never_left(&error), message: error.to_string() },
+    }
+}
+
+/// rustls reports a certificate it cannot verify as "invalid peer certificate: …", inside an I/O
+/// error when it happens during the handshake; the library does not link rustls by name to match its type.
+fn is_untrusted_certificate(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::Rustls(e) => e.to_string().starts_with("invalid peer certificate"),
+        ureq::Error::Io(e) => e.to_string().starts_with("invalid peer certificate"),
+        _ => false,
     }
 }
 
@@ -374,7 +392,7 @@ impl Http {
     pub fn send(&self, method: Method, url: &str, authorization: Option<&str>, body: Body) -> Outcome {
         let uri = match check_url(url, self.allow_insecure_http) {
             Ok(uri) => uri,
-            Err(e) => return Outcome::Refused { message: e.message },
+            Err(e) => return Outcome::Refused { kind: ErrorKind::Http, message: e.message },
         };
         let is_initial_post = method == Method::POST && url.ends_with("/clips");
         let mut builder = self.request(method, uri, authorization);
@@ -391,7 +409,8 @@ impl Http {
     /// streamed to disk; anything else as an [`Outcome`]. `authorization` is `None` for hosts that must
     /// not see it.
     pub fn download(&self, url: &str, authorization: Option<&str>, from: u64) -> Result<Streaming, Outcome> {
-        let uri = check_url(url, self.allow_insecure_http).map_err(|e| Outcome::Refused { message: e.message })?;
+        let uri = check_url(url, self.allow_insecure_http)
+            .map_err(|e| Outcome::Refused { kind: ErrorKind::Http, message: e.message })?;
         let mut builder = self.request(Method::GET, uri, authorization).header("Cache-Control", "no-cache");
         if from > 0 {
             builder = builder.header("Range", format!("bytes={from}-"));

@@ -102,7 +102,7 @@ pub fn classify(outcome: Outcome, what: &str, idempotency: Idempotency, attempt:
             };
             Verdict::Fail(Error::http(kind, status, message))
         }
-        Outcome::Refused { message } => Verdict::Fail(Error::new(ErrorKind::Http, format!("{what}: {message}"))),
+        Outcome::Refused { kind, message } => Verdict::Fail(Error::new(kind, format!("{what}: {message}"))),
         Outcome::Transport { reached_service, message } => {
             let error = Error::new(ErrorKind::Network, format!("{what} failed: {message}"));
             let safe = idempotency == Idempotency::Idempotent || !reached_service;

@@ -18,4 +18,4 @@ pub mod token;
 pub mod wire;
 
 pub use faults::Faults;
-pub use server::{Emulator, EmulatorConfig};
+pub use server::{Emulator, EmulatorConfig, TlsIdentity};

@@ -6,13 +6,16 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gameclips_emulator::token::{self, Claims};
-use gameclips_emulator::{Emulator, EmulatorConfig};
+use gameclips_emulator::{Emulator, EmulatorConfig, TlsIdentity};
 
 const USAGE: &str = "usage:
   gameclips-emulator [--listen ADDR] [--data-dir DIR] [--scid SCID]... [--processing-ms N]
                      [--latency-ms N] [--conn-bandwidth BYTES/S] [--link-bandwidth BYTES/S]
                      [--fail-rate STATUS=P]... [--retry-after-s N] [--reset-rate P] [--stall-rate P]
                      [--expire-tokens-after N] [--upload-expiry-s N] [--quota-bytes N]
+                     [--tls-cert PEM --tls-key PEM | --tls-self-signed]
+    --tls-self-signed serves https with a new certificate for 127.0.0.1 and localhost, written to
+    DATA_DIR/tls-cert.pem for clients to trust (ca_bundle_path).
   gameclips-emulator token --xuid N [--device-type T] [--title-id N] [--sandbox S] [--expires-in SECONDS]
                            [--enforcement]";
 
@@ -52,6 +55,7 @@ fn token_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
 fn serve_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
     let mut config = EmulatorConfig::new("gameclips-emulator-data");
     config.listen = "127.0.0.1:8080".parse().expect("literal address");
+    let (mut tls_cert, mut tls_key, mut self_signed) = (None, None, false);
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--listen" => config.listen = value(&flag, args.next())?,
@@ -68,6 +72,9 @@ fn serve_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
             "--expire-tokens-after" => config.faults.expire_tokens_after = value(&flag, args.next())?,
             "--upload-expiry-s" => config.faults.upload_expiry_s = value(&flag, args.next())?,
             "--quota-bytes" => config.faults.quota_bytes = value(&flag, args.next())?,
+            "--tls-cert" => tls_cert = Some(value::<String>(&flag, args.next())?),
+            "--tls-key" => tls_key = Some(value::<String>(&flag, args.next())?),
+            "--tls-self-signed" => self_signed = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -75,6 +82,20 @@ fn serve_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
             other => return Err(format!("unknown flag {other}")),
         }
     }
+    let read = |path: &str| std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"));
+    config.tls = match (tls_cert, tls_key, self_signed) {
+        (None, None, false) => None,
+        (Some(cert), Some(key), false) => Some(TlsIdentity { cert_pem: read(&cert)?, key_pem: read(&key)? }),
+        (None, None, true) => {
+            let identity = TlsIdentity::self_signed(&["127.0.0.1", "localhost"]).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| e.to_string())?;
+            let path = config.data_dir.join("tls-cert.pem");
+            std::fs::write(&path, &identity.cert_pem).map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("certificate: {}", path.display());
+            Some(identity)
+        }
+        _ => return Err("use --tls-cert with --tls-key, or --tls-self-signed alone".into()),
+    };
     let mut emulator = Emulator::start(config).map_err(|e| format!("cannot start: {e}"))?;
     println!("listening on {}", emulator.base_url());
     let _ = std::io::stdout().flush();

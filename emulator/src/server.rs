@@ -35,6 +35,41 @@ pub struct EmulatorConfig {
     /// Time from commit to Published.
     pub processing_ms: u64,
     pub faults: Faults,
+    /// Serve https with this certificate instead of plain http.
+    pub tls: Option<TlsIdentity>,
+}
+
+/// A certificate chain and its private key, both PEM.
+#[derive(Debug, Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl TlsIdentity {
+    /// A fresh self-signed certificate for `names` (host names or IP addresses); clients trust it by
+    /// taking `cert_pem` as a CA bundle.
+    pub fn self_signed(names: &[&str]) -> io::Result<TlsIdentity> {
+        let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let certified = rcgen::generate_simple_self_signed(names).map_err(io::Error::other)?;
+        Ok(TlsIdentity { cert_pem: certified.cert.pem(), key_pem: certified.signing_key.serialize_pem() })
+    }
+
+    fn acceptor(&self) -> io::Result<tokio_rustls::TlsAcceptor> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io::Error::other)?;
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(io::Error::other)?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(io::Error::other)?;
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
 }
 
 impl EmulatorConfig {
@@ -46,6 +81,7 @@ impl EmulatorConfig {
             scids: Vec::new(),
             processing_ms: 2000,
             faults: Faults::default(),
+            tls: None,
         }
     }
 }
@@ -199,7 +235,12 @@ async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpRe
     Ok(response)
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut stop: oneshot::Receiver<()>,
+) {
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -210,12 +251,28 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _open = shared.stats.connection_opened();
-            let service = service_fn(|request| serve(shared.clone(), request));
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            match tls {
+                // A failed handshake (an untrusted certificate, say) just ends the connection.
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        serve_connection(stream, shared.clone()).await;
+                    }
+                }
+                None => serve_connection(stream, shared.clone()).await,
+            }
         });
     }
+}
+
+async fn serve_connection<S>(stream: S, shared: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(|request| serve(shared.clone(), request));
+    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
 }
 
 /// A running emulator. Dropping it stops the server (its state stays in the data dir).
@@ -230,7 +287,9 @@ impl Emulator {
     pub fn start(config: EmulatorConfig) -> io::Result<Emulator> {
         let listener = StdTcpListener::bind(config.listen)?;
         listener.set_nonblocking(true)?;
-        let base_url = format!("http://{}", listener.local_addr()?);
+        let tls = config.tls.as_ref().map(TlsIdentity::acceptor).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{}", listener.local_addr()?);
         let store = Store::open(&config.data_dir)?;
         let shared = Arc::new(Shared {
             faults: RwLock::new(config.faults.clone()),
@@ -251,7 +310,7 @@ impl Emulator {
         let thread = std::thread::Builder::new().name("gameclips-emulator".into()).spawn(move || {
             runtime.block_on(async move {
                 match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => accept_loop(listener, serving, stop_rx).await,
+                    Ok(listener) => accept_loop(listener, tls, serving, stop_rx).await,
                     Err(e) => eprintln!("gameclips-emulator: cannot listen: {e}"),
                 }
             });
@@ -261,7 +320,7 @@ impl Emulator {
         Ok(Emulator { shared, stop: Some(stop_tx), thread: Some(thread) })
     }
 
-    /// `http://HOST:PORT`, with the real port when port 0 was asked for.
+    /// `http://HOST:PORT` (`https://` with TLS), with the real port when port 0 was asked for.
     pub fn base_url(&self) -> &str {
         &self.shared.base_url
     }

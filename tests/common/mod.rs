@@ -20,6 +20,8 @@ pub const XUID: u64 = 2_533_274_800_000_001;
 pub struct TestServer {
     pub emulator: Emulator,
     pub dir: tempfile::TempDir,
+    /// The certificate an https emulator serves, for the admin calls to trust.
+    pub cert_pem: Option<String>,
 }
 
 impl TestServer {
@@ -35,7 +37,8 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = EmulatorConfig::new(dir.path().join("emulator"));
         tweak(&mut config);
-        TestServer { emulator: Emulator::start(config).unwrap(), dir }
+        let cert_pem = config.tls.as_ref().map(|tls| tls.cert_pem.clone());
+        TestServer { emulator: Emulator::start(config).unwrap(), dir, cert_pem }
     }
 
     pub fn url(&self) -> &str {
@@ -43,9 +46,20 @@ impl TestServer {
     }
 
     pub fn admin(&self, path: &str) -> serde_json::Value {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(pem) = &self.cert_pem {
+            let certs = ureq::tls::parse_pem(pem.as_bytes())
+                .filter_map(|item| match item.unwrap() {
+                    ureq::tls::PemItem::Certificate(cert) => Some(cert),
+                    _ => None,
+                })
+                .collect::<Vec<_>>();
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
         let text = ureq::get(&format!("{}/_emulator/{path}", self.url()))
             .config()
             .proxy(None)
+            .tls_config(tls.build())
             .build()
             .call()
             .unwrap()
