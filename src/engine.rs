@@ -180,7 +180,7 @@ fn file_identity(file: &OpenedFile, block_size: u32) -> Result<FileIdentity> {
 const MAX_REDIRECTS: usize = 5;
 
 /// The absolute URL a `Location` header names, relative to the request's URL.
-fn resolve_location(base: &str, location: &str) -> Option<String> {
+pub(crate) fn resolve_location(base: &str, location: &str) -> Option<String> {
     if location.starts_with("http://") || location.starts_with("https://") {
         return Some(location.to_string());
     }

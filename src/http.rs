@@ -250,7 +250,8 @@ fn http_date_unix_seconds(value: &str) -> Option<u64> {
     let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
     let clock: Vec<u64> = time.split(':').map(|n| n.parse().ok()).collect::<Option<_>>()?;
     let [hours, minutes, seconds] = clock[..] else { return None };
-    if !(1..=31).contains(&day) || hours > 23 || minutes > 59 || seconds > 60 || year < 1970 {
+    // Four-digit years only (as IMF-fixdate has): larger ones would overflow the arithmetic below.
+    if !(1..=31).contains(&day) || hours > 23 || minutes > 59 || seconds > 60 || !(1970..=9999).contains(&year) {
         return None;
     }
     // Howard Hinnant's days_from_civil.
@@ -467,7 +468,14 @@ mod tests {
         assert_eq!(parse_retry_after("99999999", now), Some(MAX_RETRY_AFTER));
         assert_eq!(http_date_unix_seconds("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(http_date_unix_seconds("Tue, 29 Feb 2028 12:00:00 GMT"), Some(1_835_438_400));
-        for bad in ["soon", "-5", "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 32 Nov 1994 08:49:37 GMT", ""] {
+        for bad in [
+            "soon",
+            "-5",
+            "Sun, 06 Nov 1994 08:49:37 PST",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 189499999999999999 08:49:37 GMT", // found by fuzzing: overflowed
+            "",
+        ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad}");
         }
     }

@@ -116,7 +116,11 @@ impl Journal {
 
 /// The intact records of a journal file, up to the first torn or corrupt line.
 pub fn read(path: &Path) -> io::Result<Vec<Record>> {
-    let bytes = std::fs::read(path)?;
+    Ok(parse(&std::fs::read(path)?))
+}
+
+/// The intact records of a journal file's bytes, up to the first torn or corrupt line.
+pub fn parse(bytes: &[u8]) -> Vec<Record> {
     let mut records = Vec::new();
     for line in bytes.split_inclusive(|&b| b == b'\n') {
         let Some(line) = line.strip_suffix(b"\n") else { break }; // torn: no end of line
@@ -131,7 +135,7 @@ pub fn read(path: &Path) -> io::Result<Vec<Record>> {
             _ => break,
         }
     }
-    Ok(records)
+    records
 }
 
 /// The journal files in `dir`.

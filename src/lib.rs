@@ -21,6 +21,8 @@ mod retry;
 mod upload;
 
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use client::{Client, ClientOptions, MetadataUpdate, UploadRequest, DEFAULT_METADATA_BASE_URL};
 pub use error::{Error, ErrorKind, Result};

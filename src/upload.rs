@@ -235,7 +235,8 @@ impl Resumed {
             committed: false,
             thumbnails_sent: Vec::new(),
         };
-        if !(crate::protocol::MIN_BLOCK_SIZE..=crate::protocol::MAX_BLOCK_SIZE).contains(&block_size) || size == 0 {
+        let block_sizes = crate::protocol::MIN_BLOCK_SIZE..=crate::protocol::MAX_BLOCK_SIZE;
+        if !block_sizes.contains(&block_size) || size == 0 || size > crate::protocol::MAX_FILE_SIZE {
             return None;
         }
         let blocks = Layout::new(size, block_size).blocks;

@@ -187,7 +187,8 @@ impl ClipPage {
         Ok(ClipPage {
             game_clips: clips.iter().map(GameClip::from_wire).collect::<Result<_>>()?,
             continuation_token: Some(token).filter(|t| !t.is_empty()),
-            total_items: paging.get("totalItems").map(|_| count(paging, "totalItems")),
+            // null (as the normalised form writes "unknown") is no count, not 0.
+            total_items: paging.get("totalItems").filter(|v| !v.is_null()).map(|_| count(paging, "totalItems")),
         })
     }
 
