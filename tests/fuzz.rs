@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-const TARGETS: [(&str, fn(&[u8])); 4] = [
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 4] = [
     ("service_json", gameclips::fuzzing::service_json),
     ("retry_after", gameclips::fuzzing::retry_after),
     ("upload_uri", gameclips::fuzzing::upload_uri),
