@@ -58,7 +58,9 @@ pub fn upload_uri(data: &[u8]) {
         let response: InitialUploadResponse =
             serde_json::from_value(serde_json::json!({ "gameClipId": "c", "uploadUri": uri })).expect("two strings");
         let block = response.block_url(&response.upload_id(), 3);
-        // A block's URL keeps the upload URI's scheme and host, so the allow-list's verdict holds for it.
+        // A block's URL is as usable as its upload URI, and keeps its scheme and host, so the
+        // allow-list's verdict holds for it.
+        assert!(check_url(&block, false).is_ok(), "{uri:?} -> {block:?}");
         assert_eq!(hosts.allows(&block), allowed, "{uri:?} -> {block:?}");
         assert!(same_origin(&block, uri) || block.parse::<ureq::http::Uri>().is_err(), "{uri:?} -> {block:?}");
         if let Some(target) = crate::engine::resolve_location(uri, location) {

@@ -119,6 +119,13 @@ fn is_loopback(uri: &Uri) -> bool {
 /// Parses a URL the library will send the Authorization value to, applying the transport rule of the C
 /// contract: https, or plain http only to loopback or when explicitly allowed.
 pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<Uri> {
+    // A fragment would swallow the query parameters appended to an upload URI (blockNum among them),
+    // and control characters or spaces have no place in a URL sent on.
+    if url.bytes().any(|b| b == b'#' || b == b' ' || b.is_ascii_control()) {
+        return Err(Error::invalid(format!(
+            "{url:?} is not a usable URL (a fragment, a space or a control character)"
+        )));
+    }
     let uri: Uri = url.parse().map_err(|_| Error::invalid(format!("{url:?} is not a valid URL")))?;
     match uri.scheme_str() {
         Some("https") => {}
@@ -456,6 +463,9 @@ mod tests {
         assert!(check_url("http://example.com/x", true).is_ok());
         assert!(check_url("ftp://example.com/x", true).is_err());
         assert!(check_url("not a url", true).is_err());
+        // Found by fuzzing: a fragment hid the blockNum appended to an upload URI.
+        assert!(check_url("https://u.xboxlive.com/up?a=1#frag", false).is_err());
+        assert!(check_url("https://u.xboxlive.com/up?a=\u{0}", false).is_err());
     }
 
     #[test]
