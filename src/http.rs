@@ -37,6 +37,12 @@ pub enum Body<'a> {
     Octets(&'a [u8]),
     /// Thumbnail images, with their media type.
     Image(&'a [u8], &'static str),
+    /// Octets read from a file as they are sent (a block of a file-mode upload).
+    FileRange {
+        file: &'a std::fs::File,
+        offset: u64,
+        len: u64,
+    },
 }
 
 /// A 2xx answer to a download, its body still to be read.
@@ -356,6 +362,8 @@ impl Http {
             // The whole request, however it trickles: a slow-but-alive server cannot hold a worker forever.
             .timeout_global(Some(config.request_timeout.saturating_mul(REQUEST_DEADLINE_FACTOR)))
             .max_idle_connections_per_host(64)
+            // Fewer, larger socket writes per block, so fewer wake-ups of a worker blocked on its socket.
+            .output_buffer_size(512 * 1024)
             .build();
         Ok(Http {
             agent: agent_config.new_agent(),
@@ -385,6 +393,15 @@ impl Http {
         let (content_type, bytes) = match body {
             Body::Empty => {
                 let request = builder.header("Content-Type", "application/json").body(()).map_err(ureq::Error::from)?;
+                return self.agent.run(request);
+            }
+            Body::FileRange { file, offset, len } => {
+                let mut reader = crate::platform::file_io::FileSlice::new(file, offset, len);
+                let request = builder
+                    .header("Content-Type", "application/octet-stream")
+                    .header("Content-Length", len)
+                    .body(ureq::SendBody::from_reader(&mut reader))
+                    .map_err(ureq::Error::from)?;
                 return self.agent.run(request);
             }
             Body::Json(bytes) => ("application/json", bytes),

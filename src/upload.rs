@@ -113,15 +113,21 @@ impl OpenedFile {
     }
 }
 
-/// The push-mode copy budget shared by all uploads of a client.
+/// The push-mode copy budget shared by all uploads of a client, and the block buffers it lends: a
+/// buffer given back is kept for the next push, so a push is a copy into warm memory, not a fresh
+/// 2 MiB allocation the OS must fault in (at most the budget's worth is kept).
 pub struct PushBudget {
     used: AtomicU64,
     max: u64,
+    /// The client's block size: every buffer has it, so any spare one fits any block.
+    block_size: usize,
+    spare: parking_lot::Mutex<Vec<Box<[u8]>>>,
 }
 
 impl PushBudget {
-    pub fn new(max: u64) -> PushBudget {
-        PushBudget { used: AtomicU64::new(0), max }
+    pub fn new(max: u64, block_size: u32) -> PushBudget {
+        let block_size = block_size as usize;
+        PushBudget { used: AtomicU64::new(0), max, block_size, spare: parking_lot::Mutex::new(Vec::new()) }
     }
 
     fn try_reserve(&self, bytes: u64) -> bool {
@@ -130,6 +136,20 @@ impl PushBudget {
                 (used + bytes <= self.max).then_some(used + bytes)
             })
             .is_ok()
+    }
+
+    /// A buffer of `len` bytes: for a full block, a spare one if there is one. Shorter (last) blocks
+    /// get their own, so memory stays within the budget, which counts pushed bytes.
+    fn buffer(&self, len: usize) -> Box<[u8]> {
+        let spare = if len == self.block_size { self.spare.lock().pop() } else { None };
+        spare.unwrap_or_else(|| vec![0u8; len].into_boxed_slice())
+    }
+
+    fn give_back(&self, buffer: Box<[u8]>) {
+        let mut spare = self.spare.lock();
+        if buffer.len() == self.block_size && (spare.len() as u64 + 1) * self.block_size as u64 <= self.max {
+            spare.push(buffer);
+        }
     }
 }
 
@@ -145,11 +165,31 @@ impl Drop for Reservation {
     }
 }
 
-/// A copy of a pushed block. Its budget is given back when the last reference goes (acknowledged,
-/// cancelled or failed).
+/// A copy of a pushed block. Its budget (and its buffer) is given back when the last reference goes
+/// (acknowledged, cancelled or failed).
 pub struct PushedBlock {
-    pub data: Box<[u8]>,
-    _reservation: Reservation,
+    buffer: Option<Box<[u8]>>,
+    reservation: Reservation,
+}
+
+impl PushedBlock {
+    fn copy_of(bytes: &[u8], reservation: Reservation) -> PushedBlock {
+        let mut buffer = reservation.budget.buffer(bytes.len());
+        buffer.copy_from_slice(bytes);
+        PushedBlock { buffer: Some(buffer), reservation }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.buffer.as_deref().unwrap_or_default()
+    }
+}
+
+impl Drop for PushedBlock {
+    fn drop(&mut self) {
+        if let Some(buffer) = self.buffer.take() {
+            self.reservation.budget.give_back(buffer);
+        }
+    }
 }
 
 enum Block {
@@ -840,7 +880,7 @@ impl Upload {
             ));
         }
         let reservation = Reservation { budget: budget.clone(), bytes: bytes.len() as u64 };
-        let block = Arc::new(PushedBlock { data: bytes.into(), _reservation: reservation });
+        let block = Arc::new(PushedBlock::copy_of(bytes, reservation));
         let mut inner = self.inner.lock();
         // A concurrent push of the same block, or a cancel, may have happened while copying.
         Self::check_pushable(&inner, num, bytes.len())?;

