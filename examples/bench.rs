@@ -316,8 +316,12 @@ impl Bench {
         let block = vec![7u8; 2 * MIB as usize];
         let mut copy = vec![0u8; 2 * MIB as usize];
         let (mut poll, mut next_event, mut push, mut memcpy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        // The measurement's own floor under the same load: timing nothing at all.
+        // Controls under the same load: timing nothing at all, and timing plain busy work about as long as
+        // a poll. Whatever tail the busy work shows is the machine's (interrupts, preemption), not ours.
         let mut nothing = Vec::new();
+        let (mut first_in_frame, mut later_in_frame) = (Vec::new(), Vec::new());
+        let mut control = Vec::new();
+        let spins = spins_per_microsecond() * 2 / 5;
         let mut next_block = 0;
         let mut status = unsafe { std::mem::zeroed::<ClipsStatus>() };
         unsafe { clips_status_init(&mut status) };
@@ -325,12 +329,21 @@ impl Bench {
         unsafe { clips_event_init(&mut event) };
         let deadline = Instant::now() + Duration::from_secs(20);
         while next_block < 128 && Instant::now() < deadline {
-            for &h in handles.iter().chain([&pushed]) {
+            for (i, &h) in handles.iter().chain([&pushed]).enumerate() {
                 let t = Instant::now();
                 unsafe { clips_poll(client, h, &mut status) };
                 poll.push(t.elapsed());
+                // The first poll of a frame meets caches the frame's own work (2 MiB copies here) emptied.
+                if i == 0 {
+                    first_in_frame.push(t.elapsed());
+                } else {
+                    later_in_frame.push(t.elapsed());
+                }
                 let t = Instant::now();
                 nothing.push(std::hint::black_box(t).elapsed());
+                let t = Instant::now();
+                spin(spins);
+                control.push(t.elapsed());
             }
             let t = Instant::now();
             unsafe { clips_next_event(client, &mut event) };
@@ -363,11 +376,14 @@ impl Bench {
         };
         let rows = vec![
             row("clips_poll", &mut poll),
+            row("clips_poll, first of a frame (cold caches)", &mut first_in_frame),
+            row("clips_poll, later in the frame (warm)", &mut later_in_frame),
             row("clips_next_event", &mut next_event),
             row("clips_begin_upload", &mut begin),
             row("clips_push_block (2 MiB)", &mut push),
             row("memcpy of 2 MiB (floor for push)", &mut memcpy),
-            row("nothing: two clock reads (the measurement's floor)", &mut nothing),
+            row("control: nothing, two clock reads", &mut nothing),
+            row("control: busy work of about 0.4 µs", &mut control),
         ];
         self.table(
             "Game-thread cost while 8 uploads run (microseconds)",
@@ -429,6 +445,28 @@ impl Bench {
         ];
         self.table("Scale: 1,000 uploads of 64 KiB started at once", &["measure", "value"], &rows);
     }
+}
+
+/// Busy work that the optimiser cannot remove.
+fn spin(iterations: u64) -> u64 {
+    let mut x = 1u64;
+    for i in 0..iterations {
+        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i));
+    }
+    x
+}
+
+/// How many `spin` iterations take a microsecond here (the fastest of several tries).
+fn spins_per_microsecond() -> u64 {
+    let best = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            spin(100_000);
+            t.elapsed()
+        })
+        .min()
+        .unwrap();
+    (100_000.0 / (best.as_secs_f64() * 1e6)).max(1.0) as u64
 }
 
 /// `bench child URL TOKEN FILE file|push WORKERS`: one upload; prints "seconds peak_rss_mib".

@@ -5,6 +5,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -145,6 +146,10 @@ pub struct Engine {
     pub log: Logger,
     schedule: Mutex<Schedule>,
     work_available: Condvar,
+    /// Copies of `Schedule.paused` and `.stopping`, read without the schedule lock: `clips_poll` asks
+    /// on the game thread, and must not wait for workers busy with the schedule.
+    paused: AtomicBool,
+    stopping: AtomicBool,
 }
 
 /// Why a download attempt stopped short.
@@ -264,6 +269,8 @@ impl Engine {
                 stopping: false,
             }),
             work_available: Condvar::new(),
+            paused: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -292,24 +299,26 @@ impl Engine {
     pub fn set_paused(&self, paused: bool) {
         let mut schedule = self.schedule.lock();
         schedule.paused = paused;
+        self.paused.store(paused, Ordering::Release);
         schedule.sync_requested |= paused && self.journal_dir.is_some();
         drop(schedule);
         self.work_available.notify_all();
     }
 
     pub fn is_paused(&self) -> bool {
-        self.schedule.lock().paused
+        self.paused.load(Ordering::Acquire)
     }
 
     /// Workers stop taking tasks, and requests blocked on the network return at once.
     pub fn stop(&self) {
         self.schedule.lock().stopping = true;
+        self.stopping.store(true, Ordering::Release);
         self.work_available.notify_all();
         self.http.interrupt();
     }
 
     pub fn is_stopping(&self) -> bool {
-        self.schedule.lock().stopping
+        self.stopping.load(Ordering::Acquire)
     }
 
     fn next_work(&self) -> Option<Work> {

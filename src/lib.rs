@@ -18,6 +18,7 @@ mod operation;
 mod platform;
 pub mod protocol;
 mod retry;
+mod status_board;
 mod upload;
 
 pub mod ffi;

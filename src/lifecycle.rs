@@ -25,6 +25,15 @@ pub enum UploadState {
     Running = 10,
 }
 
+impl UploadState {
+    pub fn from_code(code: u32) -> Option<UploadState> {
+        use UploadState::*;
+        [Creating, Uploading, WaitingForData, NeedsAuth, Paused, Retrying, Completed, Failed, Cancelled, Running]
+            .into_iter()
+            .find(|state| *state as u32 == code)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
     Completed,
@@ -144,20 +153,33 @@ impl Lifecycle {
     /// The state a status shows, and the time to the next attempt when retrying. `working` is the
     /// state while none of the shared conditions applies.
     pub fn state(&self, paused: bool, now: Instant, working: UploadState) -> (UploadState, u32) {
-        let state = match self.end {
-            Some(End::Completed) => UploadState::Completed,
-            Some(End::Failed) => UploadState::Failed,
-            Some(End::Cancelled) => UploadState::Cancelled,
-            None if self.waiting_for_auth => UploadState::NeedsAuth,
-            None if paused => UploadState::Paused,
-            None => match self.retry_at {
-                Some(at) if at > now => {
-                    let wait = (at - now).as_millis().min(u128::from(u32::MAX)) as u32;
-                    return (UploadState::Retrying, wait);
-                }
-                _ => working,
-            },
-        };
-        (state, 0)
+        state_of(self.end, self.waiting_for_auth, self.retry_at, paused, now, working)
     }
+}
+
+/// The state a status reports, and the retry wait in milliseconds while RETRYING; `working` is what a
+/// running job is doing when nothing else applies.
+pub fn state_of(
+    end: Option<End>,
+    waiting_for_auth: bool,
+    retry_at: Option<Instant>,
+    paused: bool,
+    now: Instant,
+    working: UploadState,
+) -> (UploadState, u32) {
+    let state = match end {
+        Some(End::Completed) => UploadState::Completed,
+        Some(End::Failed) => UploadState::Failed,
+        Some(End::Cancelled) => UploadState::Cancelled,
+        None if waiting_for_auth => UploadState::NeedsAuth,
+        None if paused => UploadState::Paused,
+        None => match retry_at {
+            Some(at) if at > now => {
+                let wait = (at - now).as_millis().min(u128::from(u32::MAX)) as u32;
+                return (UploadState::Retrying, wait);
+            }
+            _ => working,
+        },
+    };
+    (state, 0)
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
+use crate::status_board::{Published, StatusBoard};
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventKind, EventQueue};
 use crate::journal::{FileIdentity, Journal, Record};
@@ -303,6 +305,35 @@ impl Resumed {
     }
 }
 
+impl Inner {
+    fn published(&self) -> Published {
+        let working = match self.stage {
+            Stage::Creating | Stage::Resuming => UploadState::Creating,
+            Stage::Uploading
+                if self.ready.is_empty()
+                    && self.in_flight == 0
+                    && self.thumbnails.iter().all(|t| t.state == ThumbnailState::Sent) =>
+            {
+                UploadState::WaitingForData
+            }
+            Stage::Uploading => UploadState::Uploading,
+        };
+        Published {
+            working,
+            end: self.life.end,
+            waiting_for_auth: self.life.waiting_for_auth,
+            retry_at: self.life.retry_at,
+            result: self.life.result(),
+            http_status: self.life.http_status,
+            bytes_total: self.layout.map_or(0, |l| l.file_size),
+            bytes_acked: self.bytes_acked,
+            blocks_total: self.layout.map_or(0, |l| l.blocks),
+            blocks_acked: self.blocks_acked,
+            retries: self.life.retries,
+        }
+    }
+}
+
 /// One request's worth of an upload, named when its outcome comes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Piece {
@@ -385,7 +416,50 @@ pub struct Upload {
     pub request: InitialUploadRequest,
     block_size: u32,
     released: AtomicBool,
+    inner: Guarded,
+}
+
+/// The upload's state behind its lock, and the status published from it each time the lock is let
+/// go, for `status` to read without taking the lock.
+struct Guarded {
     inner: Mutex<Inner>,
+    board: StatusBoard,
+}
+
+impl Guarded {
+    fn new(inner: Inner) -> Guarded {
+        let guarded = Guarded { inner: Mutex::new(inner), board: StatusBoard::default() };
+        drop(guarded.lock());
+        guarded
+    }
+
+    fn lock(&self) -> InnerGuard<'_> {
+        InnerGuard { guard: self.inner.lock(), board: &self.board }
+    }
+}
+
+struct InnerGuard<'a> {
+    guard: parking_lot::MutexGuard<'a, Inner>,
+    board: &'a StatusBoard,
+}
+
+impl std::ops::Deref for InnerGuard<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for InnerGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
+impl Drop for InnerGuard<'_> {
+    fn drop(&mut self) {
+        self.board.publish(&self.guard.published());
+    }
 }
 
 impl Upload {
@@ -409,7 +483,7 @@ impl Upload {
             request,
             block_size,
             released: AtomicBool::new(false),
-            inner: Mutex::new(Inner {
+            inner: Guarded::new(Inner {
                 life: Lifecycle::default(),
                 stage: Stage::Creating,
                 create_in_flight: false,
@@ -895,31 +969,8 @@ impl Upload {
         (0..inner.blocks.len() as u32).filter(|&n| matches!(inner.blocks[n as usize], Block::Missing)).collect()
     }
 
+    /// Without the upload's lock: the status as published when it was last let go.
     pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
-        let inner = self.inner.lock();
-        let layout = inner.layout;
-        let working = match inner.stage {
-            Stage::Creating | Stage::Resuming => UploadState::Creating,
-            Stage::Uploading
-                if inner.ready.is_empty()
-                    && inner.in_flight == 0
-                    && inner.thumbnails.iter().all(|t| t.state == ThumbnailState::Sent) =>
-            {
-                UploadState::WaitingForData
-            }
-            Stage::Uploading => UploadState::Uploading,
-        };
-        let (state, retry_in_ms) = inner.life.state(paused, now, working);
-        UploadStatus {
-            state,
-            result: inner.life.result(),
-            http_status: inner.life.http_status,
-            bytes_total: layout.map_or(0, |l| l.file_size),
-            bytes_acked: inner.bytes_acked,
-            blocks_total: layout.map_or(0, |l| l.blocks),
-            blocks_acked: inner.blocks_acked,
-            retries: inner.life.retries,
-            retry_in_ms,
-        }
+        self.inner.board.read().status(paused, now)
     }
 }

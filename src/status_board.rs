@@ -1,0 +1,192 @@
+//! An upload's status as of its last change, readable without the upload's lock. `clips_poll` runs on
+//! the game thread every frame; waiting there for a worker that holds the lock (and may have been
+//! preempted while holding it) is what made its tail slow. Writers publish under the lock; readers
+//! copy the words and retry if a publish overlapped (a sequence lock made of atomics).
+
+use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use once_cell::sync::Lazy;
+
+use crate::lifecycle::{state_of, End, UploadState};
+use crate::upload::UploadStatus;
+
+/// What a status is computed from, as of the last publish. `retry_at` and the client's pause are
+/// applied when read, so a snapshot stays right as time passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub working: UploadState,
+    pub end: Option<End>,
+    pub waiting_for_auth: bool,
+    pub retry_at: Option<Instant>,
+    pub result: i32,
+    pub http_status: u16,
+    pub bytes_total: u64,
+    pub bytes_acked: u64,
+    pub blocks_total: u32,
+    pub blocks_acked: u32,
+    pub retries: u32,
+}
+
+impl Published {
+    pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
+        let (state, retry_in_ms) = state_of(self.end, self.waiting_for_auth, self.retry_at, paused, now, self.working);
+        UploadStatus {
+            state,
+            result: self.result,
+            http_status: self.http_status,
+            bytes_total: self.bytes_total,
+            bytes_acked: self.bytes_acked,
+            blocks_total: self.blocks_total,
+            blocks_acked: self.blocks_acked,
+            retries: self.retries,
+            retry_in_ms,
+        }
+    }
+}
+
+/// Instants are stored as nanoseconds after this one (plus one, so 0 means none).
+static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
+
+const WORDS: usize = 6;
+
+#[derive(Default)]
+pub struct StatusBoard {
+    /// Odd while a publish is under way.
+    sequence: AtomicU64,
+    words: [AtomicU64; WORDS],
+}
+
+fn encode(p: &Published) -> [u64; WORDS] {
+    let end = match p.end {
+        None => 0,
+        Some(End::Completed) => 1,
+        Some(End::Failed) => 2,
+        Some(End::Cancelled) => 3,
+    };
+    let retry_at = p
+        .retry_at
+        .map_or(0, |at| u64::try_from(at.saturating_duration_since(*EPOCH).as_nanos()).unwrap_or(u64::MAX - 1) + 1);
+    [
+        p.working as u64 | end << 8 | u64::from(p.waiting_for_auth) << 16 | u64::from(p.http_status) << 32,
+        u64::from(p.result as u32) | u64::from(p.retries) << 32,
+        p.bytes_total,
+        p.bytes_acked,
+        u64::from(p.blocks_total) | u64::from(p.blocks_acked) << 32,
+        retry_at,
+    ]
+}
+
+fn decode(w: [u64; WORDS]) -> Published {
+    Published {
+        working: UploadState::from_code(w[0] as u8 as u32).unwrap_or(UploadState::Creating),
+        end: match (w[0] >> 8) as u8 {
+            1 => Some(End::Completed),
+            2 => Some(End::Failed),
+            3 => Some(End::Cancelled),
+            _ => None,
+        },
+        waiting_for_auth: (w[0] >> 16) as u8 != 0,
+        http_status: (w[0] >> 32) as u16,
+        result: w[1] as u32 as i32,
+        retries: (w[1] >> 32) as u32,
+        bytes_total: w[2],
+        bytes_acked: w[3],
+        blocks_total: w[4] as u32,
+        blocks_acked: (w[4] >> 32) as u32,
+        retry_at: (w[5] != 0).then(|| *EPOCH + Duration::from_nanos(w[5] - 1)),
+    }
+}
+
+impl StatusBoard {
+    /// Callers are serialised (they hold the upload's lock).
+    pub fn publish(&self, published: &Published) {
+        let words = encode(published);
+        let sequence = self.sequence.load(Ordering::Relaxed);
+        self.sequence.store(sequence.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        for (slot, word) in self.words.iter().zip(words) {
+            slot.store(word, Ordering::Relaxed);
+        }
+        self.sequence.store(sequence.wrapping_add(2), Ordering::Release);
+    }
+
+    pub fn read(&self) -> Published {
+        loop {
+            let before = self.sequence.load(Ordering::Acquire);
+            if before & 1 == 0 {
+                let words = std::array::from_fn(|i| self.words[i].load(Ordering::Relaxed));
+                fence(Ordering::Acquire);
+                if self.sequence.load(Ordering::Relaxed) == before {
+                    return decode(words);
+                }
+            }
+            std::hint::spin_loop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_published_reads_back() {
+        let board = StatusBoard::default();
+        let published = Published {
+            working: UploadState::WaitingForData,
+            end: Some(End::Failed),
+            waiting_for_auth: true,
+            retry_at: Some(Instant::now() + Duration::from_millis(1500)),
+            result: -13,
+            http_status: 507,
+            bytes_total: u64::MAX,
+            bytes_acked: 12_345,
+            blocks_total: u32::MAX,
+            blocks_acked: 7,
+            retries: 3,
+        };
+        board.publish(&published);
+        assert_eq!(board.read(), published);
+        let none = Published { retry_at: None, end: None, waiting_for_auth: false, ..published };
+        board.publish(&none);
+        assert_eq!(board.read(), none);
+    }
+
+    #[test]
+    fn readers_never_see_a_half_published_status() {
+        let board = std::sync::Arc::new(StatusBoard::default());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (board, stop) = (board.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut reads = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let p = board.read();
+                    // Every publish below keeps these equal; a torn read would not.
+                    assert_eq!(p.bytes_acked, p.bytes_total);
+                    assert_eq!(u64::from(p.blocks_acked), p.bytes_acked % 1000);
+                    reads += 1;
+                }
+                reads
+            })
+        };
+        for n in 0..200_000u64 {
+            board.publish(&Published {
+                working: UploadState::Uploading,
+                end: None,
+                waiting_for_auth: false,
+                retry_at: None,
+                result: 1,
+                http_status: 202,
+                bytes_total: n,
+                bytes_acked: n,
+                blocks_total: 0,
+                blocks_acked: (n % 1000) as u32,
+                retries: 0,
+            });
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    }
+}
