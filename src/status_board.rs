@@ -11,37 +11,22 @@ use once_cell::sync::Lazy;
 use crate::lifecycle::{state_of, End, UploadState};
 use crate::upload::UploadStatus;
 
-/// What a status is computed from, as of the last publish. `retry_at` and the client's pause are
-/// applied when read, so a snapshot stays right as time passes.
+/// What a status is computed from, as of the last publish: the status with `state` what the job is
+/// doing when nothing else applies. The end, a wait for a token or for a retry, and the client's
+/// pause are applied when read, so a snapshot stays right as time passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Published {
-    pub working: UploadState,
+    pub status: UploadStatus,
     pub end: Option<End>,
     pub waiting_for_auth: bool,
     pub retry_at: Option<Instant>,
-    pub result: i32,
-    pub http_status: u16,
-    pub bytes_total: u64,
-    pub bytes_acked: u64,
-    pub blocks_total: u32,
-    pub blocks_acked: u32,
-    pub retries: u32,
 }
 
 impl Published {
     pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
-        let (state, retry_in_ms) = state_of(self.end, self.waiting_for_auth, self.retry_at, paused, now, self.working);
-        UploadStatus {
-            state,
-            result: self.result,
-            http_status: self.http_status,
-            bytes_total: self.bytes_total,
-            bytes_acked: self.bytes_acked,
-            blocks_total: self.blocks_total,
-            blocks_acked: self.blocks_acked,
-            retries: self.retries,
-            retry_in_ms,
-        }
+        let working = self.status.state;
+        let (state, retry_in_ms) = state_of(self.end, self.waiting_for_auth, self.retry_at, paused, now, working);
+        UploadStatus { state, retry_in_ms, ..self.status }
     }
 }
 
@@ -67,19 +52,30 @@ fn encode(p: &Published) -> [u64; WORDS] {
     let retry_at = p
         .retry_at
         .map_or(0, |at| u64::try_from(at.saturating_duration_since(*EPOCH).as_nanos()).unwrap_or(u64::MAX - 1) + 1);
+    let s = &p.status;
     [
-        p.working as u64 | end << 8 | u64::from(p.waiting_for_auth) << 16 | u64::from(p.http_status) << 32,
-        u64::from(p.result as u32) | u64::from(p.retries) << 32,
-        p.bytes_total,
-        p.bytes_acked,
-        u64::from(p.blocks_total) | u64::from(p.blocks_acked) << 32,
+        s.state as u64 | end << 8 | u64::from(p.waiting_for_auth) << 16 | u64::from(s.http_status) << 32,
+        u64::from(s.result as u32) | u64::from(s.retries) << 32,
+        s.bytes_total,
+        s.bytes_acked,
+        u64::from(s.blocks_total) | u64::from(s.blocks_acked) << 32,
         retry_at,
     ]
 }
 
 fn decode(w: [u64; WORDS]) -> Published {
     Published {
-        working: UploadState::from_code(w[0] as u8 as u32).unwrap_or(UploadState::Creating),
+        status: UploadStatus {
+            state: UploadState::from_code(w[0] as u8 as u32).unwrap_or(UploadState::Creating),
+            http_status: (w[0] >> 32) as u16,
+            result: w[1] as u32 as i32,
+            retries: (w[1] >> 32) as u32,
+            bytes_total: w[2],
+            bytes_acked: w[3],
+            blocks_total: w[4] as u32,
+            blocks_acked: (w[4] >> 32) as u32,
+            retry_in_ms: 0,
+        },
         end: match (w[0] >> 8) as u8 {
             1 => Some(End::Completed),
             2 => Some(End::Failed),
@@ -87,13 +83,6 @@ fn decode(w: [u64; WORDS]) -> Published {
             _ => None,
         },
         waiting_for_auth: (w[0] >> 16) as u8 != 0,
-        http_status: (w[0] >> 32) as u16,
-        result: w[1] as u32 as i32,
-        retries: (w[1] >> 32) as u32,
-        bytes_total: w[2],
-        bytes_acked: w[3],
-        blocks_total: w[4] as u32,
-        blocks_acked: (w[4] >> 32) as u32,
         retry_at: (w[5] != 0).then(|| *EPOCH + Duration::from_nanos(w[5] - 1)),
     }
 }
@@ -134,17 +123,20 @@ mod tests {
     fn what_is_published_reads_back() {
         let board = StatusBoard::default();
         let published = Published {
-            working: UploadState::WaitingForData,
+            status: UploadStatus {
+                state: UploadState::WaitingForData,
+                result: -13,
+                http_status: 507,
+                bytes_total: u64::MAX,
+                bytes_acked: 12_345,
+                blocks_total: u32::MAX,
+                blocks_acked: 7,
+                retries: 3,
+                retry_in_ms: 0,
+            },
             end: Some(End::Failed),
             waiting_for_auth: true,
             retry_at: Some(Instant::now() + Duration::from_millis(1500)),
-            result: -13,
-            http_status: 507,
-            bytes_total: u64::MAX,
-            bytes_acked: 12_345,
-            blocks_total: u32::MAX,
-            blocks_acked: 7,
-            retries: 3,
         };
         board.publish(&published);
         assert_eq!(board.read(), published);
@@ -162,7 +154,7 @@ mod tests {
             std::thread::spawn(move || {
                 let mut reads = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let p = board.read();
+                    let p = board.read().status;
                     // Every publish below keeps these equal; a torn read would not.
                     assert_eq!(p.bytes_acked, p.bytes_total);
                     assert_eq!(u64::from(p.blocks_acked), p.bytes_acked % 1000);
@@ -173,17 +165,20 @@ mod tests {
         };
         for n in 0..200_000u64 {
             board.publish(&Published {
-                working: UploadState::Uploading,
+                status: UploadStatus {
+                    state: UploadState::Uploading,
+                    result: 1,
+                    http_status: 202,
+                    bytes_total: n,
+                    bytes_acked: n,
+                    blocks_total: 0,
+                    blocks_acked: (n % 1000) as u32,
+                    retries: 0,
+                    retry_in_ms: 0,
+                },
                 end: None,
                 waiting_for_auth: false,
                 retry_at: None,
-                result: 1,
-                http_status: 202,
-                bytes_total: n,
-                bytes_acked: n,
-                blocks_total: 0,
-                blocks_acked: (n % 1000) as u32,
-                retries: 0,
             });
         }
         stop.store(true, Ordering::Relaxed);

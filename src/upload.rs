@@ -319,17 +319,20 @@ impl Inner {
             Stage::Uploading => UploadState::Uploading,
         };
         Published {
-            working,
+            status: UploadStatus {
+                state: working,
+                result: self.life.result(),
+                http_status: self.life.http_status,
+                bytes_total: self.layout.map_or(0, |l| l.file_size),
+                bytes_acked: self.bytes_acked,
+                blocks_total: self.layout.map_or(0, |l| l.blocks),
+                blocks_acked: self.blocks_acked,
+                retries: self.life.retries,
+                retry_in_ms: 0,
+            },
             end: self.life.end,
             waiting_for_auth: self.life.waiting_for_auth,
             retry_at: self.life.retry_at,
-            result: self.life.result(),
-            http_status: self.life.http_status,
-            bytes_total: self.layout.map_or(0, |l| l.file_size),
-            bytes_acked: self.bytes_acked,
-            blocks_total: self.layout.map_or(0, |l| l.blocks),
-            blocks_acked: self.blocks_acked,
-            retries: self.life.retries,
         }
     }
 }

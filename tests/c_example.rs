@@ -10,26 +10,7 @@ use common::*;
 
 /// Compiles `examples/c/{name}.c` into `out_dir` and returns the program.
 fn compile_example(name: &str, out_dir: &Path) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let lib_dir = library_dir();
-    assert!(lib_dir.join("libgameclips.so").exists() || cfg!(not(target_os = "linux")), "no cdylib in {lib_dir:?}");
-    let exe = out_dir.join(name);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let compile = Command::new(&cc)
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-D_POSIX_C_SOURCE=199309L"])
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg(root.join(format!("examples/c/{name}.c")))
-        .arg("-o")
-        .arg(&exe)
-        .arg("-L")
-        .arg(&lib_dir)
-        .arg("-lgameclips")
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .output()
-        .expect("a C compiler (cc) is installed");
-    assert!(compile.status.success(), "compile failed:\n{}", String::from_utf8_lossy(&compile.stderr));
-    exe
+    compile_c(&repo_root().join(format!("examples/c/{name}.c")), &out_dir.join(name), &[])
 }
 
 #[test]

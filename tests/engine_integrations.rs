@@ -6,23 +6,11 @@
 mod common;
 
 use std::ffi::CString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::*;
 use gameclips::ffi::*;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Whether `tool` runs here. CI sets GAMECLIPS_REQUIRE_TOOLS, so a missing tool fails there instead of
-/// skipping its test.
-fn tool_present(tool: &str) -> bool {
-    let present = Command::new(tool).arg("--version").output().is_ok();
-    assert!(present || std::env::var_os("GAMECLIPS_REQUIRE_TOOLS").is_none(), "{tool} is required but missing");
-    present
-}
 
 #[track_caller]
 fn succeeded(what: &str, output: &Output) -> String {
@@ -67,8 +55,8 @@ fn cpp_wrapper_example_builds_strict_and_uploads_byte_exact() {
     let compile = Command::new(&cxx)
         .args(CXX_FLAGS)
         .arg("-I")
-        .arg(root().join("include"))
-        .arg(root().join("examples/cpp/upload.cpp"))
+        .arg(repo_root().join("include"))
+        .arg(repo_root().join("examples/cpp/upload.cpp"))
         .arg("-o")
         .arg(&exe)
         .arg(format!("-L{}", lib_dir.display()))
@@ -93,7 +81,7 @@ fn cmake_builds_the_c_example_through_the_imported_target() {
     let build = server.dir.path().join("cmake-build");
     let configure = Command::new("cmake")
         .arg("-S")
-        .arg(root().join("examples/cmake"))
+        .arg(repo_root().join("examples/cmake"))
         .arg("-B")
         .arg(&build)
         .arg(format!("-DGAMECLIPS_LIBRARY_DIR={}", library_dir().display()))
@@ -116,8 +104,8 @@ fn unity_bindings_upload_and_update_metadata_under_mono() {
     let compile = Command::new("mcs")
         .arg("-warnaserror+")
         .arg(format!("-out:{}", exe.display()))
-        .arg(root().join("examples/unity/Runtime/GameClips.cs"))
-        .arg(root().join("tests/csharp/Driver.cs"))
+        .arg(repo_root().join("examples/unity/Runtime/GameClips.cs"))
+        .arg(repo_root().join("tests/csharp/Driver.cs"))
         .output()
         .unwrap();
     succeeded("mcs", &compile);
@@ -147,7 +135,7 @@ fn exported_symbols_match_the_committed_list() {
         })
         .collect();
     exported.sort_unstable();
-    let committed = std::fs::read_to_string(root().join("src/ffi/exports.txt")).unwrap();
+    let committed = std::fs::read_to_string(repo_root().join("src/ffi/exports.txt")).unwrap();
     let committed: Vec<&str> = committed.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(
         exported, committed,
@@ -155,7 +143,7 @@ fn exported_symbols_match_the_committed_list() {
     );
     assert!(exported.iter().all(|name| name.starts_with("clips_")), "only clips_* may be exported: {exported:?}");
     // Every export has a bad-input test: it is called in tests/bad_input.rs.
-    let bad_input = std::fs::read_to_string(root().join("tests/bad_input.rs")).unwrap();
+    let bad_input = std::fs::read_to_string(repo_root().join("tests/bad_input.rs")).unwrap();
     let untested: Vec<&&str> = exported.iter().filter(|name| !bad_input.contains(&format!("{name}("))).collect();
     assert!(untested.is_empty(), "exports without a bad-input test in tests/bad_input.rs: {untested:?}");
 }
@@ -164,7 +152,7 @@ fn exported_symbols_match_the_committed_list() {
 #[test]
 fn every_export_goes_through_the_panic_boundary() {
     let mut exports = 0;
-    for entry in std::fs::read_dir(root().join("src/ffi")).unwrap() {
+    for entry in std::fs::read_dir(repo_root().join("src/ffi")).unwrap() {
         let path = entry.unwrap().path();
         let source = std::fs::read_to_string(&path).unwrap();
         let mut rest = source.as_str();
@@ -183,7 +171,7 @@ fn every_export_goes_through_the_panic_boundary() {
             exports += 1;
         }
     }
-    let listed = std::fs::read_to_string(root().join("src/ffi/exports.txt")).unwrap().lines().count();
+    let listed = std::fs::read_to_string(repo_root().join("src/ffi/exports.txt")).unwrap().lines().count();
     assert_eq!(exports, listed, "src/ffi declares {exports} exports; src/ffi/exports.txt lists {listed}");
 }
 
@@ -195,7 +183,7 @@ fn the_shared_library_has_a_versioned_soname() {
     let expected = format!("[libgameclips.so.{CLIPS_ABI_VERSION}]");
     assert!(dynamic.lines().any(|l| l.contains("(SONAME)") && l.contains(&expected)), "{dynamic}");
     assert_eq!(clips_abi_version(), CLIPS_ABI_VERSION);
-    let header = std::fs::read_to_string(root().join("include/gameclips.h")).unwrap();
+    let header = std::fs::read_to_string(repo_root().join("include/gameclips.h")).unwrap();
     assert!(header.contains(&format!("#define CLIPS_ABI_VERSION {CLIPS_ABI_VERSION}")), "header and library disagree");
 }
 

@@ -240,6 +240,16 @@ fn push_all(client: *mut ClipsClient, handle: ClipsHandle, bytes: &[u8], from_bl
     }
 }
 
+/// Pushes only block 0 of `bytes` and waits until the service acknowledged it.
+fn push_first_block_and_wait_for_its_ack(client: *mut ClipsClient, handle: ClipsHandle, bytes: &[u8]) {
+    push_all(client, handle, &bytes[..2 * MIB], 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while poll(client, handle).blocks_acked < 1 {
+        assert!(Instant::now() < deadline, "block 0 never acknowledged");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Uploads `bytes` in push mode; the final status and the upload's error message.
 fn upload(client: *mut ClipsClient, bytes: &[u8], within: Duration) -> (ClipsStatus, String) {
     let handle = begin_push(client, bytes.len());
@@ -349,12 +359,7 @@ fn a_201_before_every_block_was_sent_does_not_end_the_upload() {
     let client = hostile_client(&server.url, |_| {});
     let bytes = pattern(5 * MIB, 3);
     let handle = begin_push(client, bytes.len());
-    push_all(client, handle, &bytes[..2 * MIB], 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while poll(client, handle).blocks_acked < 1 {
-        assert!(Instant::now() < deadline, "block 0 never acknowledged");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    push_first_block_and_wait_for_its_ack(client, handle, &bytes);
     assert!(!is_terminal(poll(client, handle).state), "a premature 201 ended the upload");
     push_all(client, handle, &bytes, 1);
     let status = wait_terminal(client, handle, Duration::from_secs(30), || {});
@@ -371,12 +376,7 @@ fn a_201_before_every_block_was_sent_does_not_end_the_upload() {
     });
     let client = hostile_client(&server.url, |_| {});
     let handle = begin_push(client, bytes.len());
-    push_all(client, handle, &bytes[..2 * MIB], 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while poll(client, handle).blocks_acked < 1 {
-        assert!(Instant::now() < deadline, "block 0 never acknowledged");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    push_first_block_and_wait_for_its_ack(client, handle, &bytes);
     push_all(client, handle, &bytes, 1);
     let status = wait_terminal(client, handle, Duration::from_secs(30), || {});
     let message = error_message(client, handle);

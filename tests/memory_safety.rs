@@ -9,40 +9,8 @@ use std::process::{Command, Output};
 
 use common::*;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Whether `tool` runs; without it the test is skipped, unless CI requires every tool.
-fn have(tool: &str) -> bool {
-    let found = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var_os("GAMECLIPS_REQUIRE_TOOLS").is_none(), "{tool} is required but not installed");
-        eprintln!("skipped: {tool} is not installed");
-    }
-    found
-}
-
 fn compile_harness(out_dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
-    let lib_dir = library_dir();
-    let exe = out_dir.join(name);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let compile = Command::new(&cc)
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-g", "-D_POSIX_C_SOURCE=199309L"])
-        .args(flags)
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg(root().join("tests/c/abi_harness.c"))
-        .arg("-o")
-        .arg(&exe)
-        .arg("-L")
-        .arg(&lib_dir)
-        .arg("-lgameclips")
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .output()
-        .expect("a C compiler (cc) is installed");
-    assert!(compile.status.success(), "compile failed:\n{}", String::from_utf8_lossy(&compile.stderr));
-    exe
+    compile_c(&repo_root().join("tests/c/abi_harness.c"), &out_dir.join(name), flags)
 }
 
 fn report(run: &Output) -> String {
@@ -57,9 +25,9 @@ fn harness_summary(run: &Output) -> String {
 #[test]
 fn every_export_under_address_and_undefined_behaviour_sanitizers() {
     let server = TestServer::with_config(|config| config.processing_ms = 100);
-    let flags = ["-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"];
+    let flags = ["-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"];
     let exe = compile_harness(server.dir.path(), "abi_harness_asan", &flags);
-    let suppressions = root().join("tests/c/lsan.supp");
+    let suppressions = repo_root().join("tests/c/lsan.supp");
     let run = Command::new(&exe)
         .args([server.url(), &token(), server.dir.path().to_str().unwrap()])
         .env("ASAN_OPTIONS", "detect_leaks=1:exitcode=86:strict_string_checks=1:detect_stack_use_after_return=1")
@@ -75,11 +43,11 @@ fn every_export_under_address_and_undefined_behaviour_sanitizers() {
 
 #[test]
 fn every_export_under_valgrind_memcheck() {
-    if !have("valgrind") {
+    if !tool_present("valgrind") {
         return;
     }
     let server = TestServer::with_config(|config| config.processing_ms = 100);
-    let exe = compile_harness(server.dir.path(), "abi_harness", &["-O0"]);
+    let exe = compile_harness(server.dir.path(), "abi_harness", &["-g", "-O0"]);
     let run = Command::new("valgrind")
         .args([
             "--error-exitcode=99",
@@ -88,7 +56,7 @@ fn every_export_under_valgrind_memcheck() {
             "--errors-for-leak-kinds=definite,indirect",
             "--track-origins=yes",
         ])
-        .arg(format!("--suppressions={}", root().join("tests/c/valgrind.supp").display()))
+        .arg(format!("--suppressions={}", repo_root().join("tests/c/valgrind.supp").display()))
         .arg(&exe)
         .args([server.url(), &token(), server.dir.path().to_str().unwrap()])
         .output()

@@ -272,3 +272,41 @@ fn build_library() -> PathBuf {
     }
     dir
 }
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether `tool` runs here. CI sets GAMECLIPS_REQUIRE_TOOLS, so a missing tool fails there instead of
+/// skipping its test.
+pub fn tool_present(tool: &str) -> bool {
+    let present = Command::new(tool).arg("--version").output().is_ok();
+    assert!(present || std::env::var_os("GAMECLIPS_REQUIRE_TOOLS").is_none(), "{tool} is required but missing");
+    present
+}
+
+/// Compiles a C file against the library with the system C compiler, in strict C99 plus `extra` flags,
+/// into `exe`.
+pub fn compile_c(source: &Path, exe: &Path, extra: &[&str]) -> PathBuf {
+    let lib_dir = library_dir();
+    assert!(lib_dir.join("libgameclips.so").exists() || cfg!(not(target_os = "linux")), "no cdylib in {lib_dir:?}");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let compile = Command::new(&cc)
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-D_POSIX_C_SOURCE=199309L"])
+        .args(extra)
+        .arg("-I")
+        .arg(repo_root().join("include"))
+        .arg(source)
+        .arg("-o")
+        .arg(exe)
+        .arg("-L")
+        .arg(&lib_dir)
+        .arg("-lgameclips")
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .output()
+        .expect("a C compiler (cc) is installed");
+    let source = source.display();
+    assert!(compile.status.success(), "compiling {source} failed:\n{}", String::from_utf8_lossy(&compile.stderr));
+    exe.to_path_buf()
+}
