@@ -347,11 +347,13 @@ static void operations(ClipsClient *c, const char *id, const char *pushed_id, co
     char destination[1024];
     snprintf(destination, sizeof destination, "%s/downloaded.mp4", work_dir);
     EXPECT(clips_download_clip(c, NULL, SCID, id, NULL, &op), CLIPS_E_INVALID_ARGUMENT);
-    ClipsResult downloaded = CLIPS_E_HTTP;
-    for (int attempt = 0; attempt < 100 && downloaded == CLIPS_E_HTTP; attempt++) { /* 409 while processing */
+    /* Until the service has processed the clip, a download is refused (CLIPS_E_WRONG_STATE or a 409). */
+    ClipsResult downloaded = CLIPS_E_WRONG_STATE;
+    for (int attempt = 0; attempt < 100 && (downloaded == CLIPS_E_WRONG_STATE || downloaded == CLIPS_E_HTTP);
+         attempt++) {
         EXPECT(clips_download_clip(c, NULL, SCID, id, destination, &op), CLIPS_OK);
         downloaded = finish_op(c, op, NULL, 0);
-        if (downloaded == CLIPS_E_HTTP) sleep_ms(50);
+        if (downloaded != CLIPS_OK) sleep_ms(50);
     }
     if (downloaded != CLIPS_OK) fprintf(stderr, "download: %s\n", clips_result_name(downloaded));
     REQUIRE(downloaded == CLIPS_OK);
