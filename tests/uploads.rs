@@ -132,6 +132,9 @@ fn many_small_uploads_share_the_pool_and_all_arrive() {
 fn cancel_stops_an_upload_and_frees_its_push_budget() {
     let server = TestServer::start();
     let client = client(server.url(), |o| o.max_buffered_bytes = 4 * MIB as u64);
+    // Paused, nothing is sent, so the pushed blocks hold the budget until the cancel (else a worker
+    // might send and free one between the pushes).
+    assert_eq!(unsafe { clips_pause(client) }, CLIPS_OK);
     let scid = CString::new(SCID).unwrap();
     let mut options = upload_options(&scid);
     options.file_size = 10 * MIB as u64;
@@ -144,6 +147,7 @@ fn cancel_stops_an_upload_and_frees_its_push_budget() {
     assert!(last_error().contains("max_buffered_bytes"), "{}", last_error());
 
     assert_eq!(unsafe { clips_cancel(client, first) }, CLIPS_OK);
+    assert_eq!(unsafe { clips_resume(client) }, CLIPS_OK);
     let status = poll(client, first);
     assert_eq!((status.state, status.result), (CLIPS_STATE_CANCELLED, CLIPS_E_CANCELLED));
     assert_eq!(unsafe { clips_cancel(client, first) }, CLIPS_E_WRONG_STATE);
