@@ -722,11 +722,12 @@ impl Engine {
     /// Every URL, the first and each redirect's, must be an allowed upload host (see [`UploadHosts`]):
     /// the Authorization value goes nowhere else, so anything else is refused with a message naming it.
     fn send_upload(&self, url: &str, authorization: &str, body: Body) -> Outcome {
+        // The first URL here (a journal may hold one from before the list changed); redirects below.
+        if !self.upload_hosts.allows(url) {
+            return Outcome::Refused { kind: ErrorKind::Http, message: not_an_upload_host(url) };
+        }
         let mut url = url.to_string();
         for _ in 0..=MAX_REDIRECTS {
-            if !self.upload_hosts.allows(&url) {
-                return Outcome::Refused { kind: ErrorKind::Http, message: not_an_upload_host(&url) };
-            }
             match self.http.send(Method::PUT, &url, Some(authorization), body) {
                 Outcome::Answered { status: status @ (301 | 302 | 307 | 308), location: Some(location), .. } => {
                     let Some(target) = resolve_location(&url, &location) else {
