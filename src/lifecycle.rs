@@ -100,8 +100,14 @@ impl Lifecycle {
     }
 
     pub fn retry_later(&mut self, after: Duration, error: &Error) {
-        self.retry_at = Some(Instant::now() + after);
-        self.consecutive_failures += 1;
+        let now = Instant::now();
+        // Requests sent in parallel before a back-off fail together: while one is being waited out,
+        // another failure joins that round instead of spending the budget again (else more workers
+        // would mean fewer real retries).
+        if !matches!(self.retry_at, Some(at) if at > now) {
+            self.consecutive_failures += 1;
+        }
+        self.retry_at = Some(self.retry_at.map_or(now + after, |at| at.max(now + after)));
         self.retries += 1;
         if error.http_status != 0 {
             self.http_status = error.http_status;
