@@ -9,23 +9,25 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use serde::Serialize;
-use ureq::http::Method;
 
+use crate::config::Config;
+use crate::engine::hosts::{check_url, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 use crate::engine::{Engine, Job};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Event;
-use crate::http::{check_url, Http, HttpConfig, UploadHosts, DEFAULT_UPLOAD_HOSTS};
-use crate::journal::{self, Journal};
-use crate::log::{LogLevel, LogSink, Logger};
+use crate::http::{Http, HttpConfig};
+use crate::log::{LogSink, Logger};
 use crate::operation::{Answer, Operation, OperationKind};
 use crate::platform::permissions::create_private_dir;
 use crate::protocol::{
-    check_caption, check_clip_id, check_scid, check_title_data, clip_types_wire, iso8601_now, owner_segment,
+    check_caption, check_clip_id, check_scid, check_title_data, clip_types_wire, is_iso8601_utc, iso8601_now, owner_segment,
     percent_encode, ClipSource, GameClip, InitialUploadRequest, ThumbnailSource, Visibility, MAX_BLOCK_SIZE,
     MAX_FILE_SIZE, MAX_RATING, MIN_BLOCK_SIZE, MIN_RATING,
 };
 use crate::retry::Idempotency;
-use crate::upload::{Resumed, ThumbnailKind, Upload, UploadData, UploadStatus};
+use crate::status::UploadStatus;
+use crate::transport::Method;
+use crate::upload::{ThumbnailKind, Upload, UploadData};
 
 pub const DEFAULT_METADATA_BASE_URL: &str = "https://gameclipsmetadata.xboxlive.com";
 const MAX_WORKER_THREADS: u32 = 64;
@@ -169,7 +171,7 @@ impl UploadRequest {
             _ => {}
         }
         if let Some(date) = &self.date_recorded {
-            if date.len() < 10 || date.len() > 40 {
+            if !is_iso8601_utc(date) {
                 return Err(Error::invalid(format!("date_recorded {date:?} is not an ISO 8601 UTC time")));
             }
         }
@@ -249,33 +251,6 @@ pub struct Client {
     resumed: Vec<u64>,
 }
 
-/// Reads the journals in `dir` and schedules every unfinished upload they describe. (The journal files
-/// are small: reading them is the one disk access `Client::new` makes; the clip files themselves are
-/// checked by workers.) Files that describe no upload are removed.
-fn resume_from(engine: &Arc<Engine>, dir: &std::path::Path) -> Result<Vec<u64>> {
-    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("journal_dir {}: {e}", dir.display()));
-    let mut handles = Vec::new();
-    for path in journal::files(dir).map_err(io)? {
-        let resumed = journal::read(&path)
-            .and_then(|records| Ok((records, Journal::reopen(&path)?)))
-            .ok()
-            .and_then(|(records, journal)| Resumed::from_records(journal, records));
-        let Some(resumed) = resumed else {
-            engine.log.log(LogLevel::Warn, || format!("{} describes no upload; removed", path.display()));
-            let _ = std::fs::remove_file(&path);
-            continue;
-        };
-        let (handle, job) = engine
-            .handles
-            .insert_with(|handle| Job::Upload(Arc::new(Upload::resume(handle, resumed))))
-            .ok_or_else(|| Error::new(ErrorKind::Internal, "too many handles in use"))?;
-        engine.log.log(LogLevel::Info, || format!("upload {handle:#x} resumed from {}", path.display()));
-        engine.schedule(job);
-        handles.push(handle);
-    }
-    Ok(handles)
-}
-
 fn invalid_handle() -> Error {
     Error::new(ErrorKind::InvalidHandle, "the handle is 0, released, or belongs to another client")
 }
@@ -302,26 +277,23 @@ impl Client {
         if options.service_version.is_empty() || !options.service_version.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::invalid("service_version must be a non-empty header token"));
         }
-        let upload_hosts = UploadHosts::new(&base, &options.upload_hosts)?;
+        let config = Arc::new(Config {
+            upload_hosts: UploadHosts::new(&base, &options.upload_hosts)?,
+            metadata_base_url: base,
+            allow_insecure_http: options.allow_insecure_http,
+            block_size,
+            journal_dir: options.journal_dir.clone(),
+            max_buffered_bytes: options.max_buffered_bytes,
+        });
         let http = Http::new(HttpConfig {
             service_version: options.service_version.clone(),
             request_timeout: options.request_timeout,
             ca_bundle_path: options.ca_bundle_path.clone(),
-            allow_insecure_http: options.allow_insecure_http,
         })?;
-        let engine = Arc::new(Engine::new(
-            http,
-            base.clone(),
-            options.allow_insecure_http,
-            upload_hosts,
-            block_size,
-            options.journal_dir.clone(),
-            options.max_buffered_bytes,
-            options.max_bytes_per_second,
-            Logger::new(options.log.clone(), options.log_level),
-        ));
+        let log = Logger::new(options.log.clone(), options.log_level);
+        let engine = Arc::new(Engine::new(config, Box::new(http), options.max_bytes_per_second, log));
         let resumed = match &options.journal_dir {
-            Some(dir) => resume_from(&engine, dir)?,
+            Some(dir) => engine.resume_from(dir)?,
             None => Vec::new(),
         };
         let workers = engine
@@ -352,10 +324,10 @@ impl Client {
     /// Starts an upload and returns its handle at once; the initial call runs on a worker.
     pub fn begin_upload(&self, request: UploadRequest) -> Result<u64> {
         let body = request.validate()?;
-        let block_size = self.engine.block_size;
+        let config = self.engine.config.clone();
         self.start(|handle| {
             let (scid, data, thumbnails) = (request.scid.clone(), request.data.clone(), request.thumbnails());
-            Job::Upload(Arc::new(Upload::new(handle, scid, data, body, thumbnails, block_size)))
+            Job::Upload(Arc::new(Upload::new(handle, scid, data, body, thumbnails, config)))
         })
     }
 
@@ -394,7 +366,8 @@ impl Client {
     }
 
     fn start_operation(&self, kind: OperationKind) -> Result<u64> {
-        self.start(|handle| Job::Operation(Arc::new(Operation::new(handle, kind))))
+        let config = self.engine.config.clone();
+        self.start(|handle| Job::Operation(Arc::new(Operation::new(handle, kind, config))))
     }
 
     /// Changes the caption, visibility and/or title data of one of the caller's clips.
@@ -411,7 +384,7 @@ impl Client {
         }
         let body = serde_json::to_vec(update).expect("the update serializes");
         self.start_operation(OperationKind::Call {
-            method: Method::POST,
+            method: Method::Post,
             path,
             body: Some(body),
             idempotency: Idempotency::Idempotent,
@@ -427,14 +400,14 @@ impl Client {
             return Err(Error::invalid(format!("rating {rating} is not {MIN_RATING}..{MAX_RATING}")));
         }
         let path = format!("{path}/ratings/{rating}");
-        self.start_operation(bodiless(Method::POST, path, Idempotency::Idempotent, "rating the clip", Answer::Nothing))
+        self.start_operation(bodiless(Method::Post, path, Idempotency::Idempotent, "rating the clip", Answer::Nothing))
     }
 
     /// Reports a clip to enforcement; it is hidden from everyone else from then on.
     pub fn flag_clip(&self, owner_xuid: Option<&str>, scid: &str, game_clip_id: &str) -> Result<u64> {
         let path = format!("{}/flag", clip_path(owner_xuid, scid, game_clip_id)?);
         self.start_operation(bodiless(
-            Method::POST,
+            Method::Post,
             path,
             Idempotency::Idempotent,
             "flagging the clip",
@@ -447,7 +420,7 @@ impl Client {
     pub fn record_view(&self, owner_xuid: Option<&str>, scid: &str, game_clip_id: &str) -> Result<u64> {
         let path = format!("{}/views", clip_path(owner_xuid, scid, game_clip_id)?);
         self.start_operation(bodiless(
-            Method::POST,
+            Method::Post,
             path,
             Idempotency::NotIdempotent,
             "recording a view",
@@ -459,7 +432,7 @@ impl Client {
     pub fn delete_clip(&self, scid: &str, game_clip_id: &str) -> Result<u64> {
         let path = clip_path(None, scid, game_clip_id)?;
         self.start_operation(bodiless(
-            Method::DELETE,
+            Method::Delete,
             path,
             Idempotency::Idempotent,
             "deleting the clip",
@@ -470,7 +443,7 @@ impl Client {
     /// Reads a clip; the result is [`Client::clip_info`] and [`Client::result_json`].
     pub fn get_clip(&self, owner_xuid: Option<&str>, scid: &str, game_clip_id: &str) -> Result<u64> {
         let path = clip_path(owner_xuid, scid, game_clip_id)?;
-        self.start_operation(bodiless(Method::GET, path, Idempotency::Idempotent, "getting the clip", Answer::Clip))
+        self.start_operation(bodiless(Method::Get, path, Idempotency::Idempotent, "getting the clip", Answer::Clip))
     }
 
     /// One page of a user's clips (`scid` `None`: of every title). `max_items` 0: the service's default.
@@ -500,7 +473,7 @@ impl Client {
         if !query.is_empty() {
             path = format!("{path}?{}", query.join("&"));
         }
-        self.start_operation(bodiless(Method::GET, path, Idempotency::Idempotent, "listing clips", Answer::Page))
+        self.start_operation(bodiless(Method::Get, path, Idempotency::Idempotent, "listing clips", Answer::Page))
     }
 
     /// Downloads a Published clip into `destination` (written as `destination.part` until complete;

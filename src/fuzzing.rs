@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::http::{check_url, parse_retry_after, same_origin, UploadHosts, MAX_RETRY_AFTER};
+use crate::engine::hosts::{check_url, resolve_location, same_origin, UploadHosts, DEFAULT_UPLOAD_HOSTS};
+use crate::http::{parse_retry_after, MAX_RETRY_AFTER};
 use crate::journal::{self, Journal};
 use crate::protocol::{describe_error_body, ClipPage, GameClip, InitialUploadResponse};
 use crate::upload::{Resumed, UploadData};
@@ -51,7 +52,7 @@ pub fn upload_uri(data: &[u8]) {
     let (uri, location, list) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""), lines.next().unwrap_or(""));
     let metadata = "https://gameclipsmetadata.xboxlive.com";
     let hosts = UploadHosts::new(metadata, list).unwrap_or_else(|_| {
-        UploadHosts::new(metadata, crate::http::DEFAULT_UPLOAD_HOSTS).expect("the default list parses")
+        UploadHosts::new(metadata, DEFAULT_UPLOAD_HOSTS).expect("the default list parses")
     });
     let allowed = hosts.allows(uri);
     if check_url(uri, false).is_ok() {
@@ -63,7 +64,7 @@ pub fn upload_uri(data: &[u8]) {
         assert!(check_url(&block, false).is_ok(), "{uri:?} -> {block:?}");
         assert_eq!(hosts.allows(&block), allowed, "{uri:?} -> {block:?}");
         assert!(same_origin(&block, uri) || block.parse::<ureq::http::Uri>().is_err(), "{uri:?} -> {block:?}");
-        if let Some(target) = crate::engine::resolve_location(uri, location) {
+        if let Some(target) = resolve_location(uri, location) {
             let _ = hosts.allows(&target);
             let _ = check_url(&target, false);
         }

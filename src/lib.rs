@@ -6,6 +6,7 @@
 
 mod bandwidth;
 mod client;
+mod config;
 mod engine;
 pub mod error;
 mod events;
@@ -18,7 +19,9 @@ mod operation;
 mod platform;
 pub mod protocol;
 mod retry;
+mod status;
 mod status_board;
+mod transport;
 mod upload;
 
 pub mod ffi;
@@ -30,4 +33,5 @@ pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventKind};
 pub use log::{LogLevel, LogSink};
 pub use protocol::{ClipPage, ClipSource, GameClip, GameClipUri, Thumbnail, ThumbnailSource, Visibility};
-pub use upload::{UploadData, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
+pub use status::{UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
+pub use upload::UploadData;

@@ -3,43 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::error::Error;
-
-/// `CLIPS_OK` and `CLIPS_PENDING`, as they appear in statuses and events.
-pub const RESULT_OK: i32 = 0;
-pub const RESULT_PENDING: i32 = 1;
-
-/// The state a status reports (`CLIPS_STATE_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UploadState {
-    Creating = 1,
-    Uploading = 2,
-    WaitingForData = 3,
-    NeedsAuth = 4,
-    Paused = 5,
-    Retrying = 6,
-    Completed = 7,
-    Failed = 8,
-    Cancelled = 9,
-    /// An operation (not an upload) whose request is queued or in flight.
-    Running = 10,
-}
-
-impl UploadState {
-    pub fn from_code(code: u32) -> Option<UploadState> {
-        use UploadState::*;
-        [Creating, Uploading, WaitingForData, NeedsAuth, Paused, Retrying, Completed, Failed, Cancelled, Running]
-            .into_iter()
-            .find(|state| *state as u32 == code)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    Completed,
-    Failed,
-    Cancelled,
-}
+use crate::error::{Error, ErrorKind};
+use crate::status::{End, Published, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
 
 /// What a worker asking an upload or operation for work gets.
 pub enum NextTask<T> {
@@ -152,40 +117,25 @@ impl Lifecycle {
             (None, _) => RESULT_PENDING,
             (Some(End::Completed), _) => RESULT_OK,
             (Some(_), Some(error)) => error.code(),
-            (Some(_), None) => crate::error::ErrorKind::Internal.code(),
+            (Some(_), None) => ErrorKind::Internal.code(),
         }
     }
 
-    /// The state a status shows, and the time to the next attempt when retrying. `working` is the
-    /// state while none of the shared conditions applies.
-    pub fn state(&self, paused: bool, now: Instant, working: UploadState) -> (UploadState, u32) {
-        state_of(self.end, self.waiting_for_auth, self.retry_at, paused, now, working)
+    /// The snapshot a status is read from. `working`: what the job is doing when nothing else applies;
+    /// `progress`: its counters (the state, result, status and retries are filled in here).
+    pub fn published(&self, working: UploadState, progress: UploadStatus) -> Published {
+        Published {
+            status: UploadStatus {
+                state: working,
+                result: self.result(),
+                http_status: self.http_status,
+                retries: self.retries,
+                retry_in_ms: 0,
+                ..progress
+            },
+            end: self.end,
+            waiting_for_auth: self.waiting_for_auth,
+            retry_at: self.retry_at,
+        }
     }
-}
-
-/// The state a status reports, and the retry wait in milliseconds while RETRYING; `working` is what a
-/// running job is doing when nothing else applies.
-pub fn state_of(
-    end: Option<End>,
-    waiting_for_auth: bool,
-    retry_at: Option<Instant>,
-    paused: bool,
-    now: Instant,
-    working: UploadState,
-) -> (UploadState, u32) {
-    let state = match end {
-        Some(End::Completed) => UploadState::Completed,
-        Some(End::Failed) => UploadState::Failed,
-        Some(End::Cancelled) => UploadState::Cancelled,
-        None if waiting_for_auth => UploadState::NeedsAuth,
-        None if paused => UploadState::Paused,
-        None => match retry_at {
-            Some(at) if at > now => {
-                let wait = (at - now).as_millis().min(u128::from(u32::MAX)) as u32;
-                return (UploadState::Retrying, wait);
-            }
-            _ => working,
-        },
-    };
-    (state, 0)
 }

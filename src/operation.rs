@@ -1,20 +1,26 @@
 //! Clip operations (metadata update, rate, flag, view, delete, get, list, download): one request each
 //! (a download: a get, then the file), run by the workers and polled through a handle like an upload.
-//! This module keeps an operation's bookkeeping; the engine does the I/O and reports back.
+//! As for uploads, the engine sends the request the operation's [`Step`] names and hands the verdict to
+//! [`Operation::settle`], which decides; no I/O happens here.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::Mutex;
-use ureq::http::Method;
 
+use crate::config::Config;
+use crate::engine::hosts::check_url;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventKind, EventQueue};
-use crate::lifecycle::{End, Gate, Lifecycle, NextTask, UploadState, RESULT_PENDING};
+use crate::lifecycle::{Gate, Lifecycle, NextTask};
+use crate::log::LogLevel;
 use crate::protocol::{ClipPage, GameClip, GameClipUri};
-use crate::retry::Idempotency;
-use crate::upload::UploadStatus;
+use crate::retry::{Idempotency, Verdict};
+use crate::status::{End, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
+use crate::transport::Method;
+use crate::upload::Settled;
 
 /// What the service's answer to a call holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +74,17 @@ impl OperationResult {
     }
 }
 
+/// The request an operation sends next.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// The one request of a call.
+    Call,
+    /// A download: get the clip, for its Download URI.
+    FindSource,
+    /// A download: fetch the file (from where an earlier attempt stopped).
+    Fetch(GameClipUri),
+}
+
 #[derive(Default)]
 struct Inner {
     life: Lifecycle,
@@ -79,9 +96,27 @@ struct Inner {
     bytes_total: u64,
 }
 
+impl Inner {
+    fn status(&self, paused: bool, now: Instant) -> UploadStatus {
+        let progress = UploadStatus {
+            state: UploadState::Running,
+            result: RESULT_PENDING,
+            http_status: 0,
+            bytes_total: self.bytes_total,
+            bytes_acked: self.bytes_done,
+            blocks_total: 0,
+            blocks_acked: 0,
+            retries: 0,
+            retry_in_ms: 0,
+        };
+        self.life.published(UploadState::Running, progress).status(paused, now)
+    }
+}
+
 pub struct Operation {
     pub handle: u64,
     pub kind: OperationKind,
+    config: Arc<Config>,
     released: AtomicBool,
     inner: Mutex<Inner>,
 }
@@ -90,9 +125,18 @@ fn still_running() -> Error {
     Error::new(ErrorKind::WrongState, "the operation has not completed yet: poll it or wait for its event")
 }
 
+/// What a successful call's body holds.
+fn read_answer(answer: Answer, body: &[u8]) -> Result<OperationResult> {
+    Ok(match answer {
+        Answer::Nothing => OperationResult::Nothing,
+        Answer::Clip => OperationResult::Clip(Box::new(GameClip::from_get_response(body)?)),
+        Answer::Page => OperationResult::Page(ClipPage::from_wire(body)?),
+    })
+}
+
 impl Operation {
-    pub fn new(handle: u64, kind: OperationKind) -> Operation {
-        Operation { handle, kind, released: AtomicBool::new(false), inner: Mutex::new(Inner::default()) }
+    pub fn new(handle: u64, kind: OperationKind, config: Arc<Config>) -> Operation {
+        Operation { handle, kind, config, released: AtomicBool::new(false), inner: Mutex::new(Inner::default()) }
     }
 
     fn emit(&self, events: &EventQueue, inner: &Inner, kind: EventKind, result: i32) {
@@ -113,7 +157,7 @@ impl Operation {
         self.released.store(true, Ordering::Release);
     }
 
-    pub fn next_task(&self, now: Instant) -> NextTask<()> {
+    pub fn next_step(&self, now: Instant) -> NextTask<Step> {
         let mut inner = self.inner.lock();
         match inner.life.gate(now) {
             Gate::Ended => NextTask::Finished,
@@ -121,8 +165,28 @@ impl Operation {
             Gate::Open if inner.in_flight => NextTask::Wait(None),
             Gate::Open => {
                 inner.in_flight = true;
-                NextTask::Run(())
+                NextTask::Run(match (&self.kind, &inner.source) {
+                    (OperationKind::Call { .. }, _) => Step::Call,
+                    (OperationKind::Download { .. }, None) => Step::FindSource,
+                    (OperationKind::Download { .. }, Some(source)) => Step::Fetch(source.clone()),
+                })
             }
+        }
+    }
+
+    /// For messages: "rating the clip failed: ...".
+    pub fn what(&self, step: &Step) -> &'static str {
+        match (&self.kind, step) {
+            (OperationKind::Call { what, .. }, _) => what,
+            (_, Step::Fetch(_)) => "downloading the clip",
+            _ => "getting the clip",
+        }
+    }
+
+    pub fn idempotency(&self) -> Idempotency {
+        match &self.kind {
+            OperationKind::Call { idempotency, .. } => *idempotency,
+            OperationKind::Download { .. } => Idempotency::Idempotent,
         }
     }
 
@@ -134,41 +198,106 @@ impl Operation {
         self.inner.lock().life.is_running()
     }
 
-    pub fn retry_later(&self, after: Duration, error: &Error) {
-        let mut inner = self.inner.lock();
-        inner.in_flight = false;
-        inner.life.retry_later(after, error);
+    /// A step taken that was not carried out (the client stopped, or the download was cancelled).
+    pub fn put_back(&self) {
+        self.inner.lock().in_flight = false;
     }
 
-    pub fn wait_for_auth(&self, status: u16, events: &EventQueue) {
+    /// Decides what the verdict on `step`'s request means for the operation.
+    pub fn settle(&self, step: Step, verdict: Verdict, events: &EventQueue) -> Settled {
         let mut inner = self.inner.lock();
         inner.in_flight = false;
-        if inner.life.wait_for_auth(status) {
-            self.emit(events, &inner, EventKind::NeedsAuth, RESULT_PENDING);
+        if !inner.life.is_running() {
+            return Settled::default();
+        }
+        let handle = self.handle;
+        match verdict {
+            Verdict::Success { status, body } => match step {
+                Step::Call => {
+                    let OperationKind::Call { answer, .. } = &self.kind else { unreachable!("a call's step") };
+                    match read_answer(*answer, &body) {
+                        Ok(result) => self.complete(&mut inner, status, result, events),
+                        Err(error) => self.failed(&mut inner, error, events),
+                    }
+                }
+                Step::FindSource => match self.download_source(&body) {
+                    Ok(source) => {
+                        inner.life.progressed(status);
+                        inner.bytes_total = source.file_size;
+                        inner.source = Some(source);
+                        Settled::default()
+                    }
+                    Err(error) => self.failed(&mut inner, error, events),
+                },
+                Step::Fetch(_) => {
+                    let OperationKind::Download { destination, .. } = &self.kind else { unreachable!("a download's step") };
+                    let result = OperationResult::Downloaded { path: destination.clone(), bytes: inner.bytes_done };
+                    self.complete(&mut inner, status, result, events)
+                }
+            },
+            Verdict::Retry { after, error } => {
+                inner.life.retry_later(after, &error);
+                let message = format!("operation {handle:#x}: {}; retrying in {} ms", error.message, after.as_millis());
+                Settled { log: Some((LogLevel::Debug, message)), record: None }
+            }
+            Verdict::NeedsAuth { status } => {
+                if inner.life.wait_for_auth(status) {
+                    self.emit(events, &inner, EventKind::NeedsAuth, RESULT_PENDING);
+                }
+                Settled::default()
+            }
+            // A repeated delete that finds nothing means an earlier attempt did delete it.
+            Verdict::Fail(error)
+                if error.http_status == 404
+                    && inner.life.consecutive_failures > 0
+                    && matches!(self.kind, OperationKind::Call { method: Method::Delete, .. }) =>
+            {
+                self.complete(&mut inner, 204, OperationResult::Nothing, events)
+            }
+            // A view that may have been counted is not counted again.
+            Verdict::Ambiguous { error } | Verdict::Fail(error) => self.failed(&mut inner, error, events),
         }
     }
 
-    pub fn auth_renewed(&self) {
-        self.inner.lock().life.waiting_for_auth = false;
+    /// The Download URI in a clip's answer, checked like any URL the library asks.
+    fn download_source(&self, clip_body: &[u8]) -> Result<GameClipUri> {
+        let clip = GameClip::from_get_response(clip_body)?;
+        let source = clip.download_uri().cloned().ok_or_else(|| {
+            Error::new(
+                ErrorKind::WrongState,
+                format!("the clip is {:?}, with no download URI: only Published clips can be downloaded", clip.state),
+            )
+        })?;
+        check_url(&source.uri, self.config.allow_insecure_http).map_err(|e| {
+            Error::http(ErrorKind::Http, 200, format!("the service handed out an unusable download URI: {}", e.message))
+        })?;
+        Ok(source)
     }
 
-    pub fn complete(&self, status: u16, result: OperationResult, events: &EventQueue) {
-        let mut inner = self.inner.lock();
-        inner.in_flight = false;
+    fn complete(&self, inner: &mut Inner, status: u16, result: OperationResult, events: &EventQueue) -> Settled {
         inner.life.progressed(status);
         if inner.life.finish(End::Completed, None) {
             inner.result = Some(result);
-            self.emit(events, &inner, EventKind::OperationCompleted, crate::lifecycle::RESULT_OK);
+            self.emit(events, inner, EventKind::OperationCompleted, RESULT_OK);
         }
+        Settled::default()
     }
 
+    fn failed(&self, inner: &mut Inner, error: Error, events: &EventQueue) -> Settled {
+        let message = format!("operation {:#x} failed: {}", self.handle, error.message);
+        let code = error.code();
+        if !inner.life.finish(End::Failed, Some(error)) {
+            return Settled::default();
+        }
+        self.emit(events, inner, EventKind::OperationCompleted, code);
+        Settled { log: Some((LogLevel::Warn, message)), record: None }
+    }
+
+    /// Ends the operation with `error` (a panicking task, say) unless it has ended already.
     pub fn fail(&self, error: Error, events: &EventQueue) {
         let mut inner = self.inner.lock();
         inner.in_flight = false;
-        let code = error.code();
-        if inner.life.finish(End::Failed, Some(error)) {
-            self.emit(events, &inner, EventKind::OperationCompleted, code);
-        }
+        self.failed(&mut inner, error, events);
     }
 
     pub fn cancel(&self, events: &EventQueue) -> Result<()> {
@@ -181,15 +310,8 @@ impl Operation {
         Ok(())
     }
 
-    /// A download's source, once the clip has been read.
-    pub fn download_source(&self) -> Option<GameClipUri> {
-        self.inner.lock().source.clone()
-    }
-
-    pub fn set_download_source(&self, source: GameClipUri) {
-        let mut inner = self.inner.lock();
-        inner.bytes_total = source.file_size;
-        inner.source = Some(source);
+    pub fn auth_renewed(&self) {
+        self.inner.lock().life.waiting_for_auth = false;
     }
 
     /// Bytes of a download on disk so far. Reported progress never goes back, even when a server that
@@ -229,18 +351,6 @@ impl Operation {
     }
 
     pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
-        let inner = self.inner.lock();
-        let (state, retry_in_ms) = inner.life.state(paused, now, UploadState::Running);
-        UploadStatus {
-            state,
-            result: inner.life.result(),
-            http_status: inner.life.http_status,
-            bytes_total: inner.bytes_total,
-            bytes_acked: inner.bytes_done,
-            blocks_total: 0,
-            blocks_acked: 0,
-            retries: inner.life.retries,
-            retry_in_ms,
-        }
+        self.inner.lock().status(paused, now)
     }
 }

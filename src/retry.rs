@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
-use crate::http::Outcome;
+use crate::transport::Outcome;
 use crate::protocol::describe_error_body;
 
 /// Consecutive failed attempts of one upload (without progress between them) before it fails.

@@ -8,27 +8,7 @@ use std::time::{Duration, Instant};
 
 use once_cell::sync::Lazy;
 
-use crate::lifecycle::{state_of, End, UploadState};
-use crate::upload::UploadStatus;
-
-/// What a status is computed from, as of the last publish: the status with `state` what the job is
-/// doing when nothing else applies. The end, a wait for a token or for a retry, and the client's
-/// pause are applied when read, so a snapshot stays right as time passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Published {
-    pub status: UploadStatus,
-    pub end: Option<End>,
-    pub waiting_for_auth: bool,
-    pub retry_at: Option<Instant>,
-}
-
-impl Published {
-    pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
-        let working = self.status.state;
-        let (state, retry_in_ms) = state_of(self.end, self.waiting_for_auth, self.retry_at, paused, now, working);
-        UploadStatus { state, retry_in_ms, ..self.status }
-    }
-}
+use crate::status::{End, Published, UploadState, UploadStatus};
 
 /// Instants are stored as nanoseconds after this one (plus one, so 0 means none).
 static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);

@@ -6,7 +6,7 @@ use super::boundary::{guard, guard_value, non_null_mut, write_str, write_version
 use super::registry;
 use super::types::*;
 use crate::events::Event;
-use crate::upload::UploadStatus;
+use crate::status::UploadStatus;
 
 impl From<UploadStatus> for ClipsStatus {
     fn from(s: UploadStatus) -> ClipsStatus {

@@ -274,22 +274,14 @@ impl InitialUploadRequest {
     }
 }
 
-/// Now as ISO 8601 UTC with milliseconds, without a date library: days-from-civil arithmetic.
+/// Now as ISO 8601 UTC with milliseconds ("2026-11-22T20:13:05.123Z").
 pub fn iso8601_now() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let (secs, millis) = (now.as_secs(), now.subsec_millis());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// Whether `value` is an ISO 8601 UTC time the service takes ("2026-11-22T20:13:05Z", fractions allowed).
+pub fn is_iso8601_utc(value: &str) -> bool {
+    humantime::parse_rfc3339(value).is_ok()
 }
 
 #[cfg(test)]
@@ -367,5 +359,10 @@ mod tests {
         let now = iso8601_now();
         assert_eq!(now.len(), 24, "{now}");
         assert!(now.starts_with("20") && now.ends_with('Z'));
+        assert!(is_iso8601_utc(&now));
+        assert!(is_iso8601_utc("2024-02-29T23:59:59Z"));
+        for bad in ["2024-02-30T00:00:00Z", "yesterday", "2024-01-01", "2024-01-01T00:00:00+02:00"] {
+            assert!(!is_iso8601_utc(bad), "{bad}");
+        }
     }
 }

@@ -1,0 +1,228 @@
+//! The engine: worker threads that take work from the scheduler, do its I/O, and hand the outcome to
+//! the upload or operation it belongs to, which decides what it means. One request, top to bottom:
+//!
+//! 1. `Scheduler::next_work`: the next job in turn names its next piece of work ([`scheduler`]);
+//! 2. the request is built from it: URL, token, body from the file or the pushed copy ([`uploads`],
+//!    [`operations`]);
+//! 3. it goes out through the [`Transport`], redirects followed within the upload hosts ([`hosts`]);
+//! 4. `retry::classify` turns the outcome into a verdict;
+//! 5. `Upload::settle` / `Operation::settle` decide; the engine writes the log line and the journal
+//!    record they return ([`resume`]).
+
+pub mod hosts;
+mod operations;
+pub mod resume;
+mod scheduler;
+#[cfg(test)]
+mod tests;
+mod uploads;
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+
+use crate::bandwidth::Bandwidth;
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::EventQueue;
+use crate::handles::HandleTable;
+use crate::lifecycle::NextTask;
+use crate::log::{LogLevel, Logger};
+use crate::operation::Operation;
+use crate::status::UploadStatus;
+use crate::transport::{Outcome, Request, Transport};
+use crate::upload::{PushBudget, Upload};
+
+use scheduler::{Scheduler, Work};
+
+/// What a handle names: an upload or a clip operation.
+#[derive(Clone)]
+pub enum Job {
+    Upload(Arc<Upload>),
+    Operation(Arc<Operation>),
+}
+
+impl Job {
+    pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
+        match self {
+            Job::Upload(upload) => upload.status(paused, now),
+            Job::Operation(operation) => operation.status(paused, now),
+        }
+    }
+
+    pub fn cancel(&self, events: &EventQueue) -> Result<()> {
+        match self {
+            Job::Upload(upload) => upload.cancel(events),
+            Job::Operation(operation) => operation.cancel(events),
+        }
+    }
+
+    pub fn mark_released(&self) {
+        match self {
+            Job::Upload(upload) => upload.mark_released(),
+            Job::Operation(operation) => operation.mark_released(),
+        }
+    }
+
+    pub fn auth_renewed(&self) {
+        match self {
+            Job::Upload(upload) => upload.auth_renewed(),
+            Job::Operation(operation) => operation.auth_renewed(),
+        }
+    }
+
+    pub fn error(&self) -> Option<Error> {
+        match self {
+            Job::Upload(upload) => upload.error(),
+            Job::Operation(operation) => operation.error(),
+        }
+    }
+
+    fn upload(&self) -> Option<&Arc<Upload>> {
+        match self {
+            Job::Upload(upload) => Some(upload),
+            Job::Operation(_) => None,
+        }
+    }
+
+    fn fail(&self, error: Error, events: &EventQueue) {
+        match self {
+            Job::Upload(upload) => upload.fail(error, events),
+            Job::Operation(operation) => operation.fail(error, events),
+        }
+    }
+
+    fn next_work(&self, now: Instant) -> NextTask<Work> {
+        match self {
+            Job::Upload(upload) => match upload.next_piece(now) {
+                NextTask::Run(piece) => NextTask::Run(Work::Upload(upload.clone(), piece)),
+                NextTask::Wait(at) => NextTask::Wait(at),
+                NextTask::Finished => NextTask::Finished,
+            },
+            Job::Operation(operation) => match operation.next_step(now) {
+                NextTask::Run(step) => NextTask::Run(Work::Operation(operation.clone(), step)),
+                NextTask::Wait(at) => NextTask::Wait(at),
+                NextTask::Finished => NextTask::Finished,
+            },
+        }
+    }
+}
+
+pub struct Engine {
+    pub config: Arc<Config>,
+    transport: Box<dyn Transport>,
+    pub authorization: RwLock<Option<Arc<str>>>,
+    pub handles: HandleTable<Job>,
+    pub events: EventQueue,
+    pub push_budget: Arc<PushBudget>,
+    pub bandwidth: Bandwidth,
+    pub log: Logger,
+    scheduler: Scheduler,
+}
+
+impl Engine {
+    pub fn new(config: Arc<Config>, transport: Box<dyn Transport>, max_bytes_per_second: u64, log: Logger) -> Engine {
+        Engine {
+            push_budget: Arc::new(PushBudget::new(config.max_buffered_bytes, config.block_size)),
+            scheduler: Scheduler::new(config.journal_dir.is_some()),
+            config,
+            transport,
+            authorization: RwLock::new(None),
+            handles: HandleTable::new(),
+            events: EventQueue::default(),
+            bandwidth: Bandwidth::new(max_bytes_per_second),
+            log,
+        }
+    }
+
+    pub fn start_workers(self: &Arc<Self>, count: u32) -> std::io::Result<Vec<JoinHandle<()>>> {
+        (0..count)
+            .map(|i| {
+                let engine = self.clone();
+                std::thread::Builder::new().name(format!("gameclips-worker-{i}")).spawn(move || {
+                    while let Some(work) = engine.scheduler.next_work() {
+                        engine.run(work);
+                    }
+                })
+            })
+            .collect()
+    }
+
+    pub fn schedule(&self, job: Job) {
+        self.scheduler.add(job);
+    }
+
+    pub fn wake(&self) {
+        self.scheduler.wake();
+    }
+
+    /// Paused: no request starts, and a worker makes the journals durable.
+    pub fn set_paused(&self, paused: bool) {
+        self.scheduler.set_paused(paused);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.scheduler.is_paused()
+    }
+
+    /// Workers stop taking work, and requests blocked on the network return at once.
+    pub fn stop(&self) {
+        self.scheduler.stop();
+        self.transport.interrupt();
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.scheduler.is_stopping()
+    }
+
+    /// Does one piece of work. A bug in it must not take a worker out of the pool: its job fails instead.
+    fn run(&self, work: Work) {
+        let job = work.job();
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match work {
+            Work::Upload(upload, piece) => self.run_upload(&upload, piece),
+            Work::Operation(operation, step) => self.run_operation(&operation, step),
+            Work::SyncJournals => self.sync_journals(),
+            Work::RemoveJournals(jobs) => self.remove_ended_journals(&jobs),
+        }));
+        if let Err(payload) = ran {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let error = Error::new(ErrorKind::Internal, format!("internal error in a worker: {what}"));
+            self.log.log(LogLevel::Error, || error.message.clone());
+            if let Some(job) = job {
+                job.fail(error, &self.events);
+            }
+        }
+        // What the work changed (a block acknowledged, a retry due) may give idle workers something to do.
+        self.wake();
+    }
+
+    /// Steps the engine on the calling thread: does the work there is now; false when there is none.
+    #[cfg(test)]
+    pub fn run_next(&self) -> bool {
+        match self.scheduler.try_next_work() {
+            Some(work) => {
+                self.run(work);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn current_authorization(&self) -> Option<Arc<str>> {
+        self.authorization.read().clone()
+    }
+
+    /// One request to a URL the host policy accepts (https, or plain http where allowed).
+    fn send(&self, request: Request<'_>) -> Outcome {
+        if let Err(error) = hosts::check_url(request.url, self.config.allow_insecure_http) {
+            return Outcome::Refused { kind: ErrorKind::Http, message: error.message };
+        }
+        self.transport.send(request)
+    }
+}

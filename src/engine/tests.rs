@@ -1,0 +1,194 @@
+//! The engine over a scripted transport: the requests an upload makes, in order, what the engine does
+//! with redirects, a pause and a missing token. No sockets, no threads: `run_next` steps the engine.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Engine, Job};
+use crate::config::Config;
+use crate::log::Logger;
+use crate::protocol::InitialUploadRequest;
+use crate::status::{UploadState, UploadStatus};
+use crate::transport::fake::{FakeTransport, Sent};
+use crate::transport::{Method, Outcome, Transport};
+use crate::upload::{Upload, UploadData};
+
+const BLOCK: u32 = 1024;
+
+/// The fake as the engine's transport, still reachable by the test.
+struct Shared(Arc<FakeTransport>);
+
+impl Transport for Shared {
+    fn send(&self, request: crate::transport::Request<'_>) -> Outcome {
+        self.0.send(request)
+    }
+    fn download(&self, url: &str, auth: Option<&str>, from: u64) -> Result<crate::transport::Streaming, Outcome> {
+        self.0.download(url, auth, from)
+    }
+    fn interrupt(&self) {
+        self.0.interrupt()
+    }
+}
+
+fn engine(respond: impl FnMut(&Sent) -> Outcome + Send + 'static) -> (Engine, Arc<FakeTransport>) {
+    let fake = Arc::new(FakeTransport::new(respond));
+    let engine = Engine::new(Arc::new(Config::for_tests(BLOCK)), Box::new(Shared(fake.clone())), 0, Logger::new(None, 0));
+    *engine.authorization.write() = Some(Arc::from("XBL3.0 x=test"));
+    (engine, fake)
+}
+
+fn request() -> InitialUploadRequest {
+    serde_json::from_value(serde_json::json!({
+        "greatestMomentId": "", "userCaption": "", "sessionRef": "", "dateRecorded": "2026-11-22T20:00:00.000Z",
+        "durationInSeconds": 1, "expectedBlocks": 0, "fileSize": 0, "type": "DeveloperInitiated",
+        "source": "TitleDirect", "visibility": "Default", "titleData": "", "systemProperties": "",
+        "usersInSession": [], "thumbnailSource": "Default", "savedByUser": false
+    }))
+    .unwrap()
+}
+
+/// A push upload of `size` bytes (block n filled with n), every block pushed.
+fn push_upload(engine: &Engine, size: u64) -> Arc<Upload> {
+    let config = engine.config.clone();
+    let (_, job) = engine
+        .handles
+        .insert_with(|handle| {
+            Job::Upload(Arc::new(Upload::new(handle, "scid".into(), UploadData::Push { size }, request(), vec![], config)))
+        })
+        .unwrap();
+    let Job::Upload(upload) = job.clone() else { unreachable!() };
+    let layout = upload.layout().unwrap();
+    for num in 0..layout.blocks {
+        upload.push_block(num, &vec![num as u8; layout.block_len(num)], &engine.push_budget).unwrap();
+    }
+    engine.schedule(job);
+    upload
+}
+
+fn created(sent: &Sent) -> Option<Outcome> {
+    (sent.method == Method::Post).then(|| Outcome::Answered {
+        status: 200,
+        body: br#"{"gameClipId":"c1","uploadUri":"https://up.upload.test/u/c1"}"#.to_vec(),
+        retry_after: None,
+        location: None,
+    })
+}
+
+fn run_all(engine: &Engine) -> usize {
+    std::iter::from_fn(|| engine.run_next().then_some(())).count()
+}
+
+fn status(upload: &Upload) -> UploadStatus {
+    upload.status(false, Instant::now())
+}
+
+#[test]
+fn an_upload_sends_the_initial_call_then_each_block_once_in_order() {
+    let (engine, fake) = engine(|sent| {
+        created(sent).unwrap_or_else(|| Outcome::status(if sent.url.ends_with("blockNum=2") { 201 } else { 202 }))
+    });
+    let upload = push_upload(&engine, 2 * u64::from(BLOCK) + 5);
+    run_all(&engine);
+    assert_eq!(
+        fake.lines(),
+        [
+            "POST https://meta.test/users/me/scids/scid/clips",
+            "PUT https://up.upload.test/u/c1?uploadId=c1&blockNum=0",
+            "PUT https://up.upload.test/u/c1?uploadId=c1&blockNum=1",
+            "PUT https://up.upload.test/u/c1?uploadId=c1&blockNum=2",
+        ]
+    );
+    let sent = fake.sent();
+    let initial: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!((initial["fileSize"].as_u64(), initial["expectedBlocks"].as_u64()), (Some(2053), Some(3)));
+    assert!(sent.iter().all(|s| s.authorized));
+    assert_eq!(sent[3].body, vec![2u8; 5], "each block carries its own bytes");
+    assert_eq!(status(&upload).state, UploadState::Completed);
+}
+
+#[test]
+fn a_redirect_within_the_upload_hosts_is_followed_with_the_body_again() {
+    let (engine, fake) = engine(|sent| {
+        created(sent).unwrap_or_else(|| match sent.url.starts_with("https://up.upload.test") {
+            true => Outcome::Answered {
+                status: 307,
+                body: vec![],
+                retry_after: None,
+                location: Some("https://eu.upload.test/moved".into()),
+            },
+            false => Outcome::status(201),
+        })
+    });
+    let upload = push_upload(&engine, 10);
+    run_all(&engine);
+    assert_eq!(fake.lines()[1..], ["PUT https://up.upload.test/u/c1?uploadId=c1&blockNum=0", "PUT https://eu.upload.test/moved"]);
+    assert_eq!(fake.sent()[2].body, vec![0u8; 10]);
+    assert_eq!(status(&upload).state, UploadState::Completed);
+}
+
+#[test]
+fn a_redirect_to_a_foreign_host_is_not_followed() {
+    let (engine, fake) = engine(|sent| {
+        created(sent).unwrap_or_else(|| Outcome::Answered {
+            status: 302,
+            body: vec![],
+            retry_after: None,
+            location: Some("https://elsewhere.example/steal".into()),
+        })
+    });
+    let upload = push_upload(&engine, 10);
+    run_all(&engine);
+    assert!(fake.lines().iter().all(|line| !line.contains("elsewhere.example")), "the token never goes there");
+    assert_eq!(status(&upload).state, UploadState::Failed);
+    let message = upload.error().unwrap().message;
+    assert!(message.contains("redirect not followed: elsewhere.example is not an allowed upload host"), "{message}");
+}
+
+#[test]
+fn paused_the_engine_sends_nothing_and_resumed_it_goes_on() {
+    let (engine, fake) = engine(|sent| created(sent).unwrap_or_else(|| Outcome::status(201)));
+    let upload = push_upload(&engine, 10);
+    engine.set_paused(true);
+    // The pause asks for the journals to be synced (none here); no request goes out.
+    run_all(&engine);
+    assert!(fake.sent().is_empty());
+    assert_eq!(upload.status(true, Instant::now()).state, UploadState::Paused);
+    engine.set_paused(false);
+    run_all(&engine);
+    assert_eq!(fake.sent().len(), 2);
+    assert_eq!((status(&upload).state, status(&upload).retries), (UploadState::Completed, 0));
+}
+
+#[test]
+fn without_a_token_nothing_is_sent_until_one_is_set() {
+    let (engine, fake) = engine(|sent| created(sent).unwrap_or_else(|| Outcome::status(201)));
+    *engine.authorization.write() = None;
+    let upload = push_upload(&engine, 10);
+    run_all(&engine);
+    assert!(fake.sent().is_empty());
+    assert_eq!(status(&upload).state, UploadState::NeedsAuth);
+    *engine.authorization.write() = Some(Arc::from("XBL3.0 x=renewed"));
+    upload.auth_renewed();
+    run_all(&engine);
+    assert_eq!(status(&upload).state, UploadState::Completed);
+    assert_eq!(fake.sent().len(), 2);
+}
+
+#[test]
+fn a_401_parks_the_upload_and_the_same_block_goes_again_with_the_new_token() {
+    let mut refused = false;
+    let (engine, fake) = engine(move |sent| {
+        created(sent).unwrap_or_else(|| match std::mem::replace(&mut refused, true) {
+            false => Outcome::status(401),
+            true => Outcome::status(201),
+        })
+    });
+    let upload = push_upload(&engine, 10);
+    run_all(&engine);
+    assert_eq!((status(&upload).state, status(&upload).http_status), (UploadState::NeedsAuth, 401));
+    upload.auth_renewed();
+    run_all(&engine);
+    let lines = fake.lines();
+    assert_eq!(lines[1], lines[2], "block 0 again");
+    assert_eq!(status(&upload).state, UploadState::Completed);
+}

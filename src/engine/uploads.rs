@@ -1,0 +1,208 @@
+//! The requests of an upload: the initial call, the checks after an ambiguous create or a restart,
+//! blocks and thumbnails. Each is built from the piece the upload handed out, sent, classified, and
+//! handed back to [`Upload::settle`].
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+use std::time::Instant;
+
+use super::hosts::{not_an_upload_host, resolve_location};
+use super::Engine;
+use crate::error::{Error, ErrorKind, Result};
+use crate::log::LogLevel;
+use crate::protocol::{image_media_type, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
+use crate::retry::{classify, Verdict};
+use crate::transport::{Body, Method, Outcome, Request};
+use crate::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, UploadData};
+
+/// Redirects followed for one request before giving up.
+const MAX_REDIRECTS: usize = 5;
+
+/// Reads a thumbnail image and names its media type.
+fn read_thumbnail(thumbnail: &ThumbnailPiece) -> Result<(Vec<u8>, &'static str)> {
+    let path = thumbnail.path.display();
+    let io_error = |e: std::io::Error| {
+        Error::new(ErrorKind::Io, format!("reading the {} thumbnail {path}: {e}", thumbnail.kind.name()))
+    };
+    let mut image = Vec::new();
+    File::open(&thumbnail.path)
+        .map_err(io_error)?
+        .take(MAX_THUMBNAIL_BYTES + 1)
+        .read_to_end(&mut image)
+        .map_err(io_error)?;
+    if image.len() as u64 > MAX_THUMBNAIL_BYTES {
+        return Err(Error::invalid(format!("the thumbnail {path} is over {MAX_THUMBNAIL_BYTES} bytes")));
+    }
+    let media_type = image_media_type(&image)
+        .ok_or_else(|| Error::invalid(format!("the thumbnail {path} is not a JPEG or PNG image")))?;
+    Ok((image, media_type))
+}
+
+impl Engine {
+    /// One piece of an upload, from request to decision.
+    pub(super) fn run_upload(&self, upload: &Upload, piece: Piece) {
+        let Some(verdict) = self.send_piece(upload, &piece) else {
+            // Paused (or stopping) before it was sent: not a failure; it goes out on resume.
+            return upload.put_back(piece);
+        };
+        let settled = upload.settle(piece, verdict, &self.events);
+        self.apply(upload, settled);
+    }
+
+    /// Sends the piece's request and classifies its outcome; `None` when it was not sent. Local
+    /// failures (the clip file, a thumbnail image) come back as final verdicts.
+    fn send_piece(&self, upload: &Upload, piece: &Piece) -> Option<Verdict> {
+        let prepared = match piece {
+            Piece::Create | Piece::CheckResumed => self.prepare_clip_file(upload),
+            Piece::VerifyCreate | Piece::Block(_) | Piece::Thumbnail(_) => Ok(()),
+        };
+        if let Err(error) = prepared {
+            return Some(Verdict::Fail(error));
+        }
+        if let Piece::Block(block) = piece {
+            if !self.throttle(block.len) {
+                return None;
+            }
+        }
+        let Some(authorization) = self.current_authorization() else {
+            return Some(Verdict::NeedsAuth { status: 0 });
+        };
+        let base = &self.config.metadata_base_url;
+        let scid = &upload.scid;
+        let outcome = match piece {
+            Piece::Create => {
+                let body = self.initial_call_body(upload);
+                let url = format!("{base}/users/me/scids/{scid}/clips");
+                self.send(Request { method: Method::Post, url: &url, authorization: Some(&authorization), body: Body::Json(&body) })
+            }
+            Piece::VerifyCreate => {
+                let url = format!("{base}/users/me/scids/{scid}/clips?maxItems=100");
+                self.send(Request { method: Method::Get, url: &url, authorization: Some(&authorization), body: Body::Empty })
+            }
+            Piece::CheckResumed => {
+                let clip_id = upload.clip_id().expect("a resumed upload checks the clip it created");
+                let url = format!("{base}/users/me/scids/{scid}/clips/{clip_id}");
+                self.send(Request { method: Method::Get, url: &url, authorization: Some(&authorization), body: Body::Empty })
+            }
+            Piece::Block(block) => match block_body(block) {
+                Ok(body) => {
+                    let url = block.clip.response.block_url(&block.clip.upload_id, block.num);
+                    self.send_upload(&url, &authorization, body)
+                }
+                Err(error) => return Some(Verdict::Fail(error)),
+            },
+            Piece::Thumbnail(thumbnail) => match read_thumbnail(thumbnail) {
+                Ok((image, media_type)) => self.send_upload(&thumbnail.url, &authorization, Body::Image(&image, media_type)),
+                Err(error) => return Some(Verdict::Fail(error)),
+            },
+        };
+        Some(classify(outcome, &piece.what(), piece.idempotency(), upload.attempt()))
+    }
+
+    /// The initial call's body: the request with the layout's size and block count.
+    fn initial_call_body(&self, upload: &Upload) -> Vec<u8> {
+        let layout = upload.layout().expect("a push upload, or an opened file, has a layout");
+        let mut request = upload.request.clone();
+        request.file_size = layout.file_size as u32;
+        request.expected_blocks = layout.blocks;
+        serde_json::to_vec(&request).expect("the request serializes")
+    }
+
+    /// File mode: opens the clip file the first time (a new upload takes its layout from it; a resumed
+    /// one checks it is the file it began with). Then a new upload's journal is started.
+    fn prepare_clip_file(&self, upload: &Upload) -> Result<()> {
+        if let (UploadData::File { path, size }, None) = (&upload.data, upload.opened_file()) {
+            let file = open_clip_file(path, *size)?;
+            if let Some(expected) = upload.expected_identity() {
+                if &self.file_identity(&file, upload.block_size())? != expected {
+                    let message =
+                        format!("{} changed since the upload began (size, time or content): not resumed", path.display());
+                    return Err(Error::new(ErrorKind::Io, message));
+                }
+            }
+            upload.file_opened(file);
+        }
+        if upload.journal().is_none() {
+            self.start_journal(upload);
+        }
+        Ok(())
+    }
+
+    /// A block or thumbnail PUT. Redirects (301, 302, 307, 308) are followed with the body sent again.
+    /// Every URL, the first and each redirect's, must be an allowed upload host (see
+    /// [`super::hosts::UploadHosts`]): the Authorization value goes nowhere else, so anything else is
+    /// refused with a message naming it. (The first URL is checked here too: a journal may hold one from
+    /// before the list changed.)
+    fn send_upload(&self, url: &str, authorization: &str, body: Body) -> Outcome {
+        let mut url = url.to_string();
+        let mut redirected_by = None;
+        for _ in 0..=MAX_REDIRECTS {
+            if !self.config.upload_hosts.allows(&url) {
+                let message = match redirected_by {
+                    Some(status) => format!("HTTP {status} redirect not followed: {}", not_an_upload_host(&url)),
+                    None => not_an_upload_host(&url),
+                };
+                return Outcome::Refused { kind: ErrorKind::Http, message };
+            }
+            match self.send(Request { method: Method::Put, url: &url, authorization: Some(authorization), body }) {
+                Outcome::Answered { status: status @ (301 | 302 | 307 | 308), location: Some(location), .. } => {
+                    let Some(target) = resolve_location(&url, &location) else {
+                        let message = format!("HTTP {status} to an unusable Location {location:?}");
+                        return Outcome::Transport { reached_service: true, message };
+                    };
+                    self.log.log(LogLevel::Debug, || format!("HTTP {status}: following the redirect"));
+                    url = target;
+                    redirected_by = Some(status);
+                }
+                other => return other,
+            }
+        }
+        let message = format!("more than {MAX_REDIRECTS} redirects");
+        Outcome::Transport { reached_service: true, message }
+    }
+
+    /// Waits out the bandwidth limit in short slices, so a stop is never held up by it. Whether the
+    /// request may start now: false when the client is stopping or paused (a pause while waiting
+    /// included); the caller puts its work back, and the bytes charged are given back.
+    fn throttle(&self, bytes: usize) -> bool {
+        let deadline = Instant::now() + self.bandwidth.charge(bytes);
+        loop {
+            if self.is_stopping() || self.is_paused() {
+                self.bandwidth.refund(bytes);
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
+        }
+    }
+}
+
+/// A block's body: the pushed copy, or (file mode) the file's bytes streamed into the transport, with
+/// no block-sized copy, once the file is checked unchanged.
+fn block_body(block: &BlockPiece) -> Result<Body<'_>> {
+    match (&block.data, &block.file) {
+        (Some(pushed), _) => Ok(Body::Octets(pushed.bytes())),
+        (None, Some(file)) => {
+            file.check_unchanged()?;
+            Ok(Body::FileRange { file: &file.file, offset: block.offset, len: block.len as u64 })
+        }
+        (None, None) => Err(Error::new(ErrorKind::Internal, "a block without data")),
+    }
+}
+
+/// Opens a clip file and checks its size (against `size` when given).
+fn open_clip_file(path: &Path, size: u64) -> Result<OpenedFile> {
+    let file = OpenedFile::open(path)?;
+    if size != 0 && file.size != size {
+        return Err(Error::invalid(format!("file_size is {size} but {} is {} bytes", path.display(), file.size)));
+    }
+    if file.size == 0 || file.size >= MAX_FILE_SIZE {
+        return Err(Error::invalid(format!("{} is {} bytes; a clip must be 1 byte to 4 GiB - 1", path.display(), file.size)));
+    }
+    Ok(file)
+}

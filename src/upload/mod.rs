@@ -1,0 +1,823 @@
+//! One upload's state machine. The engine asks it for the next [`Piece`] of work ([`Upload::next_piece`]),
+//! sends the request that piece names, and hands the verdict back ([`Upload::settle`]). Everything an
+//! answer means (a 401, a retry, an ambiguous create, a premature 201, a clip gone after a restart) is
+//! decided here, under the upload's lock, with no I/O; what the engine must do afterwards (a log line,
+//! a journal record) comes back as [`Settled`].
+//!
+//! ```text
+//!   begin_upload                                   resumed from the journal, clip created before
+//!        │                                                         │
+//!        ▼       next_piece                                        ▼        next_piece
+//!   Ready(Create) ─────────► Awaiting(Create)          Ready(CheckResumed) ─────────► Awaiting(CheckResumed)
+//!        ▲                    │    │    │                                              │     │     │
+//!        │       ambiguous ───┘    │    └── 2xx: CLIP_CREATED ──┐          PendingUpload │     │     │ 404/410:
+//!        │           ▼             │                            ▼                        │     │     │ Gone
+//!        │  Ready(VerifyCreate)    │                        Uploading ◄─────────────────┘     │     │
+//!        │           │ next_piece  │                 blocks and thumbnails,                     │     │
+//!        │           ▼             │                 each: Ready → InFlight → Acked             │     │
+//!        │  Awaiting(VerifyCreate) │                            │                               │     │
+//!        └─── no clip of ours ─────┘                            │ all in, a 201 seen            │     │
+//!             (a clip of ours: Failed)                          ▼                               │     │
+//!        ▲                                                  Completed ◄──── already committed ──┘     │
+//!        └────────────────────────────────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! Over every state: a retryable failure puts the piece back and the upload waits out a back-off
+//! (RETRYING); a 401, or no token yet, puts it back and parks the upload until `set_authorization`
+//! (NEEDS_AUTH); a final failure ends it (FAILED); `cancel` ends it (CANCELLED). Once it has ended,
+//! outcomes of requests still in flight change nothing.
+
+mod blocks;
+mod clip_file;
+mod push_budget;
+mod resumed;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::config::Config;
+use crate::engine::hosts::{check_url, not_an_upload_host};
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Event, EventKind, EventQueue};
+use crate::journal::{FileIdentity, Journal, Record};
+use crate::lifecycle::{Gate, Lifecycle, NextTask};
+use crate::log::LogLevel;
+use crate::protocol::{ClipPage, GameClip, InitialUploadRequest, InitialUploadResponse};
+use crate::retry::{backoff, Idempotency, Verdict};
+use crate::status::{End, Published, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
+use crate::status_board::StatusBoard;
+
+use blocks::BlockSet;
+pub use clip_file::{Layout, OpenedFile};
+pub use push_budget::{PushBudget, PushedBlock};
+pub use resumed::Resumed;
+
+/// Where an upload's bytes come from.
+#[derive(Debug, Clone)]
+pub enum UploadData {
+    /// The library reads the file itself. `size` 0: take it from the file; otherwise it must match.
+    File { path: PathBuf, size: u64 },
+    /// The game pushes blocks with `push_block`.
+    Push { size: u64 },
+}
+
+/// The two thumbnail images a clip may carry (`ThumbnailSource::Upload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThumbnailKind {
+    Large,
+    Small,
+}
+
+impl ThumbnailKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ThumbnailKind::Large => "large",
+            ThumbnailKind::Small => "small",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ThumbnailKind> {
+        [ThumbnailKind::Large, ThumbnailKind::Small].into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// Where the initial call said this image goes.
+    fn handed_out_uri(self, response: &InitialUploadResponse) -> Option<String> {
+        match self {
+            ThumbnailKind::Large => response.large_thumbnail_uri.clone(),
+            ThumbnailKind::Small => response.small_thumbnail_uri.clone(),
+        }
+    }
+}
+
+/// What the initial call returned.
+pub struct CreatedClip {
+    pub response: InitialUploadResponse,
+    pub upload_id: String,
+}
+
+/// One request's worth of an upload: handed to the engine by [`Upload::next_piece`], handed back to
+/// [`Upload::settle`] with the verdict on its request.
+pub enum Piece {
+    /// The initial call.
+    Create,
+    /// After an ambiguous create: does the service show a clip made by it?
+    VerifyCreate,
+    /// A resumed upload: the clip file checked (file mode), and how far the service got.
+    CheckResumed,
+    Block(BlockPiece),
+    Thumbnail(ThumbnailPiece),
+}
+
+pub struct BlockPiece {
+    pub num: u32,
+    pub offset: u64,
+    pub len: usize,
+    pub clip: Arc<CreatedClip>,
+    /// Push mode: the copy. File mode: `None`, read from `file`.
+    pub data: Option<Arc<PushedBlock>>,
+    pub file: Option<Arc<OpenedFile>>,
+}
+
+pub struct ThumbnailPiece {
+    pub kind: ThumbnailKind,
+    pub path: PathBuf,
+    pub url: String,
+}
+
+impl Piece {
+    /// For messages: "sending block 3 failed: ...".
+    pub fn what(&self) -> String {
+        match self {
+            Piece::Create => "creating the clip".into(),
+            Piece::VerifyCreate => "checking whether an earlier create reached the service".into(),
+            Piece::CheckResumed => "checking the resumed clip".into(),
+            Piece::Block(block) => format!("sending block {}", block.num),
+            Piece::Thumbnail(thumbnail) => format!("sending the {} thumbnail", thumbnail.kind.name()),
+        }
+    }
+
+    /// Only the initial call acts twice if sent twice; every other piece may be repeated.
+    pub fn idempotency(&self) -> Idempotency {
+        match self {
+            Piece::Create => Idempotency::NotIdempotent,
+            _ => Idempotency::Idempotent,
+        }
+    }
+}
+
+/// The requests that come before any block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Create,
+    VerifyCreate,
+    CheckResumed,
+}
+
+impl Step {
+    fn piece(self) -> Piece {
+        match self {
+            Step::Create => Piece::Create,
+            Step::VerifyCreate => Piece::VerifyCreate,
+            Step::CheckResumed => Piece::CheckResumed,
+        }
+    }
+}
+
+/// Where a running upload is (how it ended is the lifecycle's `end`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The step's request is to be sent.
+    Ready(Step),
+    /// The step's request is in flight.
+    Awaiting(Step),
+    /// Blocks and thumbnails go out; it completes when all are in and the service confirmed the clip.
+    Uploading,
+}
+
+/// What the engine does once `settle` has decided, after the upload's lock is let go (the game's log
+/// function is never called under a lock).
+#[derive(Debug, Default)]
+pub struct Settled {
+    pub log: Option<(LogLevel, String)>,
+    /// Progress for the journal.
+    pub record: Option<Record>,
+}
+
+impl Settled {
+    fn log(level: LogLevel, message: String) -> Settled {
+        Settled { log: Some((level, message)), record: None }
+    }
+
+    fn record(record: Record) -> Settled {
+        Settled { log: None, record: Some(record) }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ThumbnailState {
+    Ready,
+    InFlight,
+    Sent,
+}
+
+struct PendingThumbnail {
+    kind: ThumbnailKind,
+    path: PathBuf,
+    /// Known once the initial call answered.
+    url: Option<String>,
+    state: ThumbnailState,
+}
+
+struct Inner {
+    life: Lifecycle,
+    phase: Phase,
+    /// `None` only in file mode before the file was opened (its size gives the layout).
+    blocks: Option<BlockSet>,
+    file: Option<Arc<OpenedFile>>,
+    clip: Option<Arc<CreatedClip>>,
+    /// The service said 201: it has the whole clip.
+    committed: bool,
+    thumbnails: Vec<PendingThumbnail>,
+}
+
+impl Inner {
+    fn published(&self) -> Published {
+        let working = match self.phase {
+            Phase::Ready(_) | Phase::Awaiting(_) => UploadState::Creating,
+            Phase::Uploading
+                if self.blocks.as_ref().map_or(true, BlockSet::is_idle)
+                    && self.thumbnails.iter().all(|t| t.state == ThumbnailState::Sent) =>
+            {
+                UploadState::WaitingForData
+            }
+            Phase::Uploading => UploadState::Uploading,
+        };
+        let layout = self.blocks.as_ref().map(BlockSet::layout);
+        let progress = UploadStatus {
+            state: working,
+            result: RESULT_PENDING,
+            http_status: 0,
+            bytes_total: layout.map_or(0, |l| l.file_size),
+            bytes_acked: self.blocks.as_ref().map_or(0, BlockSet::bytes_acked),
+            blocks_total: layout.map_or(0, |l| l.blocks),
+            blocks_acked: self.blocks.as_ref().map_or(0, BlockSet::acked),
+            retries: 0,
+            retry_in_ms: 0,
+        };
+        self.life.published(working, progress)
+    }
+
+    /// Puts a piece that was in flight back to be sent again.
+    fn requeue(&mut self, piece: &Piece) {
+        match piece {
+            Piece::Block(block) => {
+                if let Some(blocks) = &mut self.blocks {
+                    blocks.put_back(block.num);
+                }
+            }
+            Piece::Thumbnail(thumbnail) => {
+                for pending in self.thumbnails.iter_mut().filter(|t| t.kind == thumbnail.kind) {
+                    if pending.state == ThumbnailState::InFlight {
+                        pending.state = ThumbnailState::Ready;
+                    }
+                }
+            }
+            Piece::Create | Piece::VerifyCreate | Piece::CheckResumed => {
+                if let Phase::Awaiting(step) = self.phase {
+                    self.phase = Phase::Ready(step);
+                }
+            }
+        }
+    }
+
+    /// Ends the upload; false when it had ended already. Copies are dropped (giving their push budget
+    /// back) and the file is closed.
+    fn end(&mut self, end: End, error: Option<Error>) -> bool {
+        if !self.life.finish(end, error) {
+            return false;
+        }
+        if let Some(blocks) = &mut self.blocks {
+            blocks.discard();
+        }
+        self.file = None;
+        true
+    }
+
+    fn layout(&self) -> Layout {
+        self.blocks.as_ref().expect("past the initial call, an upload has its layout").layout()
+    }
+}
+
+/// The upload's state behind its lock, and the status published from it each time a change is let go,
+/// for `status` to read without taking the lock.
+struct Guarded {
+    inner: Mutex<Inner>,
+    board: StatusBoard,
+}
+
+impl Guarded {
+    fn new(inner: Inner) -> Guarded {
+        let guarded = Guarded { inner: Mutex::new(inner), board: StatusBoard::default() };
+        drop(guarded.lock());
+        guarded
+    }
+
+    /// For a change: the status is published when the guard goes.
+    fn lock(&self) -> Changing<'_> {
+        Changing { guard: self.inner.lock(), board: &self.board }
+    }
+
+    /// For reading only: nothing is published.
+    fn read(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock()
+    }
+}
+
+struct Changing<'a> {
+    guard: MutexGuard<'a, Inner>,
+    board: &'a StatusBoard,
+}
+
+impl std::ops::Deref for Changing<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Changing<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.board.publish(&self.guard.published());
+    }
+}
+
+pub struct Upload {
+    pub handle: u64,
+    pub scid: String,
+    pub data: UploadData,
+    /// The initial call's body; `file_size` and `expected_blocks` are filled in from the layout.
+    pub request: InitialUploadRequest,
+    config: Arc<Config>,
+    block_size: u32,
+    /// Resumed file mode: how the file looked when the upload began.
+    expected_identity: Option<FileIdentity>,
+    released: AtomicBool,
+    /// Written by the engine only; `None`: not journaled (no journal dir, or it could not be written).
+    journal: Mutex<Option<Arc<Journal>>>,
+    inner: Guarded,
+}
+
+impl Upload {
+    pub fn new(
+        handle: u64,
+        scid: String,
+        data: UploadData,
+        request: InitialUploadRequest,
+        thumbnails: Vec<(ThumbnailKind, PathBuf)>,
+        config: Arc<Config>,
+    ) -> Upload {
+        let block_size = config.block_size;
+        Upload::with_block_size(handle, scid, data, request, thumbnails, config, block_size)
+    }
+
+    fn with_block_size(
+        handle: u64,
+        scid: String,
+        data: UploadData,
+        request: InitialUploadRequest,
+        thumbnails: Vec<(ThumbnailKind, PathBuf)>,
+        config: Arc<Config>,
+        block_size: u32,
+    ) -> Upload {
+        let blocks = match data {
+            UploadData::Push { size } => Some(BlockSet::new(Layout::new(size, block_size), true)),
+            UploadData::File { .. } => None,
+        };
+        let thumbnails = thumbnails
+            .into_iter()
+            .map(|(kind, path)| PendingThumbnail { kind, path, url: None, state: ThumbnailState::Ready })
+            .collect();
+        Upload {
+            handle,
+            scid,
+            data,
+            request,
+            config,
+            block_size,
+            expected_identity: None,
+            released: AtomicBool::new(false),
+            journal: Mutex::new(None),
+            inner: Guarded::new(Inner {
+                life: Lifecycle::default(),
+                phase: Phase::Ready(Step::Create),
+                blocks,
+                file: None,
+                clip: None,
+                committed: false,
+                thumbnails,
+            }),
+        }
+    }
+
+    /// An upload read back from its journal, as far as it had got.
+    pub fn resume(handle: u64, resumed: Resumed, config: Arc<Config>) -> Upload {
+        let thumbnails = resumed.thumbnails.clone();
+        let mut upload = Upload::with_block_size(
+            handle,
+            resumed.scid,
+            resumed.data,
+            resumed.request,
+            thumbnails,
+            config,
+            resumed.block_size,
+        );
+        upload.expected_identity = resumed.identity;
+        *upload.journal.get_mut() = Some(Arc::new(resumed.journal));
+        {
+            let mut inner = upload.inner.lock();
+            let inner = &mut *inner;
+            let (UploadData::File { size, .. } | UploadData::Push { size }) = upload.data;
+            let layout = Layout::new(size, resumed.block_size);
+            inner.blocks = Some(BlockSet::new(layout, upload.is_push()));
+            if let Some(created) = resumed.created {
+                inner.blocks = Some(BlockSet::resumed(layout, upload.is_push(), &resumed.acked));
+                inner.committed = resumed.committed;
+                for thumbnail in &mut inner.thumbnails {
+                    thumbnail.url = thumbnail.kind.handed_out_uri(&created.response);
+                    if resumed.thumbnails_sent.contains(&thumbnail.kind) {
+                        thumbnail.state = ThumbnailState::Sent;
+                    }
+                }
+                inner.clip = Some(Arc::new(created));
+                inner.phase = Phase::Ready(Step::CheckResumed);
+            }
+        }
+        upload
+    }
+
+    pub fn is_push(&self) -> bool {
+        matches!(self.data, UploadData::Push { .. })
+    }
+
+    /// Consecutive failures so far: the attempt number of the next request.
+    pub fn attempt(&self) -> u32 {
+        self.inner.read().life.consecutive_failures
+    }
+
+    /// The next request to send, if any may go now.
+    pub fn next_piece(&self, now: Instant) -> NextTask<Piece> {
+        let mut inner = self.inner.lock();
+        let inner = &mut *inner;
+        match inner.life.gate(now) {
+            Gate::Open => {}
+            Gate::Wait(at) => return NextTask::Wait(at),
+            Gate::Ended => return NextTask::Finished,
+        }
+        match inner.phase {
+            Phase::Ready(step) => {
+                inner.phase = Phase::Awaiting(step);
+                NextTask::Run(step.piece())
+            }
+            Phase::Awaiting(_) => NextTask::Wait(None),
+            Phase::Uploading => {
+                // Thumbnails first: they are small, and the clip is not complete without them.
+                let ready = inner.thumbnails.iter_mut().find(|t| t.state == ThumbnailState::Ready && t.url.is_some());
+                if let Some(thumbnail) = ready {
+                    thumbnail.state = ThumbnailState::InFlight;
+                    let url = thumbnail.url.clone().expect("found with a URL");
+                    return NextTask::Run(Piece::Thumbnail(ThumbnailPiece { kind: thumbnail.kind, path: thumbnail.path.clone(), url }));
+                }
+                let (Some(blocks), Some(clip)) = (&mut inner.blocks, &inner.clip) else { return NextTask::Wait(None) };
+                let Some(taken) = blocks.take_ready() else { return NextTask::Wait(None) };
+                let layout = blocks.layout();
+                NextTask::Run(Piece::Block(BlockPiece {
+                    num: taken.num,
+                    offset: layout.offset(taken.num),
+                    len: layout.block_len(taken.num),
+                    clip: clip.clone(),
+                    data: taken.data,
+                    file: inner.file.clone(),
+                }))
+            }
+        }
+    }
+
+    /// A piece taken for sending that was not sent (the client paused): back in the queue, no retry counted.
+    pub fn put_back(&self, piece: Piece) {
+        self.inner.lock().requeue(&piece);
+    }
+
+    /// Decides what the verdict on `piece`'s request means for the upload.
+    pub fn settle(&self, piece: Piece, verdict: Verdict, events: &EventQueue) -> Settled {
+        let mut inner = self.inner.lock();
+        if !inner.life.is_running() {
+            return Settled::default();
+        }
+        let handle = self.handle;
+        match verdict {
+            Verdict::Success { status, body } => self.succeeded(&mut inner, piece, status, &body, events),
+            Verdict::Retry { after, error } => {
+                inner.requeue(&piece);
+                inner.life.retry_later(after, &error);
+                let message = format!("upload {handle:#x}: {}; retrying in {} ms", error.message, after.as_millis());
+                Settled::log(LogLevel::Debug, message)
+            }
+            Verdict::NeedsAuth { status } => {
+                inner.requeue(&piece);
+                if inner.life.wait_for_auth(status) {
+                    self.emit(events, &inner, EventKind::NeedsAuth, RESULT_PENDING);
+                }
+                Settled::default()
+            }
+            Verdict::Ambiguous { error } if matches!(piece, Piece::Create) => {
+                // The service may have made the clip: ask it before creating again.
+                inner.phase = Phase::Ready(Step::VerifyCreate);
+                let after = backoff(inner.life.consecutive_failures);
+                inner.life.retry_later(after, &error);
+                let message =
+                    format!("upload {handle:#x}: {}; checking with the service before creating again", error.message);
+                Settled::log(LogLevel::Info, message)
+            }
+            Verdict::Fail(error) if matches!(piece, Piece::CheckResumed) && matches!(error.http_status, 404 | 410) => {
+                self.clip_gone(&mut inner);
+                let message = format!("upload {handle:#x}: the clip is gone ({}); creating it again", error.http_status);
+                Settled::log(LogLevel::Info, message)
+            }
+            Verdict::Ambiguous { error } | Verdict::Fail(error) => self.failed(&mut inner, error, events),
+        }
+    }
+
+    fn succeeded(&self, inner: &mut Inner, piece: Piece, status: u16, body: &[u8], events: &EventQueue) -> Settled {
+        let handle = self.handle;
+        match piece {
+            Piece::Create => match self.parse_created(body) {
+                Ok(clip) => self.created(inner, clip, events),
+                Err(error) => self.failed(inner, error, events),
+            },
+            Piece::VerifyCreate => match ClipPage::from_wire(body) {
+                Ok(page) if page.game_clips.iter().any(|clip| self.request.matches(clip)) => {
+                    let message = "creating the clip: the answer was lost, and the service shows a pending clip \
+                                   made by it; not created again, to avoid a duplicate";
+                    self.failed(inner, Error::new(ErrorKind::Network, message), events)
+                }
+                Ok(_) => {
+                    inner.phase = Phase::Ready(Step::Create);
+                    let message = format!("upload {handle:#x}: the earlier create never took effect; creating again");
+                    Settled::log(LogLevel::Info, message)
+                }
+                Err(error) => self.failed(inner, error, events),
+            },
+            Piece::CheckResumed => match GameClip::from_get_response(body) {
+                Ok(clip) if clip.state.eq_ignore_ascii_case("PendingUpload") => {
+                    inner.phase = Phase::Uploading;
+                    Settled::default()
+                }
+                Ok(clip) => {
+                    inner.phase = Phase::Uploading;
+                    inner.blocks = Some(BlockSet::complete(inner.layout()));
+                    inner.committed = true;
+                    self.finish_if_done(inner, events);
+                    let message = format!("upload {handle:#x}: the service already has clip {} ({})", clip.game_clip_id, clip.state);
+                    Settled::log(LogLevel::Info, message)
+                }
+                Err(error) => self.failed(inner, error, events),
+            },
+            Piece::Block(block) => {
+                let Some(blocks) = &mut inner.blocks else { return Settled::default() };
+                // A 201 while blocks are still unsent cannot be the service committing the clip as we
+                // send it; trusting it would drop those blocks. It acknowledges this block only.
+                let committed = status == 201 && !blocks.has_unsent();
+                if !blocks.ack(block.num) {
+                    return Settled::default();
+                }
+                inner.committed |= committed;
+                inner.life.progressed(status);
+                self.emit(events, inner, EventKind::Progress, RESULT_PENDING);
+                self.finish_if_done(inner, events);
+                Settled::record(Record::Acked { block: block.num, committed })
+            }
+            Piece::Thumbnail(thumbnail) => {
+                for pending in inner.thumbnails.iter_mut().filter(|t| t.kind == thumbnail.kind) {
+                    pending.state = ThumbnailState::Sent;
+                }
+                inner.life.progressed(status);
+                self.finish_if_done(inner, events);
+                Settled::record(Record::Thumbnail { kind: thumbnail.kind.name().into() })
+            }
+        }
+    }
+
+    /// The initial call's answer, its URIs checked: well-formed, and where the token may go.
+    fn parse_created(&self, body: &[u8]) -> Result<CreatedClip> {
+        let response: InitialUploadResponse = serde_json::from_slice(body).map_err(|e| {
+            Error::http(ErrorKind::Http, 200, format!("the service's answer to the initial call is not usable: {e}"))
+        })?;
+        let uris = [
+            ("uploadUri", Some(&response.upload_uri)),
+            ("largeThumbnailUri", response.large_thumbnail_uri.as_ref()),
+            ("smallThumbnailUri", response.small_thumbnail_uri.as_ref()),
+        ];
+        for (name, uri) in uris {
+            let Some(uri) = uri else { continue };
+            let unusable = |why: String| {
+                Error::http(ErrorKind::Http, 200, format!("the service handed out an unusable {name}: {why}"))
+            };
+            check_url(uri, self.config.allow_insecure_http).map_err(|e| unusable(e.message))?;
+            if !self.config.upload_hosts.allows(uri) {
+                return Err(unusable(not_an_upload_host(uri)));
+            }
+        }
+        let upload_id = response.upload_id();
+        Ok(CreatedClip { response, upload_id })
+    }
+
+    /// The initial call succeeded: blocks may go. Journaled durably (see the engine): without it a
+    /// restart would create the clip a second time.
+    fn created(&self, inner: &mut Inner, clip: CreatedClip, events: &EventQueue) -> Settled {
+        for thumbnail in &mut inner.thumbnails {
+            thumbnail.url = thumbnail.kind.handed_out_uri(&clip.response);
+        }
+        let record = Record::Created {
+            response: serde_json::to_value(&clip.response).expect("the response serializes"),
+            upload_id: clip.upload_id.clone(),
+        };
+        let id = clip.response.game_clip_id.clone();
+        inner.phase = Phase::Uploading;
+        inner.clip = Some(Arc::new(clip));
+        inner.life.progressed(200);
+        self.emit(events, inner, EventKind::ClipCreated, RESULT_PENDING);
+        if let Some(thumbnail) = inner.thumbnails.iter().find(|t| t.url.is_none()) {
+            let message = format!("the service handed out no {}ThumbnailUri for the thumbnail upload", thumbnail.kind.name());
+            return self.failed(inner, Error::http(ErrorKind::Http, 200, message), events);
+        }
+        Settled { log: Some((LogLevel::Info, format!("upload {:#x}: clip {id} created", self.handle))), record: Some(record) }
+    }
+
+    /// A resumed upload's clip is gone (expired, deleted): it is created again from the start.
+    fn clip_gone(&self, inner: &mut Inner) {
+        inner.phase = Phase::Ready(Step::Create);
+        inner.clip = None;
+        inner.committed = false;
+        inner.blocks = Some(BlockSet::new(inner.layout(), self.is_push()));
+        for thumbnail in &mut inner.thumbnails {
+            thumbnail.state = ThumbnailState::Ready;
+            thumbnail.url = None;
+        }
+    }
+
+    /// Completes the upload once every block and thumbnail is in.
+    fn finish_if_done(&self, inner: &mut Inner, events: &EventQueue) {
+        let complete = inner.blocks.as_ref().is_some_and(BlockSet::is_complete);
+        if !complete || inner.thumbnails.iter().any(|t| t.state != ThumbnailState::Sent) {
+            return;
+        }
+        if inner.committed {
+            inner.end(End::Completed, None);
+            self.emit(events, inner, EventKind::Completed, RESULT_OK);
+        } else {
+            let error = Error::http(
+                ErrorKind::Http,
+                inner.life.http_status,
+                "the service acknowledged every block but never confirmed the clip (no 201)",
+            );
+            inner.end(End::Failed, Some(error));
+            self.emit(events, inner, EventKind::Failed, ErrorKind::Http.code());
+        }
+    }
+
+    fn failed(&self, inner: &mut Inner, error: Error, events: &EventQueue) -> Settled {
+        let message = format!("upload {:#x} failed: {}", self.handle, error.message);
+        let code = error.code();
+        if !inner.end(End::Failed, Some(error)) {
+            return Settled::default();
+        }
+        self.emit(events, inner, EventKind::Failed, code);
+        Settled::log(LogLevel::Warn, message)
+    }
+
+    /// Ends the upload with `error` (a panicking task, say) unless it has ended already.
+    pub fn fail(&self, error: Error, events: &EventQueue) {
+        let mut inner = self.inner.lock();
+        self.failed(&mut inner, error, events);
+    }
+
+    pub fn cancel(&self, events: &EventQueue) -> Result<()> {
+        let mut inner = self.inner.lock();
+        if !inner.end(End::Cancelled, Some(Error::new(ErrorKind::Cancelled, "the upload was cancelled"))) {
+            return Err(Error::new(ErrorKind::WrongState, "the upload has already finished"));
+        }
+        self.emit(events, &inner, EventKind::Cancelled, ErrorKind::Cancelled.code());
+        Ok(())
+    }
+
+    pub fn auth_renewed(&self) {
+        self.inner.lock().life.waiting_for_auth = false;
+    }
+
+    fn emit(&self, events: &EventQueue, inner: &Inner, kind: EventKind, result: i32) {
+        if self.released.load(Ordering::Acquire) {
+            return;
+        }
+        let layout = inner.blocks.as_ref().map(BlockSet::layout);
+        events.push(Event {
+            kind,
+            handle: self.handle,
+            result,
+            http_status: inner.life.http_status,
+            bytes_done: inner.blocks.as_ref().map_or(0, BlockSet::bytes_acked),
+            bytes_total: layout.map_or(0, |l| l.file_size),
+        });
+    }
+
+    /// After `release`, the game hears nothing more of this upload; it still runs to its end.
+    pub fn mark_released(&self) {
+        self.released.store(true, Ordering::Release);
+    }
+
+    /// Copies one pushed block. Checks under the lock, copies outside it (a 2 MiB copy must not hold up
+    /// the workers), then checks again: a push of the same block, or a cancel, may have come meanwhile.
+    pub fn push_block(&self, num: u32, bytes: &[u8], budget: &Arc<PushBudget>) -> Result<()> {
+        if !self.is_push() {
+            return Err(Error::new(
+                ErrorKind::WrongState,
+                "this upload reads its file itself (file mode); it takes no pushed blocks",
+            ));
+        }
+        let pushable = |inner: &Inner| -> Result<()> {
+            match inner.life.end {
+                None => {}
+                Some(End::Completed) => return Err(Error::new(ErrorKind::WrongState, "the upload has completed")),
+                Some(End::Failed) => return Err(Error::new(ErrorKind::WrongState, "the upload has failed")),
+                Some(End::Cancelled) => return Err(Error::new(ErrorKind::WrongState, "the upload was cancelled")),
+            }
+            inner.blocks.as_ref().expect("push uploads know their layout from the start").check_pushable(num, bytes.len())
+        };
+        pushable(&self.inner.read())?;
+        let block = PushedBlock::copy_of(bytes, budget).ok_or_else(|| {
+            Error::new(
+                ErrorKind::WouldBlock,
+                format!("max_buffered_bytes ({}) is in use by blocks not yet sent; push again later", budget.max()),
+            )
+        })?;
+        let mut inner = self.inner.lock();
+        pushable(&inner)?;
+        inner.blocks.as_mut().expect("checked above").push(num, Arc::new(block))
+    }
+
+    /// Blocks the library does not hold and the service has not acknowledged.
+    pub fn missing_blocks(&self) -> Vec<u32> {
+        self.inner.read().blocks.as_ref().map(BlockSet::missing).unwrap_or_default()
+    }
+
+    /// Without the upload's lock: the status as published at its last change.
+    pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
+        self.inner.board.read().status(paused, now)
+    }
+
+    pub fn clip_id(&self) -> Option<String> {
+        self.inner.read().clip.as_ref().map(|clip| clip.response.game_clip_id.clone())
+    }
+
+    pub fn error(&self) -> Option<Error> {
+        self.inner.read().life.error.clone()
+    }
+
+    pub fn has_ended(&self) -> bool {
+        !self.inner.read().life.is_running()
+    }
+
+    /// The layout, once known (push mode: from the start; file mode: once the file was opened).
+    pub fn layout(&self) -> Option<Layout> {
+        self.inner.read().blocks.as_ref().map(BlockSet::layout)
+    }
+
+    /// The block size this upload splits its clip with.
+    pub fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    pub fn opened_file(&self) -> Option<Arc<OpenedFile>> {
+        self.inner.read().file.clone()
+    }
+
+    /// The clip file, opened by a worker (file mode). A new upload takes its layout from it; a resumed
+    /// one already has its layout (the engine checked the file is the one it began with).
+    pub fn file_opened(&self, file: OpenedFile) {
+        let mut inner = self.inner.lock();
+        if inner.blocks.is_none() {
+            inner.blocks = Some(BlockSet::new(Layout::new(file.size, self.block_size), false));
+        }
+        inner.file = Some(Arc::new(file));
+    }
+
+    /// Resumed file mode: how the file must still look.
+    pub fn expected_identity(&self) -> Option<&FileIdentity> {
+        self.expected_identity.as_ref()
+    }
+
+    /// The thumbnail images the upload sends (for its journal).
+    pub fn thumbnail_paths(&self) -> Vec<(ThumbnailKind, PathBuf)> {
+        self.inner.read().thumbnails.iter().map(|t| (t.kind, t.path.clone())).collect()
+    }
+
+    pub fn journal(&self) -> Option<Arc<Journal>> {
+        self.journal.lock().clone()
+    }
+
+    /// `None`: no longer journaled (a write failed: the upload goes on, without resume).
+    pub fn set_journal(&self, journal: Option<Journal>) {
+        *self.journal.lock() = journal.map(Arc::new);
+    }
+}

@@ -1,0 +1,324 @@
+//! The upload's state machine, state by state, with no engine, transport or emulator: each test hands
+//! out pieces with `next_piece` and settles them with the verdicts a wire would give.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::events::Event;
+use crate::journal::Journal;
+
+const BLOCK: u32 = 1024;
+
+fn request() -> InitialUploadRequest {
+    serde_json::from_value(serde_json::json!({
+        "greatestMomentId": "gm", "userCaption": "", "sessionRef": "", "dateRecorded": "2026-11-22T20:00:00.000Z",
+        "durationInSeconds": 30, "expectedBlocks": 0, "fileSize": 0, "type": "DeveloperInitiated",
+        "source": "TitleDirect", "visibility": "Default", "titleData": "", "systemProperties": "",
+        "usersInSession": [], "thumbnailSource": "Default", "savedByUser": false
+    }))
+    .expect("a valid request")
+}
+
+fn config() -> Arc<Config> {
+    Arc::new(Config::for_tests(BLOCK))
+}
+
+/// A push upload of `size` bytes, all of it pushed.
+fn pushed(size: u64, thumbnails: Vec<(ThumbnailKind, PathBuf)>) -> (Upload, Arc<PushBudget>) {
+    let upload = Upload::new(7, "scid".into(), UploadData::Push { size }, request(), thumbnails, config());
+    let budget = Arc::new(PushBudget::new(64 * u64::from(BLOCK), BLOCK));
+    let layout = upload.layout().expect("push mode knows its layout");
+    for num in 0..layout.blocks {
+        upload.push_block(num, &vec![num as u8; layout.block_len(num)], &budget).expect("pushable");
+    }
+    (upload, budget)
+}
+
+fn created_body() -> Vec<u8> {
+    serde_json::json!({
+        "gameClipId": "clip-1",
+        "uploadUri": "https://up.upload.test/u/clip-1",
+        "largeThumbnailUri": "https://up.upload.test/t/large",
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn success(status: u16, body: &[u8]) -> Verdict {
+    Verdict::Success { status, body: body.to_vec() }
+}
+
+fn next(upload: &Upload) -> Piece {
+    match upload.next_piece(Instant::now()) {
+        NextTask::Run(piece) => piece,
+        NextTask::Wait(_) => panic!("the upload has nothing to send now"),
+        NextTask::Finished => panic!("the upload has ended"),
+    }
+}
+
+fn describe(piece: &Piece) -> String {
+    match piece {
+        Piece::Create => "create".into(),
+        Piece::VerifyCreate => "verify".into(),
+        Piece::CheckResumed => "check".into(),
+        Piece::Block(block) => format!("block {}", block.num),
+        Piece::Thumbnail(thumbnail) => format!("thumbnail {}", thumbnail.kind.name()),
+    }
+}
+
+fn is_waiting(upload: &Upload) -> bool {
+    matches!(upload.next_piece(Instant::now()), NextTask::Wait(_))
+}
+
+fn state(upload: &Upload) -> UploadState {
+    upload.status(false, Instant::now()).state
+}
+
+fn drain(events: &EventQueue) -> Vec<EventKind> {
+    std::iter::from_fn(|| events.pop()).map(|e: Event| e.kind).collect()
+}
+
+/// Settles the create, so blocks may go.
+fn create(upload: &Upload, events: &EventQueue) {
+    assert!(matches!(next(upload), Piece::Create));
+    upload.settle(Piece::Create, success(200, &created_body()), events);
+    assert_eq!(state(upload), UploadState::Uploading);
+}
+
+#[test]
+fn the_initial_call_then_thumbnails_then_blocks_in_order() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(3 * u64::from(BLOCK) + 1, vec![(ThumbnailKind::Large, "large.png".into())]);
+    assert_eq!(state(&upload), UploadState::Creating);
+    let create_piece = next(&upload);
+    assert_eq!(create_piece.idempotency(), Idempotency::NotIdempotent);
+    assert!(is_waiting(&upload), "nothing else goes before the initial call answers");
+    let settled = upload.settle(create_piece, success(200, &created_body()), &events);
+    assert!(matches!(settled.record, Some(Record::Created { .. })), "the clip goes in the journal");
+    assert_eq!(drain(&events), [EventKind::ClipCreated]);
+    let order: Vec<String> = (0..5).map(|_| describe(&next(&upload))).collect();
+    assert_eq!(order, ["thumbnail large", "block 0", "block 1", "block 2", "block 3"]);
+    assert!(is_waiting(&upload));
+}
+
+#[test]
+fn every_piece_acknowledged_and_a_final_201_complete_the_upload() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(2 * u64::from(BLOCK), vec![]);
+    create(&upload, &events);
+    let (first, second) = (next(&upload), next(&upload));
+    let record = upload.settle(first, success(202, b""), &events).record;
+    assert!(matches!(record, Some(Record::Acked { block: 0, committed: false })));
+    upload.settle(second, success(201, b""), &events);
+    let status = upload.status(false, Instant::now());
+    assert_eq!((status.state, status.result, status.bytes_acked), (UploadState::Completed, RESULT_OK, 2048));
+    // The queue merges a handle's progress events.
+    assert_eq!(drain(&events), [EventKind::ClipCreated, EventKind::Progress, EventKind::Completed]);
+    assert!(matches!(upload.next_piece(Instant::now()), NextTask::Finished));
+}
+
+#[test]
+fn a_201_while_blocks_are_unsent_acknowledges_that_block_only() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(3 * u64::from(BLOCK), vec![]);
+    create(&upload, &events);
+    let first = next(&upload);
+    let settled = upload.settle(first, success(201, b""), &events);
+    assert!(matches!(settled.record, Some(Record::Acked { block: 0, committed: false })));
+    for _ in 0..2 {
+        let piece = next(&upload);
+        upload.settle(piece, success(202, b""), &events);
+    }
+    // Every block in, yet the only 201 came early: the service never confirmed the clip.
+    let status = upload.status(false, Instant::now());
+    assert_eq!((status.state, status.result), (UploadState::Failed, ErrorKind::Http.code()));
+    assert!(upload.error().unwrap().message.contains("never confirmed"));
+}
+
+#[test]
+fn a_piece_put_back_goes_first_and_costs_no_retry() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(2 * u64::from(BLOCK), vec![]);
+    create(&upload, &events);
+    let first = next(&upload);
+    upload.put_back(first);
+    assert_eq!(describe(&next(&upload)), "block 0");
+    let status = upload.status(true, Instant::now());
+    assert_eq!((status.state, status.retries), (UploadState::Paused, 0));
+}
+
+#[test]
+fn a_retry_puts_the_piece_back_and_waits_out_the_back_off() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
+    create(&upload, &events);
+    let block = next(&upload);
+    let error = Error::http(ErrorKind::Http, 503, "HTTP 503");
+    let settled = upload.settle(block, Verdict::Retry { after: Duration::from_millis(40), error }, &events);
+    assert_eq!(settled.log.unwrap().0, LogLevel::Debug);
+    let status = upload.status(false, Instant::now());
+    assert_eq!((status.state, status.retries, status.http_status), (UploadState::Retrying, 1, 503));
+    assert!(status.retry_in_ms > 0 && status.retry_in_ms <= 40);
+    assert!(is_waiting(&upload));
+    std::thread::sleep(Duration::from_millis(45));
+    assert_eq!(describe(&next(&upload)), "block 0");
+}
+
+#[test]
+fn without_a_token_the_upload_parks_until_it_is_renewed() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
+    let piece = next(&upload);
+    upload.settle(piece, Verdict::NeedsAuth { status: 0 }, &events);
+    assert_eq!(state(&upload), UploadState::NeedsAuth);
+    assert_eq!(drain(&events), [EventKind::NeedsAuth]);
+    assert!(is_waiting(&upload));
+    // A 401 while parked does not announce it again.
+    upload.settle(Piece::Create, Verdict::NeedsAuth { status: 401 }, &events);
+    assert!(drain(&events).is_empty());
+    upload.auth_renewed();
+    assert!(matches!(next(&upload), Piece::Create), "the same piece goes again");
+    assert_eq!(upload.status(false, Instant::now()).retries, 0);
+}
+
+#[test]
+fn an_ambiguous_create_is_checked_with_the_service_before_creating_again() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
+    let piece = next(&upload);
+    let error = Error::new(ErrorKind::Network, "connection reset");
+    let settled = upload.settle(piece, Verdict::Ambiguous { error }, &events);
+    assert_eq!(settled.log.unwrap().0, LogLevel::Info);
+    assert_eq!(state(&upload), UploadState::Retrying);
+    let verify = loop {
+        match upload.next_piece(Instant::now()) {
+            NextTask::Run(piece) => break piece,
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    assert!(matches!(verify, Piece::VerifyCreate));
+    // No clip of ours: the service did not act, so the create goes again.
+    upload.settle(verify, success(200, br#"{"gameClips":[],"pagingInfo":{}}"#), &events);
+    assert!(matches!(next(&upload), Piece::Create));
+    assert_eq!(state(&upload), UploadState::Creating);
+}
+
+#[test]
+fn an_ambiguous_create_that_the_service_shows_ends_the_upload() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
+    upload.next_piece(Instant::now());
+    upload.settle(Piece::Create, Verdict::Ambiguous { error: Error::new(ErrorKind::Network, "reset") }, &events);
+    let mine = serde_json::json!({ "gameClips": [{
+        "gameClipId": "c1", "state": "PendingUpload", "dateRecorded": upload.request.date_recorded,
+        "durationInSeconds": 30, "userCaption": "", "greatestMomentId": "gm"
+    }], "pagingInfo": {} });
+    upload.settle(Piece::VerifyCreate, success(200, mine.to_string().as_bytes()), &events);
+    assert_eq!(state(&upload), UploadState::Failed);
+    assert!(upload.error().unwrap().message.contains("not created again"));
+}
+
+#[test]
+fn an_initial_answer_with_a_foreign_upload_host_fails_the_upload() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
+    let piece = next(&upload);
+    let foreign = br#"{"gameClipId":"c","uploadUri":"https://evil.example/u"}"#;
+    let settled = upload.settle(piece, success(200, foreign), &events);
+    assert_eq!(settled.log.unwrap().0, LogLevel::Warn);
+    assert_eq!(state(&upload), UploadState::Failed);
+    assert!(upload.error().unwrap().message.contains("evil.example is not an allowed upload host"));
+}
+
+#[test]
+fn outcomes_after_the_end_change_nothing() {
+    let events = EventQueue::default();
+    let (upload, budget) = pushed(3 * u64::from(BLOCK), vec![]);
+    create(&upload, &events);
+    let (first, second) = (next(&upload), next(&upload));
+    upload.cancel(&events).unwrap();
+    upload.settle(first, success(201, b""), &events);
+    let retry = Verdict::Retry { after: Duration::from_secs(1), error: Error::new(ErrorKind::Network, "reset") };
+    let settled = upload.settle(second, retry, &events);
+    assert!(settled.log.is_none() && settled.record.is_none());
+    assert_eq!(budget_used(&budget), 0, "the copies' budget is back once the pieces in flight are settled");
+    let status = upload.status(false, Instant::now());
+    assert_eq!((status.state, status.result, status.bytes_acked), (UploadState::Cancelled, ErrorKind::Cancelled.code(), 0));
+    assert_eq!(drain(&events), [EventKind::ClipCreated, EventKind::Cancelled]);
+    assert!(matches!(upload.next_piece(Instant::now()), NextTask::Finished));
+    assert_eq!(upload.cancel(&events).unwrap_err().kind, ErrorKind::WrongState);
+}
+
+/// Bytes of pushed copies still held, as the budget counts them (dropped pieces give theirs back).
+fn budget_used(budget: &Arc<PushBudget>) -> u64 {
+    // The budget's own counter is private; what can be reserved tells it.
+    let mut held = 0;
+    let mut copies = Vec::new();
+    while let Some(copy) = PushedBlock::copy_of(&[0; BLOCK as usize], budget) {
+        copies.push(copy);
+        held += u64::from(BLOCK);
+    }
+    budget.max() - held
+}
+
+/// An upload as a journal left it: the clip created, block 0 acknowledged.
+fn resumed(dir: &std::path::Path) -> Upload {
+    let size = 3 * u64::from(BLOCK);
+    let journal = Journal::create(dir, "resumed").unwrap();
+    let records = vec![
+        Record::Start {
+            scid: "scid".into(),
+            path: None,
+            file: None,
+            size,
+            block_size: BLOCK,
+            request: serde_json::to_value(request()).unwrap(),
+            thumbnails: vec![],
+        },
+        Record::Created { response: serde_json::from_slice(&created_body()).unwrap(), upload_id: "u".into() },
+        Record::Acked { block: 0, committed: false },
+    ];
+    Upload::resume(9, Resumed::from_records(journal, records).expect("the records describe an upload"), config())
+}
+
+#[test]
+fn a_resumed_upload_whose_clip_is_gone_is_created_again_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = EventQueue::default();
+    let upload = resumed(dir.path());
+    assert_eq!(upload.status(false, Instant::now()).blocks_acked, 1);
+    assert!(matches!(next(&upload), Piece::CheckResumed));
+    let gone = Error::http(ErrorKind::Http, 404, "HTTP 404");
+    let settled = upload.settle(Piece::CheckResumed, Verdict::Fail(gone), &events);
+    assert!(settled.log.unwrap().1.contains("creating it again"));
+    let status = upload.status(false, Instant::now());
+    assert_eq!((status.state, status.blocks_acked), (UploadState::Creating, 0));
+    assert!(upload.clip_id().is_none());
+    assert!(matches!(next(&upload), Piece::Create));
+    assert_eq!(upload.missing_blocks(), vec![0, 1, 2], "push mode: the game hands every block over again");
+}
+
+#[test]
+fn a_resumed_upload_the_service_already_has_completes_without_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = EventQueue::default();
+    let upload = resumed(dir.path());
+    assert!(matches!(next(&upload), Piece::CheckResumed));
+    let published = br#"{"gameClip":{"gameClipId":"clip-1","state":"Published"}}"#;
+    upload.settle(Piece::CheckResumed, success(200, published), &events);
+    let status = upload.status(false, Instant::now());
+    assert_eq!((status.state, status.blocks_acked, status.bytes_acked), (UploadState::Completed, 3, 3 * 1024));
+    assert_eq!(drain(&events), [EventKind::Completed]);
+}
+
+#[test]
+fn a_resumed_upload_still_pending_sends_only_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = EventQueue::default();
+    let upload = resumed(dir.path());
+    assert!(matches!(next(&upload), Piece::CheckResumed));
+    let pending = br#"{"gameClip":{"gameClipId":"clip-1","state":"PendingUpload"}}"#;
+    upload.settle(Piece::CheckResumed, success(200, pending), &events);
+    assert_eq!(upload.missing_blocks(), vec![1, 2]);
+    assert_eq!(state(&upload), UploadState::WaitingForData);
+}
