@@ -20,9 +20,9 @@ use crate::log::{LogSink, Logger};
 use crate::operation::{Answer, Operation, OperationKind};
 use crate::platform::permissions::create_private_dir;
 use crate::protocol::{
-    check_caption, check_clip_id, check_scid, check_title_data, clip_types_wire, is_iso8601_utc, iso8601_now, owner_segment,
-    percent_encode, ClipSource, GameClip, InitialUploadRequest, ThumbnailSource, Visibility, MAX_BLOCK_SIZE,
-    MAX_FILE_SIZE, MAX_RATING, MIN_BLOCK_SIZE, MIN_RATING,
+    check_caption, check_clip_id, check_scid, check_title_data, clip_types_wire, is_iso8601_utc, iso8601_now,
+    owner_segment, percent_encode, ClipSource, GameClip, InitialUploadRequest, ThumbnailSource, Visibility,
+    MAX_BLOCK_SIZE, MAX_FILE_SIZE, MAX_RATING, MIN_BLOCK_SIZE, MIN_RATING,
 };
 use crate::retry::Idempotency;
 use crate::status::UploadStatus;

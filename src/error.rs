@@ -1,4 +1,5 @@
-//! One error type for the whole library. Each kind maps to one `CLIPS_E_*` code of the C ABI.
+//! One error type for the whole library. Each kind maps to one `CLIPS_E_*` code of the C ABI; the codes
+//! themselves are written once, as the header's constants in `ffi/types.rs`.
 
 use std::fmt;
 
@@ -29,21 +30,22 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// The `CLIPS_E_*` value.
     pub const fn code(self) -> i32 {
+        use crate::ffi::types::*;
         match self {
-            ErrorKind::InvalidArgument => -1,
-            ErrorKind::InvalidHandle => -2,
-            ErrorKind::WouldBlock => -3,
-            ErrorKind::BufferTooSmall => -4,
-            ErrorKind::WrongState => -5,
-            ErrorKind::Http => -6,
-            ErrorKind::Network => -7,
-            ErrorKind::Auth => -8,
-            ErrorKind::Cancelled => -9,
-            ErrorKind::Io => -10,
-            ErrorKind::Shutdown => -11,
-            ErrorKind::IncompatibleVersion => -12,
-            ErrorKind::Quota => -13,
-            ErrorKind::Internal => -100,
+            ErrorKind::InvalidArgument => CLIPS_E_INVALID_ARGUMENT,
+            ErrorKind::InvalidHandle => CLIPS_E_INVALID_HANDLE,
+            ErrorKind::WouldBlock => CLIPS_E_WOULD_BLOCK,
+            ErrorKind::BufferTooSmall => CLIPS_E_BUFFER_TOO_SMALL,
+            ErrorKind::WrongState => CLIPS_E_WRONG_STATE,
+            ErrorKind::Http => CLIPS_E_HTTP,
+            ErrorKind::Network => CLIPS_E_NETWORK,
+            ErrorKind::Auth => CLIPS_E_AUTH,
+            ErrorKind::Cancelled => CLIPS_E_CANCELLED,
+            ErrorKind::Io => CLIPS_E_IO,
+            ErrorKind::Shutdown => CLIPS_E_SHUTDOWN,
+            ErrorKind::IncompatibleVersion => CLIPS_E_INCOMPATIBLE_VERSION,
+            ErrorKind::Quota => CLIPS_E_QUOTA,
+            ErrorKind::Internal => CLIPS_E_INTERNAL,
         }
     }
 }

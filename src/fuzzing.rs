@@ -51,9 +51,8 @@ pub fn upload_uri(data: &[u8]) {
     let mut lines = text.split('\n');
     let (uri, location, list) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""), lines.next().unwrap_or(""));
     let metadata = "https://gameclipsmetadata.xboxlive.com";
-    let hosts = UploadHosts::new(metadata, list).unwrap_or_else(|_| {
-        UploadHosts::new(metadata, DEFAULT_UPLOAD_HOSTS).expect("the default list parses")
-    });
+    let hosts = UploadHosts::new(metadata, list)
+        .unwrap_or_else(|_| UploadHosts::new(metadata, DEFAULT_UPLOAD_HOSTS).expect("the default list parses"));
     let allowed = hosts.allows(uri);
     if check_url(uri, false).is_ok() {
         let response: InitialUploadResponse =

@@ -154,10 +154,7 @@ impl Http {
             // Fewer, larger socket writes per block, so fewer wake-ups of a worker blocked on its socket.
             .output_buffer_size(512 * 1024)
             .build();
-        Ok(Http {
-            agent: agent_config.new_agent(),
-            service_version: config.service_version,
-        })
+        Ok(Http { agent: agent_config.new_agent(), service_version: config.service_version })
     }
 
     fn request(&self, method: Method, uri: Uri, authorization: Option<&str>) -> ureq::http::request::Builder {

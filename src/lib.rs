@@ -3,6 +3,9 @@
 //! The C ABI (`include/gameclips.h`, from [`ffi`]) is a thin translation of the safe API here:
 //! a [`Client`] owns a pool of worker threads; [`Client::begin_upload`] returns a handle at once;
 //! the game polls handles ([`Client::poll`]) and an event queue ([`Client::next_event`]).
+// `unsafe` lives only in `ffi/` (which allows it), and every block there says why it is sound.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod bandwidth;
 mod client;

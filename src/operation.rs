@@ -230,7 +230,9 @@ impl Operation {
                     Err(error) => self.failed(&mut inner, error, events),
                 },
                 Step::Fetch(_) => {
-                    let OperationKind::Download { destination, .. } = &self.kind else { unreachable!("a download's step") };
+                    let OperationKind::Download { destination, .. } = &self.kind else {
+                        unreachable!("a download's step")
+                    };
                     let result = OperationResult::Downloaded { path: destination.clone(), bytes: inner.bytes_done };
                     self.complete(&mut inner, status, result, events)
                 }

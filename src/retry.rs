@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
-use crate::transport::Outcome;
 use crate::protocol::describe_error_body;
+use crate::transport::Outcome;
 
 /// Consecutive failed attempts of one upload (without progress between them) before it fails.
 pub const MAX_ATTEMPTS: u32 = 8;

@@ -34,7 +34,11 @@ pub enum Body<'a> {
     /// Thumbnail images, with their media type.
     Image(&'a [u8], &'static str),
     /// Octets read from a file as they are sent (a block of a file-mode upload).
-    FileRange { file: &'a std::fs::File, offset: u64, len: u64 },
+    FileRange {
+        file: &'a std::fs::File,
+        offset: u64,
+        len: u64,
+    },
 }
 
 impl Body<'_> {

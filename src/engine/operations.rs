@@ -65,7 +65,12 @@ impl Engine {
                 // the same path (stopped by a shutdown, say) holds other bytes.
                 let _ = fs::remove_file(partial_path(destination));
                 let url = format!("{base}{clip_path}");
-                self.send(Request { method: Method::Get, url: &url, authorization: Some(authorization), body: Body::Empty })
+                self.send(Request {
+                    method: Method::Get,
+                    url: &url,
+                    authorization: Some(authorization),
+                    body: Body::Empty,
+                })
             }
             (OperationKind::Download { destination, .. }, Step::Fetch(source)) => {
                 let part = partial_path(destination);

@@ -142,6 +142,10 @@ impl Scheduler {
         if std::mem::take(&mut schedule.sync_requested) {
             return Ok(Some(Work::SyncJournals));
         }
+        // Before any request: a journal left behind by an ended upload would resume it after a crash.
+        if !schedule.ended.is_empty() {
+            return Ok(Some(Work::RemoveJournals(std::mem::take(&mut schedule.ended))));
+        }
         let mut wake_at: Option<Instant> = None;
         if !schedule.paused {
             for _ in 0..schedule.ring.len() {

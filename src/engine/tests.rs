@@ -32,7 +32,8 @@ impl Transport for Shared {
 
 fn engine(respond: impl FnMut(&Sent) -> Outcome + Send + 'static) -> (Engine, Arc<FakeTransport>) {
     let fake = Arc::new(FakeTransport::new(respond));
-    let engine = Engine::new(Arc::new(Config::for_tests(BLOCK)), Box::new(Shared(fake.clone())), 0, Logger::new(None, 0));
+    let engine =
+        Engine::new(Arc::new(Config::for_tests(BLOCK)), Box::new(Shared(fake.clone())), 0, Logger::new(None, 0));
     *engine.authorization.write() = Some(Arc::from("XBL3.0 x=test"));
     (engine, fake)
 }
@@ -53,7 +54,14 @@ fn push_upload(engine: &Engine, size: u64) -> Arc<Upload> {
     let (_, job) = engine
         .handles
         .insert_with(|handle| {
-            Job::Upload(Arc::new(Upload::new(handle, "scid".into(), UploadData::Push { size }, request(), vec![], config)))
+            Job::Upload(Arc::new(Upload::new(
+                handle,
+                "scid".into(),
+                UploadData::Push { size },
+                request(),
+                vec![],
+                config,
+            )))
         })
         .unwrap();
     let Job::Upload(upload) = job.clone() else { unreachable!() };
@@ -121,7 +129,10 @@ fn a_redirect_within_the_upload_hosts_is_followed_with_the_body_again() {
     });
     let upload = push_upload(&engine, 10);
     run_all(&engine);
-    assert_eq!(fake.lines()[1..], ["PUT https://up.upload.test/u/c1?uploadId=c1&blockNum=0", "PUT https://eu.upload.test/moved"]);
+    assert_eq!(
+        fake.lines()[1..],
+        ["PUT https://up.upload.test/u/c1?uploadId=c1&blockNum=0", "PUT https://eu.upload.test/moved"]
+    );
     assert_eq!(fake.sent()[2].body, vec![0u8; 10]);
     assert_eq!(status(&upload).state, UploadState::Completed);
 }

@@ -75,16 +75,31 @@ impl Engine {
             Piece::Create => {
                 let body = self.initial_call_body(upload);
                 let url = format!("{base}/users/me/scids/{scid}/clips");
-                self.send(Request { method: Method::Post, url: &url, authorization: Some(&authorization), body: Body::Json(&body) })
+                self.send(Request {
+                    method: Method::Post,
+                    url: &url,
+                    authorization: Some(&authorization),
+                    body: Body::Json(&body),
+                })
             }
             Piece::VerifyCreate => {
                 let url = format!("{base}/users/me/scids/{scid}/clips?maxItems=100");
-                self.send(Request { method: Method::Get, url: &url, authorization: Some(&authorization), body: Body::Empty })
+                self.send(Request {
+                    method: Method::Get,
+                    url: &url,
+                    authorization: Some(&authorization),
+                    body: Body::Empty,
+                })
             }
             Piece::CheckResumed => {
                 let clip_id = upload.clip_id().expect("a resumed upload checks the clip it created");
                 let url = format!("{base}/users/me/scids/{scid}/clips/{clip_id}");
-                self.send(Request { method: Method::Get, url: &url, authorization: Some(&authorization), body: Body::Empty })
+                self.send(Request {
+                    method: Method::Get,
+                    url: &url,
+                    authorization: Some(&authorization),
+                    body: Body::Empty,
+                })
             }
             Piece::Block(block) => match block_body(block) {
                 Ok(body) => {
@@ -94,7 +109,9 @@ impl Engine {
                 Err(error) => return Some(Verdict::Fail(error)),
             },
             Piece::Thumbnail(thumbnail) => match read_thumbnail(thumbnail) {
-                Ok((image, media_type)) => self.send_upload(&thumbnail.url, &authorization, Body::Image(&image, media_type)),
+                Ok((image, media_type)) => {
+                    self.send_upload(&thumbnail.url, &authorization, Body::Image(&image, media_type))
+                }
                 Err(error) => return Some(Verdict::Fail(error)),
             },
         };
@@ -117,8 +134,10 @@ impl Engine {
             let file = open_clip_file(path, *size)?;
             if let Some(expected) = upload.expected_identity() {
                 if &self.file_identity(&file, upload.block_size())? != expected {
-                    let message =
-                        format!("{} changed since the upload began (size, time or content): not resumed", path.display());
+                    let message = format!(
+                        "{} changed since the upload began (size, time or content): not resumed",
+                        path.display()
+                    );
                     return Err(Error::new(ErrorKind::Io, message));
                 }
             }
@@ -202,7 +221,11 @@ fn open_clip_file(path: &Path, size: u64) -> Result<OpenedFile> {
         return Err(Error::invalid(format!("file_size is {size} but {} is {} bytes", path.display(), file.size)));
     }
     if file.size == 0 || file.size >= MAX_FILE_SIZE {
-        return Err(Error::invalid(format!("{} is {} bytes; a clip must be 1 byte to 4 GiB - 1", path.display(), file.size)));
+        return Err(Error::invalid(format!(
+            "{} is {} bytes; a clip must be 1 byte to 4 GiB - 1",
+            path.display(),
+            file.size
+        )));
     }
     Ok(file)
 }

@@ -95,6 +95,29 @@ pub unsafe fn req_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Err
     unsafe { opt_str(ptr, name) }?.ok_or_else(|| Error::invalid(format!("{name} is NULL")))
 }
 
+/// A string argument or string field from C, as `Result<Option<&str>, Error>`: NULL is `None`, invalid
+/// UTF-8 an error naming it. Every string the C API takes is NULL or NUL-terminated and outlives the
+/// call (the header's contract), which is what makes reading it sound; so call sites need no `unsafe`.
+macro_rules! c_str {
+    ($ptr:expr, $name:expr) => {{
+        let ptr: *const libc::c_char = $ptr;
+        // SAFETY: NULL or NUL-terminated, and alive for the call, per the header's contract for every
+        // string the C API takes.
+        unsafe { $crate::ffi::boundary::opt_str(ptr, $name) }
+    }};
+}
+pub(crate) use c_str;
+
+/// As [`c_str!`], for a string that must be given: NULL is an error naming it.
+macro_rules! required_c_str {
+    ($ptr:expr, $name:expr) => {{
+        let ptr: *const libc::c_char = $ptr;
+        // SAFETY: as for `c_str!`.
+        unsafe { $crate::ffi::boundary::req_str(ptr, $name) }
+    }};
+}
+pub(crate) use required_c_str;
+
 /// Writes `value` as a NUL-terminated string: `*out_len` always receives the size needed (with the
 /// NUL); nothing else is written when `cap` is too small.
 ///
@@ -156,11 +179,12 @@ pub unsafe fn write_list<T: Copy>(
 /// A `#[repr(C)]` struct that starts with `uint32_t struct_size`.
 ///
 /// # Safety
-/// Implementors are `#[repr(C)]`, start with a `u32` size field, and list every field in `field_spans`
-/// and every `bool` field in `bool_offsets`.
+/// Implementors are `#[repr(C)]`, start with a `u32` size field, and list every field in `fields`
+/// and every `bool` field in `bool_offsets`. (`ffi::tests` checks each list against the struct's
+/// declaration in `types.rs`, so a field added there and forgotten here fails the build's tests.)
 pub unsafe trait Versioned: Copy {
-    /// (offset, end) of every field, in order.
-    fn field_spans() -> Vec<(usize, usize)>;
+    /// (name, offset, end) of every field, in declaration order.
+    fn fields() -> Vec<(&'static str, usize, usize)>;
     /// Offsets of `bool` fields, whose bytes must be 0 or 1.
     fn bool_offsets() -> Vec<usize> {
         Vec::new()
@@ -171,16 +195,16 @@ pub fn field_size<T, F>(_: fn(&T) -> &F) -> usize {
     size_of::<F>()
 }
 
-/// `(offset, end)` of each named field of a struct.
-macro_rules! field_spans {
+/// `(name, offset, end)` of each named field of a struct.
+macro_rules! fields {
     ($t:ty; $($field:ident),+ $(,)?) => {
         vec![$({
             let start = std::mem::offset_of!($t, $field);
-            (start, start + $crate::ffi::boundary::field_size(|s: &$t| &s.$field))
+            (stringify!($field), start, start + $crate::ffi::boundary::field_size(|s: &$t| &s.$field))
         }),+]
     };
 }
-pub(crate) use field_spans;
+pub(crate) use fields;
 
 /// A caller's `struct_size` is acceptable when it is no larger than ours and ends between fields (an
 /// older header's struct ends after one of its fields, possibly with padding).
@@ -195,7 +219,7 @@ fn check_struct_size<T: Versioned>(size: u32, name: &str) -> Result<usize, Error
             ),
         ));
     }
-    if size < size_of::<u32>() || T::field_spans().iter().any(|&(start, end)| start < size && size < end) {
+    if size < size_of::<u32>() || T::fields().iter().any(|&(_, start, end)| start < size && size < end) {
         return Err(Error::invalid(format!(
             "{name}.struct_size {size} is not the size of any version of {name}; call its _init function"
         )));
@@ -203,14 +227,23 @@ fn check_struct_size<T: Versioned>(size: u32, name: &str) -> Result<usize, Error
     Ok(size)
 }
 
+/// Checks the `struct_size` of a caller's struct without reading or writing anything past its first field.
+///
+/// # Safety
+/// `ptr` is non-NULL and valid for reading its leading `u32`.
+pub unsafe fn check_versioned<T: Versioned>(ptr: *const T, name: &str) -> Result<usize, Error> {
+    // SAFETY: the struct starts with the u32 the caller filled in; unaligned read tolerates any caller.
+    let size = unsafe { ptr.cast::<u32>().read_unaligned() };
+    check_struct_size::<T>(size, name)
+}
+
 /// Reads a caller's struct: fields past its `struct_size` keep `defaults`.
 ///
 /// # Safety
 /// `ptr` is non-NULL and valid for reading `struct_size` bytes.
 pub unsafe fn read_versioned<T: Versioned>(ptr: *const T, defaults: T, name: &str) -> Result<T, Error> {
-    // SAFETY: the struct starts with a u32 the caller filled in; unaligned read tolerates any caller.
-    let size = unsafe { ptr.cast::<u32>().read_unaligned() };
-    let size = check_struct_size::<T>(size, name)?;
+    // SAFETY: forwarded contract.
+    let size = unsafe { check_versioned(ptr, name) }?;
     let mut value = MaybeUninit::new(defaults);
     // SAFETY: the caller provides `size` readable bytes, `size <= size_of::<T>()`, regions are distinct.
     unsafe { std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), value.as_mut_ptr().cast::<u8>(), size) };
@@ -233,7 +266,8 @@ pub unsafe fn read_versioned<T: Versioned>(ptr: *const T, defaults: T, name: &st
 pub unsafe fn write_versioned<T: Versioned>(out: *mut T, mut value: T, name: &str) -> Result<(), Error> {
     // SAFETY: reading the leading u32 the caller set (via the _init function).
     let size = unsafe { out.cast::<u32>().read_unaligned() };
-    let checked = check_struct_size::<T>(size, name)?;
+    // SAFETY: as above.
+    let checked = unsafe { check_versioned(out, name) }?;
     // The caller's struct_size stays as it was.
     // SAFETY: T starts with its u32 struct_size field.
     unsafe { (&mut value as *mut T).cast::<u32>().write(size) };

@@ -1,13 +1,15 @@
 //! Exports of the "Client" part of the contract.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
+
+use once_cell::sync::Lazy;
 use std::sync::Arc;
 use std::time::Duration;
 
 use libc::{c_char, c_void, size_t};
 
 use super::boundary::{
-    guard, guard_value, non_null, non_null_mut, opt_str, read_versioned, with_last_error, write_str,
+    c_str, guard, guard_value, non_null, non_null_mut, read_versioned, required_c_str, with_last_error, write_str,
 };
 use super::registry;
 use super::types::*;
@@ -79,8 +81,7 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
     if o.log_level > CLIPS_LOG_TRACE {
         return Err(Error::invalid(format!("log_level {} is not a CLIPS_LOG_* value", o.log_level)));
     }
-    // SAFETY (for each opt_str): the strings are NULL or NUL-terminated, per the header.
-    let text = |ptr, name| unsafe { opt_str(ptr, name) };
+    let text = |ptr, name| c_str!(ptr, name);
     Ok(ClientOptions {
         metadata_base_url: text(o.metadata_base_url, "metadata_base_url")?
             .map_or(defaults.metadata_base_url, str::to_string),
@@ -143,8 +144,7 @@ pub unsafe extern "C" fn clips_client_destroy(c: *mut ClipsClient) {
 pub unsafe extern "C" fn clips_set_authorization(c: *mut ClipsClient, header_value: *const c_char) -> ClipsResult {
     guard("clips_set_authorization", || {
         let client = registry::lookup(c)?;
-        // SAFETY: NULL or NUL-terminated, per the contract.
-        let value = unsafe { super::boundary::req_str(header_value, "header_value") }?;
+        let value = required_c_str!(header_value, "header_value")?;
         client.set_authorization(value)?;
         Ok(CLIPS_OK)
     })
@@ -201,31 +201,63 @@ pub unsafe extern "C" fn clips_last_error_message(buf: *mut c_char, cap: size_t,
 /// A static name for any result value ("CLIPS_E_HTTP", ...; "CLIPS_UNKNOWN_RESULT" otherwise).
 #[no_mangle]
 pub extern "C" fn clips_result_name(result: ClipsResult) -> *const c_char {
-    guard_value("clips_result_name", UNKNOWN.as_ptr().cast(), || result_name(result).as_ptr().cast())
+    guard_value("clips_result_name", UNKNOWN.as_ptr(), || result_name(result).as_ptr())
 }
 
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
-const UNKNOWN: &str = "CLIPS_UNKNOWN_RESULT\0";
+const UNKNOWN: &CStr = c"CLIPS_UNKNOWN_RESULT";
 
-fn result_name(result: ClipsResult) -> &'static str {
-    match result {
-        CLIPS_OK => "CLIPS_OK\0",
-        CLIPS_PENDING => "CLIPS_PENDING\0",
-        CLIPS_NO_EVENT => "CLIPS_NO_EVENT\0",
-        CLIPS_E_INVALID_ARGUMENT => "CLIPS_E_INVALID_ARGUMENT\0",
-        CLIPS_E_INVALID_HANDLE => "CLIPS_E_INVALID_HANDLE\0",
-        CLIPS_E_WOULD_BLOCK => "CLIPS_E_WOULD_BLOCK\0",
-        CLIPS_E_BUFFER_TOO_SMALL => "CLIPS_E_BUFFER_TOO_SMALL\0",
-        CLIPS_E_WRONG_STATE => "CLIPS_E_WRONG_STATE\0",
-        CLIPS_E_HTTP => "CLIPS_E_HTTP\0",
-        CLIPS_E_NETWORK => "CLIPS_E_NETWORK\0",
-        CLIPS_E_AUTH => "CLIPS_E_AUTH\0",
-        CLIPS_E_CANCELLED => "CLIPS_E_CANCELLED\0",
-        CLIPS_E_IO => "CLIPS_E_IO\0",
-        CLIPS_E_SHUTDOWN => "CLIPS_E_SHUTDOWN\0",
-        CLIPS_E_INCOMPATIBLE_VERSION => "CLIPS_E_INCOMPATIBLE_VERSION\0",
-        CLIPS_E_QUOTA => "CLIPS_E_QUOTA\0",
-        CLIPS_E_INTERNAL => "CLIPS_E_INTERNAL\0",
-        _ => UNKNOWN,
+/// The name of every result code, read from the one list of them: the `ClipsResult` constants
+/// declared in `types.rs` (which cbindgen also reads for the header).
+static RESULT_NAMES: Lazy<Vec<(ClipsResult, CString)>> = Lazy::new(|| {
+    include_str!("types.rs")
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.strip_prefix("pub const ")?.split_once(": ClipsResult = ")?;
+            Some((value.strip_suffix(';')?.parse().ok()?, CString::new(name).ok()?))
+        })
+        .collect()
+});
+
+fn result_name(result: ClipsResult) -> &'static CStr {
+    RESULT_NAMES.iter().find(|(value, _)| *value == result).map_or(UNKNOWN, |(_, name)| name.as_c_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind::*;
+
+    #[test]
+    fn every_result_has_its_constant_name() {
+        assert_eq!(result_name(CLIPS_OK), c"CLIPS_OK");
+        assert_eq!(result_name(CLIPS_NO_EVENT), c"CLIPS_NO_EVENT");
+        assert_eq!(result_name(12345), UNKNOWN);
+        let kinds = [
+            InvalidArgument,
+            InvalidHandle,
+            WouldBlock,
+            BufferTooSmall,
+            WrongState,
+            Http,
+            Network,
+            Auth,
+            Cancelled,
+            Io,
+            Shutdown,
+            IncompatibleVersion,
+            Quota,
+            Internal,
+        ];
+        for kind in kinds {
+            let name = result_name(kind.code()).to_str().unwrap();
+            assert!(name.starts_with("CLIPS_E_"), "{kind:?} has no name of its own: {name}");
+        }
+        // 3 success codes and one per error kind, each value once.
+        let mut values: Vec<ClipsResult> = RESULT_NAMES.iter().map(|(value, _)| *value).collect();
+        values.sort_unstable();
+        values.dedup();
+        assert_eq!(values.len(), 3 + kinds.len());
+        assert_eq!(RESULT_NAMES.len(), values.len());
     }
 }

@@ -4,6 +4,8 @@
 // The header documents each export's pointer contract; repeating it as `# Safety` on every function
 // would only restate it.
 #![allow(clippy::missing_safety_doc)]
+// The one place the library allows `unsafe` (lib.rs denies it everywhere else).
+#![allow(unsafe_code)]
 
 pub mod boundary;
 mod client;
@@ -19,21 +21,21 @@ pub use status::*;
 pub use types::*;
 pub use uploads::*;
 
-use boundary::{field_spans, Versioned};
+use boundary::{fields, Versioned};
 
 // SAFETY: every field of these #[repr(C)] structs is listed, bools included.
 unsafe impl Versioned for ClipsClientOptions {
-    fn field_spans() -> Vec<(usize, usize)> {
-        field_spans!(ClipsClientOptions; struct_size, metadata_base_url, service_version, worker_threads, block_size,
+    fn fields() -> Vec<(&'static str, usize, usize)> {
+        fields!(ClipsClientOptions; struct_size, metadata_base_url, service_version, worker_threads, block_size,
             max_buffered_bytes, max_bytes_per_second, request_timeout_ms, shutdown_timeout_ms, journal_dir,
-            ca_bundle_path, flags, log_fn, log_user, log_level)
+            ca_bundle_path, flags, log_fn, log_user, log_level, upload_hosts)
     }
 }
 
 // SAFETY: as above.
 unsafe impl Versioned for ClipsUploadOptions {
-    fn field_spans() -> Vec<(usize, usize)> {
-        field_spans!(ClipsUploadOptions; struct_size, scid, file_path, file_size, duration_seconds, date_recorded,
+    fn fields() -> Vec<(&'static str, usize, usize)> {
+        fields!(ClipsUploadOptions; struct_size, scid, file_path, file_size, duration_seconds, date_recorded,
             greatest_moment_id, user_caption, session_ref, clip_types, source, visibility, title_data,
             system_properties, users_in_session, users_in_session_count, thumbnail_source, thumbnail_offset_ms,
             large_thumbnail_path, small_thumbnail_path, saved_by_user)
@@ -45,62 +47,101 @@ unsafe impl Versioned for ClipsUploadOptions {
 
 // SAFETY: as above.
 unsafe impl Versioned for ClipsStatus {
-    fn field_spans() -> Vec<(usize, usize)> {
-        field_spans!(ClipsStatus; struct_size, state, result, http_status, bytes_total, bytes_acked, blocks_total,
+    fn fields() -> Vec<(&'static str, usize, usize)> {
+        fields!(ClipsStatus; struct_size, state, result, http_status, bytes_total, bytes_acked, blocks_total,
             blocks_acked, retries, retry_in_ms)
     }
 }
 
 // SAFETY: as above.
 unsafe impl Versioned for ClipsMetadataUpdate {
-    fn field_spans() -> Vec<(usize, usize)> {
-        field_spans!(ClipsMetadataUpdate; struct_size, user_caption, visibility, title_data)
+    fn fields() -> Vec<(&'static str, usize, usize)> {
+        fields!(ClipsMetadataUpdate; struct_size, user_caption, visibility, title_data)
     }
 }
 
 // SAFETY: as above.
 unsafe impl Versioned for ClipsClipInfo {
-    fn field_spans() -> Vec<(usize, usize)> {
-        field_spans!(ClipsClipInfo; struct_size, game_clip_id, state, visibility, duration_seconds, rating,
+    fn fields() -> Vec<(&'static str, usize, usize)> {
+        fields!(ClipsClipInfo; struct_size, game_clip_id, state, visibility, duration_seconds, rating,
             rating_count, views)
     }
 }
 
 // SAFETY: as above.
 unsafe impl Versioned for ClipsEvent {
-    fn field_spans() -> Vec<(usize, usize)> {
-        field_spans!(ClipsEvent; struct_size, kind, handle, result, http_status, bytes_done, bytes_total)
+    fn fields() -> Vec<(&'static str, usize, usize)> {
+        fields!(ClipsEvent; struct_size, kind, handle, result, http_status, bytes_done, bytes_total)
     }
+}
+
+/// (name, offset, end) of each field of a struct.
+pub type Fields = Vec<(&'static str, usize, usize)>;
+
+/// Every versioned struct: its name, size and field list (for the tests that hold them to their
+/// declarations and sweep their sizes).
+#[doc(hidden)]
+pub fn versioned_structs() -> Vec<(&'static str, usize, Fields)> {
+    fn entry<T: Versioned>(name: &'static str) -> (&'static str, usize, Fields) {
+        (name, std::mem::size_of::<T>(), T::fields())
+    }
+    vec![
+        entry::<ClipsClientOptions>("ClipsClientOptions"),
+        entry::<ClipsUploadOptions>("ClipsUploadOptions"),
+        entry::<ClipsStatus>("ClipsStatus"),
+        entry::<ClipsMetadataUpdate>("ClipsMetadataUpdate"),
+        entry::<ClipsClipInfo>("ClipsClipInfo"),
+        entry::<ClipsEvent>("ClipsEvent"),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind::*;
+
+    /// The fields a struct of `types.rs` declares, in order.
+    fn declared_fields(source: &str, name: &str) -> Vec<String> {
+        let start = source.find(&format!("pub struct {name} {{")).unwrap_or_else(|| panic!("{name} is declared"));
+        let body = &source[start..];
+        let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap()];
+        body.lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("pub "))
+            .map(|line| line["pub ".len()..line.find(':').unwrap()].to_string())
+            .collect()
+    }
+
+    /// A versioned struct's field list cannot get out of step with its declaration: every struct of
+    /// `types.rs` that starts with `struct_size` is in `versioned_structs`, with every field, in order.
+    #[test]
+    fn every_versioned_struct_lists_every_field() {
+        let source = include_str!("types.rs");
+        let listed = versioned_structs();
+        let declared: Vec<&str> = source
+            .split("pub struct ")
+            .skip(1)
+            .filter(|rest| {
+                rest.split_once('{').is_some_and(|(_, body)| body.trim_start().starts_with("pub struct_size"))
+            })
+            .map(|rest| rest.split_whitespace().next().unwrap())
+            .collect();
+        let mut names: Vec<&str> = listed.iter().map(|(name, ..)| *name).collect();
+        let mut declared = declared;
+        names.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(declared, names, "a struct with struct_size is missing from versioned_structs");
+        for (name, size, fields) in listed {
+            let names: Vec<&str> = fields.iter().map(|(field, ..)| *field).collect();
+            assert_eq!(names, declared_fields(source, name), "{name}'s field list");
+            let last = fields.iter().map(|&(_, _, end)| end).max().unwrap();
+            assert!(size - last < 8, "{name}: {} bytes after the last listed field", size - last);
+        }
+    }
     use crate::protocol::{clip_type, MAX_BLOCK_SIZE, MAX_CAPTION_CHARS};
 
     /// The header's literals (cbindgen cannot evaluate expressions) agree with the library's values.
     #[test]
     fn header_constants_match_the_library() {
-        let pairs = [
-            (CLIPS_E_INVALID_ARGUMENT, InvalidArgument),
-            (CLIPS_E_INVALID_HANDLE, InvalidHandle),
-            (CLIPS_E_WOULD_BLOCK, WouldBlock),
-            (CLIPS_E_BUFFER_TOO_SMALL, BufferTooSmall),
-            (CLIPS_E_WRONG_STATE, WrongState),
-            (CLIPS_E_HTTP, Http),
-            (CLIPS_E_NETWORK, Network),
-            (CLIPS_E_AUTH, Auth),
-            (CLIPS_E_CANCELLED, Cancelled),
-            (CLIPS_E_IO, Io),
-            (CLIPS_E_SHUTDOWN, Shutdown),
-            (CLIPS_E_INCOMPATIBLE_VERSION, IncompatibleVersion),
-            (CLIPS_E_QUOTA, Quota),
-            (CLIPS_E_INTERNAL, Internal),
-        ];
-        for (constant, kind) in pairs {
-            assert_eq!(constant, kind.code(), "{kind:?}");
-        }
         assert_eq!(CLIPS_CLIP_TYPE_DEVELOPER_INITIATED, clip_type::DEVELOPER_INITIATED);
         assert_eq!(CLIPS_CLIP_TYPE_ACHIEVEMENT, clip_type::ACHIEVEMENT);
         assert_eq!(CLIPS_CLIP_TYPE_MAGIC_MOMENT, clip_type::MAGIC_MOMENT);

@@ -5,7 +5,7 @@
 use libc::{c_char, size_t};
 
 use super::boundary::{
-    guard, guard_value, non_null, non_null_mut, opt_str, read_versioned, req_str, write_str, write_versioned,
+    c_str, guard, guard_value, non_null, non_null_mut, read_versioned, required_c_str, write_str, write_versioned,
 };
 use super::registry;
 use super::types::*;
@@ -28,16 +28,16 @@ fn start_operation(
 }
 
 /// The strings that name a clip: owner (NULL: me), scid, id.
-///
-/// # Safety
-/// Each pointer is NULL or a NUL-terminated string, per the header.
-unsafe fn clip_names<'a>(
+fn clip_names<'a>(
     owner_xuid: *const c_char,
     scid: *const c_char,
     game_clip_id: *const c_char,
 ) -> Result<(Option<&'a str>, &'a str, &'a str), Error> {
-    // SAFETY: forwarded contract.
-    unsafe { Ok((opt_str(owner_xuid, "owner_xuid")?, req_str(scid, "scid")?, req_str(game_clip_id, "game_clip_id")?)) }
+    Ok((
+        c_str!(owner_xuid, "owner_xuid")?,
+        required_c_str!(scid, "scid")?,
+        required_c_str!(game_clip_id, "game_clip_id")?,
+    ))
 }
 
 impl ClipsMetadataUpdate {
@@ -89,20 +89,17 @@ pub unsafe extern "C" fn clips_update_metadata(
 ) -> ClipsResult {
     guard("clips_update_metadata", || {
         start_operation(c, out_op, |client| {
-            // SAFETY: the strings are NULL or NUL-terminated, per the header.
-            let (_, scid, id) = unsafe { clip_names(std::ptr::null(), scid, game_clip_id) }?;
+            let (_, scid, id) = clip_names(std::ptr::null(), scid, game_clip_id)?;
             let m = non_null(m, "update")?;
             // SAFETY: non-NULL, readable for its struct_size, per the contract.
             let m = unsafe { read_versioned(m, ClipsMetadataUpdate::defaults(), "ClipsMetadataUpdate") }?;
             let update = MetadataUpdate {
-                // SAFETY: NULL or NUL-terminated, per the header.
-                user_caption: unsafe { opt_str(m.user_caption, "user_caption") }?.map(str::to_string),
+                user_caption: c_str!(m.user_caption, "user_caption")?.map(str::to_string),
                 visibility: match m.visibility {
                     0 => None,
                     value => Some(Visibility::from_c(value)?),
                 },
-                // SAFETY: NULL or NUL-terminated, per the header.
-                title_data: unsafe { opt_str(m.title_data, "title_data") }?.map(str::to_string),
+                title_data: c_str!(m.title_data, "title_data")?.map(str::to_string),
             };
             client.update_metadata(scid, id, &update)
         })
@@ -121,8 +118,7 @@ pub unsafe extern "C" fn clips_rate_clip(
 ) -> ClipsResult {
     guard("clips_rate_clip", || {
         start_operation(c, out_op, |client| {
-            // SAFETY: the strings are NULL or NUL-terminated, per the header.
-            let (owner, scid, id) = unsafe { clip_names(owner_xuid, scid, game_clip_id) }?;
+            let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
             client.rate_clip(owner, scid, id, rating)
         })
     })
@@ -139,8 +135,7 @@ pub unsafe extern "C" fn clips_flag_clip(
 ) -> ClipsResult {
     guard("clips_flag_clip", || {
         start_operation(c, out_op, |client| {
-            // SAFETY: the strings are NULL or NUL-terminated, per the header.
-            let (owner, scid, id) = unsafe { clip_names(owner_xuid, scid, game_clip_id) }?;
+            let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
             client.flag_clip(owner, scid, id)
         })
     })
@@ -158,8 +153,7 @@ pub unsafe extern "C" fn clips_record_view(
 ) -> ClipsResult {
     guard("clips_record_view", || {
         start_operation(c, out_op, |client| {
-            // SAFETY: the strings are NULL or NUL-terminated, per the header.
-            let (owner, scid, id) = unsafe { clip_names(owner_xuid, scid, game_clip_id) }?;
+            let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
             client.record_view(owner, scid, id)
         })
     })
@@ -175,8 +169,7 @@ pub unsafe extern "C" fn clips_delete_clip(
 ) -> ClipsResult {
     guard("clips_delete_clip", || {
         start_operation(c, out_op, |client| {
-            // SAFETY: the strings are NULL or NUL-terminated, per the header.
-            let (_, scid, id) = unsafe { clip_names(std::ptr::null(), scid, game_clip_id) }?;
+            let (_, scid, id) = clip_names(std::ptr::null(), scid, game_clip_id)?;
             client.delete_clip(scid, id)
         })
     })
@@ -194,8 +187,7 @@ pub unsafe extern "C" fn clips_get_clip(
 ) -> ClipsResult {
     guard("clips_get_clip", || {
         start_operation(c, out_op, |client| {
-            // SAFETY: the strings are NULL or NUL-terminated, per the header.
-            let (owner, scid, id) = unsafe { clip_names(owner_xuid, scid, game_clip_id) }?;
+            let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
             client.get_clip(owner, scid, id)
         })
     })
@@ -215,12 +207,9 @@ pub unsafe extern "C" fn clips_list_clips(
 ) -> ClipsResult {
     guard("clips_list_clips", || {
         start_operation(c, out_op, |client| {
-            // SAFETY (each): NULL or NUL-terminated, per the header.
-            let owner = unsafe { opt_str(owner_xuid, "owner_xuid") }?;
-            // SAFETY: as above.
-            let scid = unsafe { opt_str(scid, "scid") }?;
-            // SAFETY: as above.
-            let token = unsafe { opt_str(continuation_token, "continuation_token") }?;
+            let owner = c_str!(owner_xuid, "owner_xuid")?;
+            let scid = c_str!(scid, "scid")?;
+            let token = c_str!(continuation_token, "continuation_token")?;
             client.list_clips(owner, scid, max_items, token)
         })
     })
@@ -240,10 +229,8 @@ pub unsafe extern "C" fn clips_download_clip(
 ) -> ClipsResult {
     guard("clips_download_clip", || {
         start_operation(c, out_op, |client| {
-            // SAFETY: the strings are NULL or NUL-terminated, per the header.
-            let (owner, scid, id) = unsafe { clip_names(owner_xuid, scid, game_clip_id) }?;
-            // SAFETY: as above.
-            let destination = unsafe { req_str(destination_path, "destination_path") }?;
+            let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
+            let destination = required_c_str!(destination_path, "destination_path")?;
             client.download_clip(owner, scid, id, destination)
         })
     })

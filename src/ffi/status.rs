@@ -2,7 +2,7 @@
 
 use libc::{c_char, size_t};
 
-use super::boundary::{guard, guard_value, non_null_mut, write_str, write_versioned};
+use super::boundary::{check_versioned, guard, guard_value, non_null_mut, write_str, write_versioned};
 use super::registry;
 use super::types::*;
 use crate::events::Event;
@@ -139,10 +139,8 @@ pub unsafe extern "C" fn clips_next_event(c: *mut ClipsClient, out: *mut ClipsEv
         let client = registry::lookup(c)?;
         let out = non_null_mut(out, "out")?;
         // Check the caller's struct before taking an event, so a bad struct never loses one.
-        // SAFETY: out is non-NULL and writable for its struct_size; the probe writes only a copy of itself.
-        let probe = unsafe { out.read_unaligned() };
-        // SAFETY: out as above; writing the caller's own bytes back changes nothing.
-        unsafe { write_versioned(out, probe, "ClipsEvent") }?;
+        // SAFETY: out is non-NULL and its leading struct_size is readable, per the contract.
+        unsafe { check_versioned(out, "ClipsEvent") }?;
         let Some(event) = client.next_event() else { return Ok(CLIPS_NO_EVENT) };
         // SAFETY: as above, checked just now.
         unsafe { write_versioned(out, ClipsEvent::from(event), "ClipsEvent") }?;

@@ -2,7 +2,7 @@
 
 use libc::size_t;
 
-use super::boundary::{guard, guard_value, non_null, non_null_mut, opt_str, read_versioned, req_str, write_list};
+use super::boundary::{c_str, guard, guard_value, non_null, non_null_mut, read_versioned, required_c_str, write_list};
 use super::registry;
 use super::types::*;
 use crate::error::Error;
@@ -44,11 +44,9 @@ impl ClipsUploadOptions {
 /// # Safety
 /// The pointers of `o` follow the header's contract.
 unsafe fn upload_request(o: &ClipsUploadOptions) -> Result<UploadRequest, Error> {
-    // SAFETY (for each opt_str / req_str): the strings are NULL or NUL-terminated, per the header.
-    let text = |ptr, name| unsafe { opt_str(ptr, name) }.map(|s| s.unwrap_or_default().to_string());
-    let scid = unsafe { req_str(o.scid, "scid") }?;
-    // SAFETY: file_path is NULL or NUL-terminated, per the header.
-    let data = match unsafe { opt_str(o.file_path, "file_path") }? {
+    let text = |ptr, name| c_str!(ptr, name).map(|s| s.unwrap_or_default().to_string());
+    let scid = required_c_str!(o.scid, "scid")?;
+    let data = match c_str!(o.file_path, "file_path")? {
         Some(path) => UploadData::File { path: path.into(), size: o.file_size },
         None => UploadData::Push { size: o.file_size },
     };
@@ -66,16 +64,14 @@ unsafe fn upload_request(o: &ClipsUploadOptions) -> Result<UploadRequest, Error>
             .map(|i| {
                 // SAFETY: the array holds users_in_session_count pointers, per the contract.
                 let item = unsafe { array.add(i).read() };
-                // SAFETY: each entry is NULL or NUL-terminated, per the header.
-                unsafe { req_str(item, "users_in_session[i]") }.map(str::to_string)
+                required_c_str!(item, "users_in_session[i]").map(str::to_string)
             })
             .collect::<Result<Vec<_>, _>>()?
     };
     let mut request = UploadRequest::file(scid, "");
     request.data = data;
     request.duration_seconds = o.duration_seconds;
-    // SAFETY: date_recorded is NULL or NUL-terminated, per the header.
-    request.date_recorded = unsafe { opt_str(o.date_recorded, "date_recorded") }?.map(str::to_string);
+    request.date_recorded = c_str!(o.date_recorded, "date_recorded")?.map(str::to_string);
     request.greatest_moment_id = text(o.greatest_moment_id, "greatest_moment_id")?;
     request.user_caption = text(o.user_caption, "user_caption")?;
     request.session_ref = text(o.session_ref, "session_ref")?;
@@ -87,10 +83,8 @@ unsafe fn upload_request(o: &ClipsUploadOptions) -> Result<UploadRequest, Error>
     request.users_in_session = users;
     request.thumbnail_source = ThumbnailSource::from_c(o.thumbnail_source)?;
     request.thumbnail_offset_ms = o.thumbnail_offset_ms;
-    // SAFETY (each): NULL or NUL-terminated, per the header.
-    request.large_thumbnail_path = unsafe { opt_str(o.large_thumbnail_path, "large_thumbnail_path") }?.map(Into::into);
-    // SAFETY: as above.
-    request.small_thumbnail_path = unsafe { opt_str(o.small_thumbnail_path, "small_thumbnail_path") }?.map(Into::into);
+    request.large_thumbnail_path = c_str!(o.large_thumbnail_path, "large_thumbnail_path")?.map(Into::into);
+    request.small_thumbnail_path = c_str!(o.small_thumbnail_path, "small_thumbnail_path")?.map(Into::into);
     request.saved_by_user = o.saved_by_user;
     Ok(request)
 }

@@ -34,7 +34,11 @@ pub struct FakeTransport {
 
 impl FakeTransport {
     pub fn new(respond: impl FnMut(&Sent) -> Outcome + Send + 'static) -> FakeTransport {
-        FakeTransport { respond: Mutex::new(Box::new(respond)), sent: Mutex::new(Vec::new()), interrupted: false.into() }
+        FakeTransport {
+            respond: Mutex::new(Box::new(respond)),
+            sent: Mutex::new(Vec::new()),
+            interrupted: false.into(),
+        }
     }
 
     /// Every request so far.
@@ -82,7 +86,8 @@ impl Transport for FakeTransport {
     }
 
     fn download(&self, url: &str, authorization: Option<&str>, from: u64) -> Result<Streaming, Outcome> {
-        let sent = Sent { method: Method::Get, url: url.to_string(), authorized: authorization.is_some(), body: vec![] };
+        let sent =
+            Sent { method: Method::Get, url: url.to_string(), authorized: authorization.is_some(), body: vec![] };
         match self.answer(sent) {
             Outcome::Answered { status: 200..=299, body, .. } => {
                 let total = Some(from + body.len() as u64);

@@ -59,7 +59,14 @@ impl BlockSet {
     /// Every block acknowledged (the service has the whole clip).
     pub fn complete(layout: Layout) -> BlockSet {
         let slots = (0..layout.blocks).map(|_| Slot::Acked).collect();
-        BlockSet { layout, slots, ready: VecDeque::new(), in_flight: 0, acked: layout.blocks, bytes_acked: layout.file_size }
+        BlockSet {
+            layout,
+            slots,
+            ready: VecDeque::new(),
+            in_flight: 0,
+            acked: layout.blocks,
+            bytes_acked: layout.file_size,
+        }
     }
 
     pub fn layout(&self) -> Layout {

@@ -477,7 +477,11 @@ impl Upload {
                 if let Some(thumbnail) = ready {
                     thumbnail.state = ThumbnailState::InFlight;
                     let url = thumbnail.url.clone().expect("found with a URL");
-                    return NextTask::Run(Piece::Thumbnail(ThumbnailPiece { kind: thumbnail.kind, path: thumbnail.path.clone(), url }));
+                    return NextTask::Run(Piece::Thumbnail(ThumbnailPiece {
+                        kind: thumbnail.kind,
+                        path: thumbnail.path.clone(),
+                        url,
+                    }));
                 }
                 let (Some(blocks), Some(clip)) = (&mut inner.blocks, &inner.clip) else { return NextTask::Wait(None) };
                 let Some(taken) = blocks.take_ready() else { return NextTask::Wait(None) };
@@ -532,7 +536,8 @@ impl Upload {
             }
             Verdict::Fail(error) if matches!(piece, Piece::CheckResumed) && matches!(error.http_status, 404 | 410) => {
                 self.clip_gone(&mut inner);
-                let message = format!("upload {handle:#x}: the clip is gone ({}); creating it again", error.http_status);
+                let message =
+                    format!("upload {handle:#x}: the clip is gone ({}); creating it again", error.http_status);
                 Settled::log(LogLevel::Info, message)
             }
             Verdict::Ambiguous { error } | Verdict::Fail(error) => self.failed(&mut inner, error, events),
@@ -569,7 +574,10 @@ impl Upload {
                     inner.blocks = Some(BlockSet::complete(inner.layout()));
                     inner.committed = true;
                     self.finish_if_done(inner, events);
-                    let message = format!("upload {handle:#x}: the service already has clip {} ({})", clip.game_clip_id, clip.state);
+                    let message = format!(
+                        "upload {handle:#x}: the service already has clip {} ({})",
+                        clip.game_clip_id, clip.state
+                    );
                     Settled::log(LogLevel::Info, message)
                 }
                 Err(error) => self.failed(inner, error, events),
@@ -639,10 +647,14 @@ impl Upload {
         inner.life.progressed(200);
         self.emit(events, inner, EventKind::ClipCreated, RESULT_PENDING);
         if let Some(thumbnail) = inner.thumbnails.iter().find(|t| t.url.is_none()) {
-            let message = format!("the service handed out no {}ThumbnailUri for the thumbnail upload", thumbnail.kind.name());
+            let message =
+                format!("the service handed out no {}ThumbnailUri for the thumbnail upload", thumbnail.kind.name());
             return self.failed(inner, Error::http(ErrorKind::Http, 200, message), events);
         }
-        Settled { log: Some((LogLevel::Info, format!("upload {:#x}: clip {id} created", self.handle))), record: Some(record) }
+        Settled {
+            log: Some((LogLevel::Info, format!("upload {:#x}: clip {id} created", self.handle))),
+            record: Some(record),
+        }
     }
 
     /// A resumed upload's clip is gone (expired, deleted): it is created again from the start.
@@ -742,7 +754,11 @@ impl Upload {
                 Some(End::Failed) => return Err(Error::new(ErrorKind::WrongState, "the upload has failed")),
                 Some(End::Cancelled) => return Err(Error::new(ErrorKind::WrongState, "the upload was cancelled")),
             }
-            inner.blocks.as_ref().expect("push uploads know their layout from the start").check_pushable(num, bytes.len())
+            inner
+                .blocks
+                .as_ref()
+                .expect("push uploads know their layout from the start")
+                .check_pushable(num, bytes.len())
         };
         pushable(&self.inner.read())?;
         let block = PushedBlock::copy_of(bytes, budget).ok_or_else(|| {

@@ -73,4 +73,3 @@ impl Resumed {
         Some(resumed)
     }
 }
-

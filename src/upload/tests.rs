@@ -243,7 +243,10 @@ fn outcomes_after_the_end_change_nothing() {
     assert!(settled.log.is_none() && settled.record.is_none());
     assert_eq!(budget_used(&budget), 0, "the copies' budget is back once the pieces in flight are settled");
     let status = upload.status(false, Instant::now());
-    assert_eq!((status.state, status.result, status.bytes_acked), (UploadState::Cancelled, ErrorKind::Cancelled.code(), 0));
+    assert_eq!(
+        (status.state, status.result, status.bytes_acked),
+        (UploadState::Cancelled, ErrorKind::Cancelled.code(), 0)
+    );
     assert_eq!(drain(&events), [EventKind::ClipCreated, EventKind::Cancelled]);
     assert!(matches!(upload.next_piece(Instant::now()), NextTask::Finished));
     assert_eq!(upload.cancel(&events).unwrap_err().kind, ErrorKind::WrongState);

@@ -1,0 +1,212 @@
+//! Every versioned struct through the export that takes it, at every `struct_size` from 0 to its size
+//! + 8. Each call must give a result code (never a crash), must not use what lies past `struct_size`,
+//! and must not write past it. Two placements per size:
+//! - garbage (0xA5) after `struct_size` bytes: a field read past the size would be a wild pointer, and a
+//!   write past it would change the garbage;
+//! - the struct ending at an inaccessible page: any read or write past `struct_size` faults.
+
+mod common;
+
+use std::ffi::CString;
+use std::ptr;
+
+use common::*;
+use gameclips::ffi::*;
+
+const GARBAGE: u8 = 0xA5;
+
+/// Two pages, the second inaccessible: `at_end(len)` is `len` bytes that end where it begins.
+struct GuardedPage {
+    base: *mut u8,
+    page: usize,
+}
+
+impl GuardedPage {
+    fn new() -> GuardedPage {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        // SAFETY: an anonymous private mapping, checked below.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                2 * page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED);
+        // SAFETY: the second page of the mapping just made.
+        assert_eq!(unsafe { libc::mprotect(base.cast::<u8>().add(page).cast(), page, libc::PROT_NONE) }, 0);
+        GuardedPage { base: base.cast(), page }
+    }
+
+    fn at_end(&self, len: usize) -> *mut u8 {
+        assert!(len <= self.page);
+        // SAFETY: within the first page of the mapping.
+        unsafe { self.base.add(self.page - len) }
+    }
+}
+
+impl Drop for GuardedPage {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`.
+        unsafe { libc::munmap(self.base.cast(), 2 * self.page) };
+    }
+}
+
+#[derive(Default, Debug)]
+struct Counts {
+    calls: usize,
+    ok: usize,
+    refused: usize,
+}
+
+/// Sweeps one struct: `valid` is a struct as its `_init` leaves it plus what the call needs (its own
+/// `struct_size` is set per call); `call` passes the struct at the pointer to its export. Only the
+/// fields wholly inside `struct_size` hold their valid bytes; a field the size cuts holds garbage.
+fn sweep(name: &str, valid: &[u8], call: &mut dyn FnMut(*mut u8) -> ClipsResult) -> Counts {
+    let size = valid.len();
+    let (_, _, fields) = versioned_structs().into_iter().find(|(n, ..)| *n == name).expect("a versioned struct");
+    let guard = GuardedPage::new();
+    let mut counts = Counts::default();
+    for struct_size in 0..=size + 8 {
+        // The caller's struct is at least its size field long; past its struct_size lies garbage.
+        let len = struct_size.max(4);
+        let mut bytes = vec![GARBAGE; size + 8 + 16];
+        for &(_, start, end) in fields.iter().filter(|&&(_, _, end)| end <= struct_size) {
+            bytes[start..end].copy_from_slice(&valid[start..end]);
+        }
+        bytes[..4].copy_from_slice(&(struct_size as u32).to_ne_bytes());
+        let before = bytes.clone();
+        for placement in ["garbage after it", "a guard page after it"] {
+            let at = match placement {
+                "garbage after it" => bytes.as_mut_ptr(),
+                _ => {
+                    let at = guard.at_end(len);
+                    // SAFETY: `len` bytes of the mapping's first page; bytes is longer than len.
+                    unsafe { ptr::copy_nonoverlapping(before.as_ptr(), at, len) };
+                    at
+                }
+            };
+            let result = call(at);
+            counts.calls += 1;
+            assert!(
+                result == CLIPS_OK || result == CLIPS_NO_EVENT || (-13..=-1).contains(&result),
+                "{name} at struct_size {struct_size} ({placement}): result {result}"
+            );
+            if result == CLIPS_OK {
+                counts.ok += 1;
+            } else {
+                counts.refused += 1;
+            }
+        }
+        assert_eq!(bytes[len..], before[len..], "{name}: a write past struct_size {struct_size}");
+        assert_eq!(bytes[..4], before[..4], "{name}: struct_size {struct_size} was changed");
+    }
+    counts
+}
+
+fn bytes_of<T: Copy>(value: &T) -> Vec<u8> {
+    // SAFETY: a live Copy value read as its bytes.
+    unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), std::mem::size_of::<T>()) }.to_vec()
+}
+
+#[test]
+fn every_struct_size_of_every_versioned_struct_gives_a_result_code() {
+    let server = TestServer::start();
+    let url = CString::new(server.url()).unwrap();
+    let scid = CString::new(SCID).unwrap();
+    let client = client(server.url(), |_| {});
+    let mut report = Vec::new();
+
+    // ClipsClientOptions, read by clips_client_create.
+    let mut options = unsafe { std::mem::zeroed::<ClipsClientOptions>() };
+    unsafe { clips_client_options_init(&mut options) };
+    options.metadata_base_url = url.as_ptr();
+    options.worker_threads = 1;
+    let counts = sweep("ClipsClientOptions", &bytes_of(&options), &mut |at| {
+        let mut created = ptr::null_mut();
+        let result = unsafe { clips_client_create(at.cast(), &mut created) };
+        unsafe { clips_client_destroy(created) };
+        result
+    });
+    report.push(("ClipsClientOptions", counts));
+
+    // ClipsUploadOptions, read by clips_begin_upload (push mode; each upload is cancelled at once).
+    let mut upload = upload_options(&scid);
+    upload.file_size = 1000;
+    let counts = sweep("ClipsUploadOptions", &bytes_of(&upload), &mut |at| {
+        let mut handle = 0;
+        let result = unsafe { clips_begin_upload(client, at.cast(), &mut handle) };
+        if result == CLIPS_OK {
+            unsafe { clips_cancel(client, handle) };
+            unsafe { clips_release(client, handle) };
+        }
+        result
+    });
+    report.push(("ClipsUploadOptions", counts));
+    drain_events(client);
+
+    // ClipsMetadataUpdate, read by clips_update_metadata (the clip need not exist: only the call's
+    // arguments are under test; the operation is cancelled at once).
+    let id = CString::new("00000000-0000-0000-0000-000000000001").unwrap();
+    let caption = CString::new("swept").unwrap();
+    let mut update = unsafe { std::mem::zeroed::<ClipsMetadataUpdate>() };
+    unsafe { clips_metadata_update_init(&mut update) };
+    update.user_caption = caption.as_ptr();
+    let counts = sweep("ClipsMetadataUpdate", &bytes_of(&update), &mut |at| {
+        let mut op = 0;
+        let result = unsafe { clips_update_metadata(client, scid.as_ptr(), id.as_ptr(), at.cast(), &mut op) };
+        if result == CLIPS_OK {
+            unsafe { clips_cancel(client, op) };
+            unsafe { clips_release(client, op) };
+        }
+        result
+    });
+    report.push(("ClipsMetadataUpdate", counts));
+    drain_events(client);
+
+    // ClipsStatus, written by clips_poll.
+    let mut handle = 0;
+    assert_eq!(unsafe { clips_begin_upload(client, &upload, &mut handle) }, CLIPS_OK);
+    let counts =
+        sweep("ClipsStatus", &bytes_of(&new_status()), &mut |at| unsafe { clips_poll(client, handle, at.cast()) });
+    report.push(("ClipsStatus", counts));
+
+    // ClipsEvent, written by clips_next_event: each call has an event to take (a cancel queues one).
+    let mut event = unsafe { std::mem::zeroed::<ClipsEvent>() };
+    unsafe { clips_event_init(&mut event) };
+    let counts = sweep("ClipsEvent", &bytes_of(&event), &mut |at| {
+        let mut handle = 0;
+        assert_eq!(unsafe { clips_begin_upload(client, &upload, &mut handle) }, CLIPS_OK);
+        assert_eq!(unsafe { clips_cancel(client, handle) }, CLIPS_OK);
+        let result = unsafe { clips_next_event(client, at.cast()) };
+        drain_events(client);
+        result
+    });
+    report.push(("ClipsEvent", counts));
+
+    // ClipsClipInfo, written by clips_get_clip_info after a get of a real clip.
+    let clip = upload_bytes(client, &pattern(3000, 9), |_| {});
+    let clip = CString::new(clip).unwrap();
+    let mut op = 0;
+    assert_eq!(unsafe { clips_get_clip(client, ptr::null(), scid.as_ptr(), clip.as_ptr(), &mut op) }, CLIPS_OK);
+    assert_eq!(wait_op(client, op).result, CLIPS_OK);
+    let mut info = unsafe { std::mem::zeroed::<ClipsClipInfo>() };
+    unsafe { clips_clip_info_init(&mut info) };
+    let counts =
+        sweep("ClipsClipInfo", &bytes_of(&info), &mut |at| unsafe { clips_get_clip_info(client, op, at.cast()) });
+    report.push(("ClipsClipInfo", counts));
+
+    // Every versioned struct of the library was swept.
+    for (name, ..) in versioned_structs() {
+        assert!(report.iter().any(|(swept, _)| *swept == name), "{name} is not swept");
+    }
+    for (name, counts) in &report {
+        println!("{name}: {} calls, {} CLIPS_OK, {} refused with a code", counts.calls, counts.ok, counts.refused);
+        assert!(counts.ok > 0, "{name}: no size was accepted");
+    }
+    unsafe { clips_client_destroy(client) };
+}
