@@ -10,7 +10,7 @@
 //! upload_clip view ID [--owner XUID]
 //! upload_clip delete ID
 //! upload_clip download ID DEST [--owner XUID]
-//! common: [--endpoint URL --token VALUE] [--scid SCID] [--json]
+//! common: [--endpoint URL --token VALUE] [--scid SCID] [--json]     --help on each subcommand
 //! ```
 //!
 //! With no `--endpoint` it starts the emulator in-process on a data dir kept under the system's temp
@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::{CommandFactory, Parser, Subcommand};
 use gameclips::{Client, ClientOptions, EventKind, GameClip, MetadataUpdate, UploadRequest, UploadState, Visibility};
 use gameclips_emulator::{token, Emulator, EmulatorConfig};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,17 +30,110 @@ use sha2::{Digest, Sha256};
 
 const SAMPLE_SIZE: u64 = 64 * 1024 * 1024;
 const DEFAULT_SCID: &str = "00000000-0000-0000-0000-00006e7c2ab1";
-const USAGE: &str = "usage:
-  upload_clip [upload] [FILE] [--push]
-  upload_clip get ID [--owner XUID]
-  upload_clip list [--owner XUID] [--all-titles] [--max N] [--continue TOKEN]
-  upload_clip update ID [--caption TEXT] [--visibility default|owner|title|public] [--title-data TEXT]
-  upload_clip rate ID 1..5 [--owner XUID]
-  upload_clip flag ID [--owner XUID]
-  upload_clip view ID [--owner XUID]
-  upload_clip delete ID
-  upload_clip download ID DEST [--owner XUID]
-common flags: [--endpoint URL --token VALUE] [--scid SCID] [--json]";
+/// Uploads a clip to Xbox Live GameClips with a progress bar (no FILE: a 64 MiB sample clip), or runs
+/// a clip operation. With no --endpoint it uses the emulator, started in-process.
+#[derive(Parser)]
+#[command(name = "upload_clip", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Without a subcommand: an upload.
+    #[command(flatten)]
+    upload: UploadArgs,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Flags every subcommand takes.
+#[derive(clap::Args)]
+struct Common {
+    /// The service's metadata URL (with --token); without it, the in-process emulator.
+    #[arg(long, global = true)]
+    endpoint: Option<String>,
+    /// The whole Authorization header value for --endpoint.
+    #[arg(long, global = true)]
+    token: Option<String>,
+    #[arg(long, global = true, default_value = DEFAULT_SCID)]
+    scid: String,
+    /// Print the operation's result as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct UploadArgs {
+    /// The clip to upload; none: a 64 MiB sample clip.
+    file: Option<PathBuf>,
+    /// Hand the blocks over from the game side (push mode) instead of letting the library read the file.
+    #[arg(long)]
+    push: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Upload a clip with a progress bar.
+    Upload(UploadArgs),
+    /// Show one clip.
+    Get {
+        id: String,
+        /// Another user's clip (decimal xuid).
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// One page of a user's clips.
+    List {
+        #[arg(long)]
+        owner: Option<String>,
+        /// Of every title, not only --scid.
+        #[arg(long)]
+        all_titles: bool,
+        /// Clips per page (0: the service's default).
+        #[arg(long, default_value_t = 0)]
+        max: u32,
+        /// The previous page's continuation token.
+        #[arg(long = "continue")]
+        continuation: Option<String>,
+    },
+    /// Change one of your clips' caption, visibility or title data.
+    Update {
+        id: String,
+        #[arg(long)]
+        caption: Option<String>,
+        #[arg(long, value_parser = parse_visibility)]
+        visibility: Option<Visibility>,
+        #[arg(long)]
+        title_data: Option<String>,
+    },
+    /// Rate anyone's clip 1..5.
+    Rate {
+        id: String,
+        #[arg(value_parser = clap::value_parser!(u32).range(1..=5))]
+        rating: u32,
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Report a clip to enforcement.
+    Flag {
+        id: String,
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Count one view of a clip.
+    View {
+        id: String,
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Delete one of your clips.
+    Delete { id: String },
+    /// Download a Published clip (a broken transfer resumes).
+    Download {
+        id: String,
+        dest: String,
+        #[arg(long)]
+        owner: Option<String>,
+    },
+}
 
 #[derive(Default)]
 struct Args {
@@ -57,58 +151,58 @@ struct Args {
     update: MetadataUpdate,
 }
 
-const COMMANDS: [&str; 9] = ["upload", "get", "list", "update", "rate", "flag", "view", "delete", "download"];
-
 fn parse_visibility(value: &str) -> Result<Visibility, String> {
     ["default", "owner", "title", "public"]
         .iter()
         .position(|v| v.eq_ignore_ascii_case(value))
         .map(|i| Visibility::from_c(i as u32 + 1).expect("1..4 are visibilities"))
-        .ok_or_else(|| format!("--visibility {value:?}: use default, owner, title or public"))
+        .ok_or_else(|| format!("{value:?}: use default, owner, title or public"))
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args { scid: DEFAULT_SCID.into(), ..Args::default() };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
-        match arg.as_str() {
-            "--endpoint" => args.endpoint = Some(value("--endpoint")?),
-            "--token" => args.token = Some(value("--token")?),
-            "--scid" => args.scid = value("--scid")?,
-            "--owner" => args.owner = Some(value("--owner")?),
-            "--max" => args.max = value("--max")?.parse().map_err(|_| "--max takes a number".to_string())?,
-            "--continue" => args.continuation = Some(value("--continue")?),
-            "--caption" => args.update.user_caption = Some(value("--caption")?),
-            "--title-data" => args.update.title_data = Some(value("--title-data")?),
-            "--visibility" => args.update.visibility = Some(parse_visibility(&value("--visibility")?)?),
-            "--all-titles" => args.all_titles = true,
-            "--push" => args.push = true,
-            "--json" => args.json = true,
-            "-h" | "--help" => return Err(USAGE.into()),
-            flag if flag.starts_with('-') => return Err(format!("unknown flag {flag}\n{USAGE}")),
-            _ => args.positional.push(arg),
+/// The command line, as the commands below read it.
+fn parse_args() -> Args {
+    let cli = Cli::parse();
+    if cli.common.endpoint.is_some() != cli.common.token.is_some() {
+        Cli::command()
+            .error(clap::error::ErrorKind::MissingRequiredArgument, "--endpoint and --token go together")
+            .exit();
+    }
+    let Common { endpoint, token, scid, json } = cli.common;
+    let mut args = Args { endpoint, token, scid, json, ..Args::default() };
+    let upload = |args: &mut Args, upload: UploadArgs| {
+        args.command = "upload".into();
+        args.positional.extend(upload.file.map(|f| f.to_string_lossy().into_owned()));
+        args.push = upload.push;
+    };
+    match cli.command {
+        None => upload(&mut args, cli.upload),
+        Some(Command::Upload(up)) => upload(&mut args, up),
+        Some(Command::Get { id, owner }) => {
+            (args.command, args.positional, args.owner) = ("get".into(), vec![id], owner)
+        }
+        Some(Command::List { owner, all_titles, max, continuation }) => {
+            (args.command, args.owner, args.all_titles, args.max, args.continuation) =
+                ("list".into(), owner, all_titles, max, continuation)
+        }
+        Some(Command::Update { id, caption, visibility, title_data }) => {
+            (args.command, args.positional) = ("update".into(), vec![id]);
+            args.update = MetadataUpdate { user_caption: caption, visibility, title_data };
+        }
+        Some(Command::Rate { id, rating, owner }) => {
+            (args.command, args.positional, args.owner) = ("rate".into(), vec![id, rating.to_string()], owner)
+        }
+        Some(Command::Flag { id, owner }) => {
+            (args.command, args.positional, args.owner) = ("flag".into(), vec![id], owner)
+        }
+        Some(Command::View { id, owner }) => {
+            (args.command, args.positional, args.owner) = ("view".into(), vec![id], owner)
+        }
+        Some(Command::Delete { id }) => (args.command, args.positional) = ("delete".into(), vec![id]),
+        Some(Command::Download { id, dest, owner }) => {
+            (args.command, args.positional, args.owner) = ("download".into(), vec![id, dest], owner)
         }
     }
-    if args.endpoint.is_some() != args.token.is_some() {
-        return Err(format!("--endpoint and --token go together\n{USAGE}"));
-    }
-    // The first word names the command; without one it is an upload (a file named like a command
-    // uploads with `upload NAME`).
-    args.command = match args.positional.first() {
-        Some(first) if COMMANDS.contains(&first.as_str()) => args.positional.remove(0),
-        _ => "upload".into(),
-    };
-    let wanted = match args.command.as_str() {
-        "upload" => 0..=1,
-        "list" => 0..=0,
-        "rate" | "download" => 2..=2,
-        _ => 1..=1,
-    };
-    if !wanted.contains(&args.positional.len()) {
-        return Err(format!("{}: wrong number of arguments\n{USAGE}", args.command));
-    }
-    Ok(args)
+    args
 }
 
 /// Deterministic, incompressible-looking sample data (xorshift), so runs are comparable.
@@ -374,7 +468,7 @@ fn upload(client: &Client, args: &Args, service: &Service) -> Result<(), String>
 }
 
 fn main() -> ExitCode {
-    match parse_args().and_then(run) {
+    match run(parse_args()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("upload_clip: {message}");

@@ -1,6 +1,7 @@
 //! Every versioned struct through the export that takes it, at every `struct_size` from 0 to its size
-//! + 8. Each call must give a result code (never a crash), must not use what lies past `struct_size`,
-//! and must not write past it. Two placements per size:
+//! plus 8. Each call must give a result code (never a crash), must not use what lies past
+//! `struct_size`, and must not write past it. Two placements per size:
+//!
 //! - garbage (0xA5) after `struct_size` bytes: a field read past the size would be a wild pointer, and a
 //!   write past it would change the garbage;
 //! - the struct ending at an inaccessible page: any read or write past `struct_size` faults.
