@@ -28,6 +28,23 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    pub const ALL: [ErrorKind; 14] = [
+        ErrorKind::InvalidArgument,
+        ErrorKind::InvalidHandle,
+        ErrorKind::WouldBlock,
+        ErrorKind::BufferTooSmall,
+        ErrorKind::WrongState,
+        ErrorKind::Http,
+        ErrorKind::Network,
+        ErrorKind::Auth,
+        ErrorKind::Cancelled,
+        ErrorKind::Io,
+        ErrorKind::Shutdown,
+        ErrorKind::IncompatibleVersion,
+        ErrorKind::Quota,
+        ErrorKind::Internal,
+    ];
+
     /// The `CLIPS_E_*` value.
     pub const fn code(self) -> i32 {
         use crate::ffi::types::*;

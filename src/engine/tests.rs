@@ -39,13 +39,7 @@ fn engine(respond: impl FnMut(&Sent) -> Outcome + Send + 'static) -> (Engine, Ar
 }
 
 fn request() -> InitialUploadRequest {
-    serde_json::from_value(serde_json::json!({
-        "greatestMomentId": "", "userCaption": "", "sessionRef": "", "dateRecorded": "2026-11-22T20:00:00.000Z",
-        "durationInSeconds": 1, "expectedBlocks": 0, "fileSize": 0, "type": "DeveloperInitiated",
-        "source": "TitleDirect", "visibility": "Default", "titleData": "", "systemProperties": "",
-        "usersInSession": [], "thumbnailSource": "Default", "savedByUser": false
-    }))
-    .unwrap()
+    InitialUploadRequest::for_tests()
 }
 
 /// A push upload of `size` bytes (block n filled with n), every block pushed.

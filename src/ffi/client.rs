@@ -226,30 +226,14 @@ fn result_name(result: ClipsResult) -> &'static CStr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn every_result_has_its_constant_name() {
         assert_eq!(result_name(CLIPS_OK), c"CLIPS_OK");
         assert_eq!(result_name(CLIPS_NO_EVENT), c"CLIPS_NO_EVENT");
         assert_eq!(result_name(12345), UNKNOWN);
-        let kinds = [
-            InvalidArgument,
-            InvalidHandle,
-            WouldBlock,
-            BufferTooSmall,
-            WrongState,
-            Http,
-            Network,
-            Auth,
-            Cancelled,
-            Io,
-            Shutdown,
-            IncompatibleVersion,
-            Quota,
-            Internal,
-        ];
-        for kind in kinds {
+        for kind in ErrorKind::ALL {
             let name = result_name(kind.code()).to_str().unwrap();
             assert!(name.starts_with("CLIPS_E_"), "{kind:?} has no name of its own: {name}");
         }
@@ -257,7 +241,7 @@ mod tests {
         let mut values: Vec<ClipsResult> = RESULT_NAMES.iter().map(|(value, _)| *value).collect();
         values.sort_unstable();
         values.dedup();
-        assert_eq!(values.len(), 3 + kinds.len());
+        assert_eq!(values.len(), 3 + ErrorKind::ALL.len());
         assert_eq!(RESULT_NAMES.len(), values.len());
     }
 }

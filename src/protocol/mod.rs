@@ -189,6 +189,20 @@ pub struct InitialUploadRequest {
     pub saved_by_user: bool,
 }
 
+#[cfg(test)]
+impl InitialUploadRequest {
+    /// A request as `Client::begin_upload` makes one (30 s, recorded at a fixed time), for unit tests.
+    pub fn for_tests() -> InitialUploadRequest {
+        serde_json::from_value(serde_json::json!({
+            "greatestMomentId": "gm", "userCaption": "", "sessionRef": "", "dateRecorded": "2026-11-22T20:00:00.000Z",
+            "durationInSeconds": 30, "expectedBlocks": 0, "fileSize": 0, "type": "DeveloperInitiated",
+            "source": "TitleDirect", "visibility": "Default", "titleData": "", "systemProperties": "",
+            "usersInSession": [], "thumbnailSource": "Default", "savedByUser": false
+        }))
+        .expect("a valid request")
+    }
+}
+
 /// InitialUploadResponse. Unknown members are ignored. Also kept in the resume journal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -10,13 +10,7 @@ use crate::journal::Journal;
 const BLOCK: u32 = 1024;
 
 fn request() -> InitialUploadRequest {
-    serde_json::from_value(serde_json::json!({
-        "greatestMomentId": "gm", "userCaption": "", "sessionRef": "", "dateRecorded": "2026-11-22T20:00:00.000Z",
-        "durationInSeconds": 30, "expectedBlocks": 0, "fileSize": 0, "type": "DeveloperInitiated",
-        "source": "TitleDirect", "visibility": "Default", "titleData": "", "systemProperties": "",
-        "usersInSession": [], "thumbnailSource": "Default", "savedByUser": false
-    }))
-    .expect("a valid request")
+    InitialUploadRequest::for_tests()
 }
 
 fn config() -> Arc<Config> {
