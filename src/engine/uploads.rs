@@ -5,8 +5,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
-use std::time::Duration;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::hosts::{not_an_upload_host, resolve_location};
 use super::Engine;
