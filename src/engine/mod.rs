@@ -32,7 +32,7 @@ use crate::lifecycle::NextTask;
 use crate::log::{LogLevel, Logger};
 use crate::operation::Operation;
 use crate::status::UploadStatus;
-use crate::transport::{Outcome, Request, Transport};
+use crate::transport::{Body, Method, Outcome, Request, Transport};
 use crate::upload::{PushBudget, Upload};
 
 use scheduler::{Scheduler, Work};
@@ -224,5 +224,10 @@ impl Engine {
             return Outcome::Refused { kind: ErrorKind::Http, message: error.message };
         }
         self.transport.send(request)
+    }
+
+    /// A GET with the Authorization value (the metadata host's reads).
+    fn get(&self, url: &str, authorization: &str) -> Outcome {
+        self.send(Request { method: Method::Get, url, authorization: Some(authorization), body: Body::Empty })
     }
 }

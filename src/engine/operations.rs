@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorKind};
 use crate::operation::{Operation, OperationKind, Step};
 use crate::protocol::GameClipUri;
 use crate::retry::{classify, Verdict};
-use crate::transport::{Body, Method, Outcome, Request};
+use crate::transport::{Body, Outcome, Request};
 
 /// Why a download attempt stopped short.
 enum Setback {
@@ -64,13 +64,7 @@ impl Engine {
                 // Only attempts of this operation resume a partial file: one left by another download to
                 // the same path (stopped by a shutdown, say) holds other bytes.
                 let _ = fs::remove_file(partial_path(destination));
-                let url = format!("{base}{clip_path}");
-                self.send(Request {
-                    method: Method::Get,
-                    url: &url,
-                    authorization: Some(authorization),
-                    body: Body::Empty,
-                })
+                self.get(&format!("{base}{clip_path}"), authorization)
             }
             (OperationKind::Download { destination, .. }, Step::Fetch(source)) => {
                 let part = partial_path(destination);

@@ -82,23 +82,11 @@ impl Engine {
                 })
             }
             Piece::VerifyCreate => {
-                let url = format!("{base}/users/me/scids/{scid}/clips?maxItems=100");
-                self.send(Request {
-                    method: Method::Get,
-                    url: &url,
-                    authorization: Some(&authorization),
-                    body: Body::Empty,
-                })
+                self.get(&format!("{base}/users/me/scids/{scid}/clips?maxItems=100"), &authorization)
             }
             Piece::CheckResumed => {
                 let clip_id = upload.clip_id().expect("a resumed upload checks the clip it created");
-                let url = format!("{base}/users/me/scids/{scid}/clips/{clip_id}");
-                self.send(Request {
-                    method: Method::Get,
-                    url: &url,
-                    authorization: Some(&authorization),
-                    body: Body::Empty,
-                })
+                self.get(&format!("{base}/users/me/scids/{scid}/clips/{clip_id}"), &authorization)
             }
             Piece::Block(block) => match block_body(block) {
                 Ok(body) => {

@@ -369,18 +369,6 @@ impl Upload {
         config: Arc<Config>,
     ) -> Upload {
         let block_size = config.block_size;
-        Upload::with_block_size(handle, scid, data, request, thumbnails, config, block_size)
-    }
-
-    fn with_block_size(
-        handle: u64,
-        scid: String,
-        data: UploadData,
-        request: InitialUploadRequest,
-        thumbnails: Vec<(ThumbnailKind, PathBuf)>,
-        config: Arc<Config>,
-        block_size: u32,
-    ) -> Upload {
         let blocks = match data {
             UploadData::Push { size } => Some(BlockSet::new(Layout::new(size, block_size), true)),
             UploadData::File { .. } => None,
@@ -414,15 +402,9 @@ impl Upload {
     /// An upload read back from its journal, as far as it had got.
     pub fn resume(handle: u64, resumed: Resumed, config: Arc<Config>) -> Upload {
         let thumbnails = resumed.thumbnails.clone();
-        let mut upload = Upload::with_block_size(
-            handle,
-            resumed.scid,
-            resumed.data,
-            resumed.request,
-            thumbnails,
-            config,
-            resumed.block_size,
-        );
+        let mut upload = Upload::new(handle, resumed.scid, resumed.data, resumed.request, thumbnails, config);
+        // It keeps the block size it began with; its blocks are laid out below with it.
+        upload.block_size = resumed.block_size;
         upload.expected_identity = resumed.identity;
         *upload.journal.get_mut() = Some(Arc::new(resumed.journal));
         {
