@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::engine::hosts::{check_url, UploadHosts, DEFAULT_UPLOAD_HOSTS};
-use crate::engine::{Engine, Job};
+use crate::engine::{Engine, Hold, Job};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Event;
 use crate::http::{Http, HttpConfig};
@@ -22,9 +22,9 @@ use crate::platform::permissions::create_private_dir;
 use crate::protocol::{
     check_caption, check_clip_id, check_scid, check_title_data, clip_types_wire, is_iso8601_utc, iso8601_now,
     owner_segment, percent_encode, ClipSource, GameClip, InitialUploadRequest, ThumbnailSource, Visibility,
-    MAX_BLOCK_SIZE, MAX_FILE_SIZE, MAX_RATING, MIN_BLOCK_SIZE, MIN_RATING,
+    DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, MAX_FILE_SIZE, MAX_RATING, MIN_BLOCK_SIZE, MIN_RATING,
 };
-use crate::retry::Idempotency;
+use crate::retry::{Idempotency, DEFAULT_MAX_RETRY_DELAY};
 use crate::status::UploadStatus;
 use crate::transport::Method;
 use crate::upload::{ThumbnailKind, Upload, UploadData};
@@ -53,6 +53,11 @@ pub struct ClientOptions {
     pub log: Option<LogSink>,
     /// Most verbose level delivered to `log` (see `LogLevel`); 0 delivers nothing.
     pub log_level: u32,
+    /// The longest back-off of an upload between attempts through transient failures.
+    pub max_retry_delay: Duration,
+    /// An upload failing this long without progress fails; `None`: it keeps trying until a final
+    /// answer, a cancel or destroy.
+    pub give_up_after: Option<Duration>,
 }
 
 impl Default for ClientOptions {
@@ -63,7 +68,7 @@ impl Default for ClientOptions {
             // One connection is often far slower than the player's uplink (the link benchmark caps it at a
             // fifth of it): there 4 workers reach 1.52x the physical limit, 8 reach 1.13x, 12 reach 1.03x.
             worker_threads: 12,
-            block_size: MAX_BLOCK_SIZE,
+            block_size: DEFAULT_BLOCK_SIZE,
             max_buffered_bytes: 16 * 1024 * 1024,
             max_bytes_per_second: 0,
             request_timeout: Duration::from_secs(30),
@@ -74,6 +79,8 @@ impl Default for ClientOptions {
             upload_hosts: DEFAULT_UPLOAD_HOSTS.into(),
             log: None,
             log_level: 2,
+            max_retry_delay: DEFAULT_MAX_RETRY_DELAY,
+            give_up_after: None,
         }
     }
 }
@@ -264,6 +271,9 @@ impl Client {
         if options.worker_threads == 0 || options.worker_threads > MAX_WORKER_THREADS {
             return Err(Error::invalid(format!("worker_threads must be 1..{MAX_WORKER_THREADS}")));
         }
+        if options.max_retry_delay < Duration::from_millis(10) {
+            return Err(Error::invalid("max_retry_delay must be at least 10 ms"));
+        }
         if options.max_buffered_bytes < u64::from(block_size) {
             return Err(Error::invalid("max_buffered_bytes must hold at least one block"));
         }
@@ -284,6 +294,8 @@ impl Client {
             block_size,
             journal_dir: options.journal_dir.clone(),
             max_buffered_bytes: options.max_buffered_bytes,
+            max_retry_delay: options.max_retry_delay,
+            give_up_after: options.give_up_after,
         });
         let http = Http::new(HttpConfig {
             service_version: options.service_version.clone(),
@@ -327,7 +339,8 @@ impl Client {
         let config = self.engine.config.clone();
         self.start(|handle| {
             let (scid, data, thumbnails) = (request.scid.clone(), request.data.clone(), request.thumbnails());
-            Job::Upload(Arc::new(Upload::new(handle, scid, data, body, thumbnails, config)))
+            let creates = self.engine.creates.clone();
+            Job::Upload(Arc::new(Upload::new(handle, scid, data, body, thumbnails, config, creates)))
         })
     }
 
@@ -553,11 +566,27 @@ impl Client {
 
     /// No new requests start until [`Client::resume`]; requests in flight finish.
     pub fn pause(&self) {
-        self.engine.set_paused(true);
+        self.engine.hold(Hold::Paused, true);
     }
 
+    /// Ends a pause or a suspend.
     pub fn resume(&self) {
-        self.engine.set_paused(false);
+        self.engine.hold(Hold::Suspended, false);
+        self.engine.hold(Hold::Paused, false);
+    }
+
+    /// The title is being suspended (console PLM, mobile background): returns within `max_wait`.
+    /// Requests in flight are abandoned without charging any retry, pooled connections are closed, the
+    /// journals are made durable, and nothing is sent until [`Client::resume`]. Whether every request
+    /// in flight had returned (and the journals were synced) in time.
+    pub fn suspend(&self, max_wait: Duration) -> bool {
+        self.engine.suspend(max_wait)
+    }
+
+    /// What the platform says about the network. Offline: nothing is sent and no retry is spent.
+    /// Online: uploads waiting out a back-off go at once.
+    pub fn set_network_online(&self, online: bool) {
+        self.engine.set_network_online(online);
     }
 
     /// 0: unlimited. Takes effect for the next block sent.

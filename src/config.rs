@@ -2,6 +2,7 @@
 //! then read by reference (`Arc<Config>`), never copied field by field.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::engine::hosts::UploadHosts;
 
@@ -18,6 +19,10 @@ pub struct Config {
     pub journal_dir: Option<PathBuf>,
     /// The push-mode copy budget across all uploads.
     pub max_buffered_bytes: u64,
+    /// The longest back-off of an upload between attempts (and of a failing host between probes).
+    pub max_retry_delay: Duration,
+    /// An upload failing this long without progress fails; `None`: never.
+    pub give_up_after: Option<Duration>,
 }
 
 #[cfg(test)]
@@ -32,6 +37,8 @@ impl Config {
             block_size,
             journal_dir: None,
             max_buffered_bytes: 16 * u64::from(block_size),
+            max_retry_delay: crate::retry::DEFAULT_MAX_RETRY_DELAY,
+            give_up_after: None,
         }
     }
 }

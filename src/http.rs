@@ -11,6 +11,8 @@ use ureq::http::Uri;
 use ureq::tls::{RootCerts, TlsConfig};
 use ureq::Agent;
 
+use parking_lot::RwLock;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::MAX_RESPONSE_BYTES;
 use crate::transport::{Body, Method, Outcome, Request, Streaming, Transport};
@@ -25,7 +27,9 @@ pub struct HttpConfig {
 }
 
 pub struct Http {
-    agent: Agent,
+    /// Replaced by a fresh one on `abandon`; requests clone it (an `Arc` inside) to run.
+    agent: RwLock<Agent>,
+    agent_config: ureq::config::Config,
     service_version: String,
 }
 
@@ -154,7 +158,7 @@ impl Http {
             // Fewer, larger socket writes per block, so fewer wake-ups of a worker blocked on its socket.
             .output_buffer_size(512 * 1024)
             .build();
-        Ok(Http { agent: agent_config.new_agent(), service_version: config.service_version })
+        Ok(Http { agent: RwLock::new(agent_config.new_agent()), agent_config, service_version: config.service_version })
     }
 
     fn request(&self, method: Method, uri: Uri, authorization: Option<&str>) -> ureq::http::request::Builder {
@@ -176,19 +180,20 @@ impl Http {
         body: Body,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let builder = builder.header("Content-Type", body.content_type());
+        let agent = self.agent.read().clone();
         // Each kind of body is its own request type; bytes go as a slice so the length is known.
         match body {
-            Body::Empty => self.agent.run(builder.body(()).map_err(ureq::Error::from)?),
+            Body::Empty => agent.run(builder.body(()).map_err(ureq::Error::from)?),
             Body::FileRange { file, offset, len } => {
                 let mut reader = crate::platform::file_io::FileSlice::new(file, offset, len);
                 let request = builder
                     .header("Content-Length", len)
                     .body(ureq::SendBody::from_reader(&mut reader))
                     .map_err(ureq::Error::from)?;
-                self.agent.run(request)
+                agent.run(request)
             }
             Body::Json(bytes) | Body::Octets(bytes) | Body::Image(bytes, _) => {
-                self.agent.run(builder.body(bytes).map_err(ureq::Error::from)?)
+                agent.run(builder.body(bytes).map_err(ureq::Error::from)?)
             }
         }
     }
@@ -243,7 +248,13 @@ impl Transport for Http {
     }
 
     fn interrupt(&self) {
-        self.agent.clone().shutdown();
+        self.agent.read().clone().shutdown();
+    }
+
+    fn abandon(&self) {
+        let fresh = self.agent_config.new_agent();
+        let old = std::mem::replace(&mut *self.agent.write(), fresh);
+        old.shutdown();
     }
 }
 

@@ -14,6 +14,7 @@ mod engine;
 pub mod error;
 mod events;
 mod handles;
+mod host_health;
 mod http;
 mod journal;
 mod lifecycle;

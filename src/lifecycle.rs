@@ -31,6 +31,8 @@ pub struct Lifecycle {
     pub retry_at: Option<Instant>,
     /// Failed attempts since the last progress: the attempt number of the next request.
     pub consecutive_failures: u32,
+    /// When the failures since the last progress began (for `give_up_after_ms`).
+    pub failing_since: Option<Instant>,
     pub retries: u32,
     pub http_status: u16,
     pub error: Option<Error>,
@@ -72,6 +74,7 @@ impl Lifecycle {
         if !matches!(self.retry_at, Some(at) if at > now) {
             self.consecutive_failures += 1;
         }
+        self.failing_since.get_or_insert(now);
         self.retry_at = Some(self.retry_at.map_or(now + after, |at| at.max(now + after)));
         self.retries += 1;
         if error.http_status != 0 {
@@ -91,9 +94,20 @@ impl Lifecycle {
         newly
     }
 
+    /// How long it has been failing without progress in between.
+    pub fn failing_for(&self, now: Instant) -> Duration {
+        self.failing_since.map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
+
+    /// Whatever back-off it waits out ends now (its host works again, or the network came back).
+    pub fn retry_now(&mut self) {
+        self.retry_at = None;
+    }
+
     /// A request succeeded.
     pub fn progressed(&mut self, status: u16) {
         self.consecutive_failures = 0;
+        self.failing_since = None;
         self.http_status = status;
         self.error = None;
     }

@@ -194,6 +194,19 @@ impl Operation {
         self.inner.lock().life.consecutive_failures
     }
 
+    /// Where `step`'s request goes (the scheduler asks its host's leave).
+    pub fn url_of(&self, step: &Step, metadata_base_url: &str) -> String {
+        match step {
+            Step::Fetch(source) => source.uri.clone(),
+            Step::Call | Step::FindSource => metadata_base_url.to_string(),
+        }
+    }
+
+    /// The back-off being waited out ends now.
+    pub fn retry_now(&self) {
+        self.inner.lock().life.retry_now();
+    }
+
     pub fn is_running(&self) -> bool {
         self.inner.lock().life.is_running()
     }

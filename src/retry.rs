@@ -1,5 +1,6 @@
 //! What to do after one request: done, try again later, wait for a new token, or give up.
-//! (The basic policy: exponential back-off with full jitter on transport errors, 408, 429 and 5xx.)
+//! (The basic policy: exponential back-off with full jitter on transport errors, 408, 429 and 5xx.
+//! Uploads never give up on those by count, only interactive operations do: see [`Persistence`].)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -8,10 +9,39 @@ use crate::error::{Error, ErrorKind};
 use crate::protocol::describe_error_body;
 use crate::transport::Outcome;
 
-/// Consecutive failed attempts of one upload (without progress between them) before it fails.
+/// Consecutive failed attempts of an interactive operation before it fails.
 pub const MAX_ATTEMPTS: u32 = 8;
 const BASE_DELAY: Duration = Duration::from_millis(250);
-const MAX_DELAY: Duration = Duration::from_secs(16);
+/// The back-off cap of interactive operations: a player is waiting on them.
+pub const INTERACTIVE_MAX_DELAY: Duration = Duration::from_secs(16);
+/// The back-off cap of uploads when the title sets none (`max_retry_delay_ms` 0).
+pub const DEFAULT_MAX_RETRY_DELAY: Duration = Duration::from_secs(120);
+
+/// How long a job keeps trying through transient failures (transport errors, 408, 429, 5xx).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// Uploads: until a final answer or the title's word (cancel, `give_up_after_ms`); the back-off
+    /// between attempts grows to `max_delay`.
+    UntilFinal { max_delay: Duration },
+    /// Interactive operations: at most [`MAX_ATTEMPTS`] attempts, at most [`INTERACTIVE_MAX_DELAY`] apart.
+    Bounded,
+}
+
+impl Persistence {
+    fn retries_left(self, attempt: u32) -> bool {
+        match self {
+            Persistence::UntilFinal { .. } => true,
+            Persistence::Bounded => attempt + 1 < MAX_ATTEMPTS,
+        }
+    }
+
+    pub fn max_delay(self) -> Duration {
+        match self {
+            Persistence::UntilFinal { max_delay } => max_delay,
+            Persistence::Bounded => INTERACTIVE_MAX_DELAY,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub enum Verdict {
@@ -60,9 +90,10 @@ fn jitter(max: Duration) -> Duration {
     Duration::from_nanos(x % (max.as_nanos() as u64).max(1))
 }
 
-/// Full-jitter exponential back-off for the `attempt`-th consecutive failure (0-based).
-pub fn backoff(attempt: u32) -> Duration {
-    let ceiling = BASE_DELAY.saturating_mul(1 << attempt.min(16)).min(MAX_DELAY);
+/// Full-jitter exponential back-off for the `attempt`-th consecutive failure (0-based), capped at
+/// `max_delay`.
+pub fn backoff(attempt: u32, max_delay: Duration) -> Duration {
+    let ceiling = BASE_DELAY.saturating_mul(1 << attempt.min(20)).min(max_delay);
     jitter(ceiling).max(Duration::from_millis(10))
 }
 
@@ -76,8 +107,15 @@ fn is_quota_refusal(message: &str) -> bool {
     message.to_ascii_lowercase().contains("quota")
 }
 
-pub fn classify(outcome: Outcome, what: &str, idempotency: Idempotency, attempt: u32) -> Verdict {
-    let retries_left = attempt + 1 < MAX_ATTEMPTS;
+pub fn classify(
+    outcome: Outcome,
+    what: &str,
+    idempotency: Idempotency,
+    attempt: u32,
+    persistence: Persistence,
+) -> Verdict {
+    let retries_left = persistence.retries_left(attempt);
+    let backoff = |attempt| backoff(attempt, persistence.max_delay());
     match outcome {
         Outcome::Answered { status, body, .. } if (200..300).contains(&status) => Verdict::Success { status, body },
         Outcome::Answered { status: 401, .. } => Verdict::NeedsAuth { status: 401 },
@@ -120,18 +158,27 @@ pub fn classify(outcome: Outcome, what: &str, idempotency: Idempotency, attempt:
 mod tests {
     use super::*;
 
+    const BOUNDED: Persistence = Persistence::Bounded;
+    const UPLOAD: Persistence = Persistence::UntilFinal { max_delay: DEFAULT_MAX_RETRY_DELAY };
+
     fn answered(status: u16) -> Outcome {
         Outcome::Answered { status, body: Vec::new(), retry_after: None, location: None }
     }
 
     #[test]
     fn transient_statuses_are_retried_when_safe() {
-        assert!(matches!(classify(answered(503), "x", Idempotency::Idempotent, 0), Verdict::Retry { .. }));
-        assert!(matches!(classify(answered(503), "x", Idempotency::NotIdempotent, 0), Verdict::Retry { .. }));
-        assert!(matches!(classify(answered(500), "x", Idempotency::NotIdempotent, 0), Verdict::Ambiguous { .. }));
-        assert!(matches!(classify(answered(500), "x", Idempotency::Idempotent, MAX_ATTEMPTS - 1), Verdict::Fail(_)));
-        assert!(matches!(classify(answered(401), "x", Idempotency::Idempotent, 0), Verdict::NeedsAuth { .. }));
-        match classify(answered(403), "x", Idempotency::Idempotent, 0) {
+        assert!(matches!(classify(answered(503), "x", Idempotency::Idempotent, 0, BOUNDED), Verdict::Retry { .. }));
+        assert!(matches!(classify(answered(503), "x", Idempotency::NotIdempotent, 0, BOUNDED), Verdict::Retry { .. }));
+        assert!(matches!(
+            classify(answered(500), "x", Idempotency::NotIdempotent, 0, BOUNDED),
+            Verdict::Ambiguous { .. }
+        ));
+        assert!(matches!(
+            classify(answered(500), "x", Idempotency::Idempotent, MAX_ATTEMPTS - 1, BOUNDED),
+            Verdict::Fail(_)
+        ));
+        assert!(matches!(classify(answered(401), "x", Idempotency::Idempotent, 0, BOUNDED), Verdict::NeedsAuth { .. }));
+        match classify(answered(403), "x", Idempotency::Idempotent, 0, BOUNDED) {
             Verdict::Fail(e) => assert_eq!((e.kind, e.http_status), (ErrorKind::Auth, 403)),
             other => panic!("{other:?}"),
         }
@@ -150,7 +197,7 @@ mod tests {
             (answered(410), ErrorKind::Http, 410),
             (answered(403), ErrorKind::Auth, 403),
         ] {
-            match classify(outcome, "x", Idempotency::Idempotent, 0) {
+            match classify(outcome, "x", Idempotency::Idempotent, 0, BOUNDED) {
                 Verdict::Fail(e) => assert_eq!((e.kind, e.http_status), (kind, status)),
                 other => panic!("{other:?}"),
             }
@@ -161,22 +208,51 @@ mod tests {
     fn a_request_that_may_have_arrived_is_not_repeated_unless_idempotent() {
         let sent = || Outcome::Transport { reached_service: true, message: "reset".into() };
         let unsent = || Outcome::Transport { reached_service: false, message: "refused".into() };
-        assert!(matches!(classify(sent(), "x", Idempotency::NotIdempotent, 0), Verdict::Ambiguous { .. }));
-        assert!(matches!(classify(unsent(), "x", Idempotency::NotIdempotent, 0), Verdict::Retry { .. }));
-        assert!(matches!(classify(sent(), "x", Idempotency::Idempotent, 0), Verdict::Retry { .. }));
+        assert!(matches!(classify(sent(), "x", Idempotency::NotIdempotent, 0, BOUNDED), Verdict::Ambiguous { .. }));
+        assert!(matches!(classify(unsent(), "x", Idempotency::NotIdempotent, 0, BOUNDED), Verdict::Retry { .. }));
+        assert!(matches!(classify(sent(), "x", Idempotency::Idempotent, 0, BOUNDED), Verdict::Retry { .. }));
         // Out of attempts, an ambiguous outcome fails, saying why it was not repeated.
-        match classify(sent(), "x", Idempotency::NotIdempotent, MAX_ATTEMPTS - 1) {
+        match classify(sent(), "x", Idempotency::NotIdempotent, MAX_ATTEMPTS - 1, BOUNDED) {
             Verdict::Fail(e) => assert!(e.message.contains("not repeated"), "{}", e.message),
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn backoff_grows_and_is_capped() {
-        for attempt in 0..30 {
-            assert!(backoff(attempt) <= MAX_DELAY);
+    fn uploads_never_give_up_on_transient_failures_by_count() {
+        let sent = || Outcome::Transport { reached_service: true, message: "reset".into() };
+        for attempt in [MAX_ATTEMPTS - 1, 1_000, u32::MAX - 1] {
+            for status in [408, 429, 500, 502, 503, 504] {
+                assert!(matches!(
+                    classify(answered(status), "x", Idempotency::Idempotent, attempt, UPLOAD),
+                    Verdict::Retry { .. }
+                ));
+            }
+            assert!(matches!(classify(sent(), "x", Idempotency::Idempotent, attempt, UPLOAD), Verdict::Retry { .. }));
+            // A create that may have acted is resolved by the upload, never failed here.
+            assert!(matches!(
+                classify(sent(), "x", Idempotency::NotIdempotent, attempt, UPLOAD),
+                Verdict::Ambiguous { .. }
+            ));
+            assert!(matches!(
+                classify(answered(500), "x", Idempotency::NotIdempotent, attempt, UPLOAD),
+                Verdict::Ambiguous { .. }
+            ));
         }
-        let early: Duration = (0..200).map(|_| backoff(0)).max().unwrap();
+        // Final answers stay final.
+        assert!(matches!(classify(answered(404), "x", Idempotency::Idempotent, 0, UPLOAD), Verdict::Fail(_)));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 0..40 {
+            assert!(backoff(attempt, INTERACTIVE_MAX_DELAY) <= INTERACTIVE_MAX_DELAY);
+            assert!(backoff(attempt, DEFAULT_MAX_RETRY_DELAY) <= DEFAULT_MAX_RETRY_DELAY);
+        }
+        let early: Duration = (0..200).map(|_| backoff(0, DEFAULT_MAX_RETRY_DELAY)).max().unwrap();
         assert!(early <= BASE_DELAY);
+        // Late attempts spread over the whole window, up to the cap.
+        let late: Duration = (0..400).map(|_| backoff(30, DEFAULT_MAX_RETRY_DELAY)).max().unwrap();
+        assert!(late > DEFAULT_MAX_RETRY_DELAY / 2, "{late:?}");
     }
 }

@@ -102,6 +102,10 @@ pub trait Transport: Send + Sync {
 
     /// Closes every connection, including those other threads are blocked on, and refuses new requests.
     fn interrupt(&self);
+
+    /// Closes every connection, idle or in use (requests blocked on one return at once with a failure),
+    /// and keeps working: later requests open new connections. For suspend and for going offline.
+    fn abandon(&self);
 }
 
 #[cfg(test)]

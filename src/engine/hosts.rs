@@ -67,8 +67,9 @@ pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<Uri> {
     Ok(uri)
 }
 
-/// The upload hosts trusted with the Authorization value when no list is given.
-pub const DEFAULT_UPLOAD_HOSTS: &str = "*.xboxlive.com";
+/// The upload hosts trusted with the Authorization value when no list is given: Xbox Live's, and the
+/// upload host the reference's own sample answer hands out.
+pub const DEFAULT_UPLOAD_HOSTS: &str = "*.xboxlive.com,gameclips.xbox.live";
 
 /// Where block and thumbnail PUTs (and their redirects) may go, carrying the Authorization value: the
 /// metadata host itself, plus hosts matching the configured patterns. A pattern is a host name, or
@@ -211,6 +212,9 @@ mod tests {
         assert!(hosts.allows("https://gameclipsmetadata.xboxlive.com/x"));
         assert!(hosts.allows("https://gameclipstransfer.xboxlive.com/upload/1"));
         assert!(hosts.allows("https://a.b.XboxLive.com:8443/upload/1"));
+        // The reference's own sample answer hands out this one.
+        assert!(hosts.allows("https://gameclips.xbox.live/upload/1"));
+        assert!(!hosts.allows("https://other.xbox.live/upload/1"));
         assert!(!hosts.allows("https://xboxlive.com/upload/1"));
         assert!(!hosts.allows("https://evilxboxlive.com/upload/1"));
         assert!(!hosts.allows("https://xboxlive.com.evil.example/upload/1"));

@@ -1,11 +1,12 @@
 //! The engine: worker threads that take work from the scheduler, do its I/O, and hand the outcome to
 //! the upload or operation it belongs to, which decides what it means. One request, top to bottom:
 //!
-//! 1. `Scheduler::next_work`: the next job in turn names its next piece of work ([`scheduler`]);
+//! 1. `Scheduler::next_work`: the next job in turn names its next piece of work, and its host admits
+//!    it ([`scheduler`], [`crate::host_health`]);
 //! 2. the request is built from it: URL, token, body from the file or the pushed copy ([`uploads`],
 //!    [`operations`]);
 //! 3. it goes out through the [`Transport`], redirects followed within the upload hosts ([`hosts`]);
-//! 4. `retry::classify` turns the outcome into a verdict;
+//! 4. `retry::classify` turns the outcome into a verdict, and the host hears how it went;
 //! 5. `Upload::settle` / `Operation::settle` decide; the engine writes the log line and the journal
 //!    record they return ([`resume`]).
 
@@ -17,9 +18,10 @@ mod scheduler;
 mod tests;
 mod uploads;
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
@@ -28,14 +30,17 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventQueue;
 use crate::handles::HandleTable;
+use crate::host_health::{Change, HostHealth, Signal, Ticket};
 use crate::lifecycle::NextTask;
 use crate::log::{LogLevel, Logger};
 use crate::operation::Operation;
 use crate::status::UploadStatus;
 use crate::transport::{Body, Method, Outcome, Request, Transport};
+use crate::upload::creates::CreateLedger;
 use crate::upload::{PushBudget, Upload};
 
-use scheduler::{Scheduler, Work};
+pub use scheduler::Hold;
+use scheduler::{Admitted, Scheduler, Work};
 
 /// What a handle names: an upload or a clip operation.
 #[derive(Clone)]
@@ -70,6 +75,14 @@ impl Job {
         match self {
             Job::Upload(upload) => upload.auth_renewed(),
             Job::Operation(operation) => operation.auth_renewed(),
+        }
+    }
+
+    /// Ends the back-off it waits out, if any.
+    pub fn retry_now(&self) {
+        match self {
+            Job::Upload(upload) => upload.retry_now(),
+            Job::Operation(operation) => operation.retry_now(),
         }
     }
 
@@ -119,14 +132,43 @@ pub struct Engine {
     pub push_budget: Arc<PushBudget>,
     pub bandwidth: Bandwidth,
     pub log: Logger,
+    /// What this client's initial calls made, for a lost answer's orphans.
+    pub creates: Arc<CreateLedger>,
+    health: Arc<HostHealth>,
     scheduler: Scheduler,
+    /// Bumped whenever requests in flight are abandoned (suspend, offline): a failure of a request
+    /// sent before is the abandonment's doing, not the service's, and is not charged.
+    abandoned: AtomicU64,
+    /// Requests being sent now.
+    in_flight: AtomicUsize,
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn new(count: &'a AtomicUsize) -> InFlight<'a> {
+        count.fetch_add(1, Ordering::AcqRel);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Engine {
     pub fn new(config: Arc<Config>, transport: Box<dyn Transport>, max_bytes_per_second: u64, log: Logger) -> Engine {
+        let health = Arc::new(HostHealth::new(config.max_retry_delay));
         Engine {
             push_budget: Arc::new(PushBudget::new(config.max_buffered_bytes, config.block_size)),
-            scheduler: Scheduler::new(config.journal_dir.is_some()),
+            scheduler: Scheduler::new(config.journal_dir.is_some(), health.clone(), config.metadata_base_url.clone()),
+            health,
+            creates: Arc::default(),
+            abandoned: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
             config,
             transport,
             authorization: RwLock::new(None),
@@ -142,8 +184,8 @@ impl Engine {
             .map(|i| {
                 let engine = self.clone();
                 std::thread::Builder::new().name(format!("gameclips-worker-{i}")).spawn(move || {
-                    while let Some(work) = engine.scheduler.next_work() {
-                        engine.run(work);
+                    while let Some(admitted) = engine.scheduler.next_work() {
+                        engine.run(admitted);
                     }
                 })
             })
@@ -158,13 +200,46 @@ impl Engine {
         self.scheduler.wake();
     }
 
-    /// Paused: no request starts, and a worker makes the journals durable.
-    pub fn set_paused(&self, paused: bool) {
-        self.scheduler.set_paused(paused);
+    /// Sets or lifts one reason for no request to start (a pause also makes the journals durable).
+    pub fn hold(&self, hold: Hold, on: bool) {
+        self.scheduler.hold(hold, on);
     }
 
+    /// Whether any hold is set (statuses show PAUSED).
     pub fn is_paused(&self) -> bool {
         self.scheduler.is_paused()
+    }
+
+    /// Abandons every request in flight: their failures are not charged (see `settle_sent`).
+    fn abandon_in_flight(&self) {
+        self.abandoned.fetch_add(1, Ordering::AcqRel);
+        self.transport.abandon();
+    }
+
+    /// See [`crate::Client::suspend`]. Whether every request in flight returned in time.
+    pub fn suspend(&self, max_wait: Duration) -> bool {
+        let deadline = Instant::now() + max_wait;
+        self.hold(Hold::Suspended, true);
+        self.abandon_in_flight();
+        while self.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let returned = self.in_flight.load(Ordering::Acquire) == 0;
+        self.sync_journals();
+        returned
+    }
+
+    /// Offline: nothing starts and requests in flight are abandoned. Online: everything waiting out a
+    /// back-off goes at once.
+    pub fn set_network_online(&self, online: bool) {
+        if online {
+            self.hold(Hold::Offline, false);
+            self.health.forget_backoff();
+            self.scheduler.retry_all_now();
+        } else {
+            self.hold(Hold::Offline, true);
+            self.abandon_in_flight();
+        }
     }
 
     /// Workers stop taking work, and requests blocked on the network return at once.
@@ -178,11 +253,11 @@ impl Engine {
     }
 
     /// Does one piece of work. A bug in it must not take a worker out of the pool: its job fails instead.
-    fn run(&self, work: Work) {
+    fn run(&self, Admitted { work, ticket }: Admitted) {
         let job = work.job();
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match work {
-            Work::Upload(upload, piece) => self.run_upload(&upload, piece),
-            Work::Operation(operation, step) => self.run_operation(&operation, step),
+            Work::Upload(upload, piece) => self.run_upload(&upload, piece, ticket),
+            Work::Operation(operation, step) => self.run_operation(&operation, step, ticket),
             Work::SyncJournals => self.sync_journals(),
             Work::RemoveJournals(jobs) => self.remove_ended_journals(&jobs),
         }));
@@ -206,11 +281,36 @@ impl Engine {
     #[cfg(test)]
     pub fn run_next(&self) -> bool {
         match self.scheduler.try_next_work() {
-            Some(work) => {
-                self.run(work);
+            Some(admitted) => {
+                self.run(admitted);
                 true
             }
             None => false,
+        }
+    }
+
+    /// Marks the start of a request: counted in flight until the mark is dropped, and remembered for
+    /// [`Engine::was_abandoned`].
+    fn start_request(&self) -> (InFlight<'_>, u64) {
+        (InFlight::new(&self.in_flight), self.abandoned.load(Ordering::Acquire))
+    }
+
+    /// Whether requests started at mark `since` were abandoned, or the client is now suspended or
+    /// offline: a failure then says nothing about the service, and is not charged.
+    fn was_abandoned(&self, since: u64) -> bool {
+        self.abandoned.load(Ordering::Acquire) != since
+            || self.scheduler.is_held(Hold::Suspended)
+            || self.scheduler.is_held(Hold::Offline)
+    }
+
+    /// Tells the request's host how it went; a host that works again releases every job waiting out
+    /// a back-off.
+    fn report_to_host(&self, ticket: Option<Ticket>, signal: Signal) {
+        if let Some(ticket) = ticket {
+            if ticket.report(signal, Instant::now()) == Change::Recovered {
+                self.log.log(LogLevel::Info, || "the service answers again; every upload goes on".to_string());
+                self.scheduler.retry_all_now();
+            }
         }
     }
 

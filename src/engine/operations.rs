@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use super::hosts::same_origin;
 use super::Engine;
 use crate::error::{Error, ErrorKind};
+use crate::host_health::{Signal, Ticket};
 use crate::operation::{Operation, OperationKind, Step};
 use crate::protocol::GameClipUri;
-use crate::retry::{classify, Verdict};
+use crate::retry::{classify, Persistence, Verdict};
 use crate::transport::{Body, Outcome, Request};
 
 /// Why a download attempt stopped short.
@@ -30,13 +31,27 @@ fn partial_path(destination: &Path) -> PathBuf {
 
 impl Engine {
     /// One step of an operation, from request to decision.
-    pub(super) fn run_operation(&self, operation: &Operation, step: Step) {
-        let verdict = match self.current_authorization() {
-            None => Some(Verdict::NeedsAuth { status: 0 }),
+    pub(super) fn run_operation(&self, operation: &Operation, step: Step, ticket: Option<Ticket>) {
+        let (_in_flight, mark) = self.start_request();
+        let sent = match self.current_authorization() {
+            None => Some((Verdict::NeedsAuth { status: 0 }, Signal::Unknown)),
             Some(authorization) => self.send_step(operation, &step, &authorization),
         };
-        match verdict {
-            Some(verdict) => {
+        match sent {
+            Some((Verdict::Retry { .. } | Verdict::Ambiguous { .. }, _)) if self.was_abandoned(mark) => {
+                // Suspend or offline cut it short; a view that may have counted is not sent again.
+                if operation.idempotency() == crate::retry::Idempotency::Idempotent {
+                    operation.put_back();
+                } else {
+                    let error = Error::new(
+                        ErrorKind::Network,
+                        "the request was abandoned (suspend or offline) and may have reached the service",
+                    );
+                    operation.settle(step, Verdict::Fail(error), &self.events);
+                }
+            }
+            Some((verdict, signal)) => {
+                self.report_to_host(ticket, signal);
                 let settled = operation.settle(step, verdict, &self.events);
                 if let Some((level, message)) = settled.log {
                     self.log.log(level, || message);
@@ -50,9 +65,10 @@ impl Engine {
         }
     }
 
-    /// Sends the step's request and classifies its outcome; `None` when the step was abandoned (the
-    /// client is stopping, or the download was cancelled while it ran).
-    fn send_step(&self, operation: &Operation, step: &Step, authorization: &str) -> Option<Verdict> {
+    /// Sends the step's request and classifies its outcome, with what it says about the host; `None`
+    /// when the step was abandoned (the client is stopping, or the download was cancelled while it ran).
+    fn send_step(&self, operation: &Operation, step: &Step, authorization: &str) -> Option<(Verdict, Signal)> {
+        let local = |error| Some((Verdict::Fail(error), Signal::Unknown));
         let base = &self.config.metadata_base_url;
         let outcome = match (&operation.kind, step) {
             (OperationKind::Call { method, path, body, .. }, _) => {
@@ -73,17 +89,20 @@ impl Engine {
                         Ok(()) => Outcome::status(200),
                         Err(e) => {
                             let message = format!("cannot move the download to {}: {e}", destination.display());
-                            return Some(Verdict::Fail(Error::new(ErrorKind::Io, message)));
+                            return local(Error::new(ErrorKind::Io, message));
                         }
                     },
                     Ok(false) => return None,
-                    Err(Setback::Disk(error)) => return Some(Verdict::Fail(error)),
+                    Err(Setback::Disk(error)) => return local(error),
                     Err(Setback::Outcome(outcome)) => outcome,
                 }
             }
             (OperationKind::Download { .. }, Step::Call) => unreachable!("a download has no call step"),
         };
-        Some(classify(outcome, operation.what(step), operation.idempotency(), operation.attempt()))
+        let signal = Signal::of(&outcome);
+        let verdict =
+            classify(outcome, operation.what(step), operation.idempotency(), operation.attempt(), Persistence::Bounded);
+        Some((verdict, signal))
     }
 
     /// One attempt at the file: appends to `part` from where it ends. `Ok(false)`: abandoned

@@ -138,7 +138,9 @@ impl Engine {
             let config = self.config.clone();
             let (handle, job) = self
                 .handles
-                .insert_with(|handle| Job::Upload(Arc::new(Upload::resume(handle, resumed, config))))
+                .insert_with(|handle| {
+                    Job::Upload(Arc::new(Upload::resume(handle, resumed, config, self.creates.clone())))
+                })
                 .ok_or_else(|| Error::new(ErrorKind::Internal, "too many handles in use"))?;
             self.log.log(LogLevel::Info, || format!("upload {handle:#x} resumed from {}", path.display()));
             self.schedule(job);

@@ -1,7 +1,8 @@
 //! Which work a free worker takes next. Uploads and operations take turns (round-robin, so many share
-//! the pool fairly); each says whether it has a request to send now, later, or never again. Journal
+//! the pool fairly); each says whether it has a request to send now, later, or never again, and the
+//! request's host must admit it ([`HostHealth`]: one probe at a time to a failing host). Journal
 //! upkeep (sync on pause, removal of ended jobs' journals) is work too. The game's threads come here
-//! only to add a job or to wake the workers.
+//! only to add a job, to hold or release the workers, or to wake them.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,7 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 
 use super::Job;
+use crate::host_health::{Asker, HostHealth, Ticket};
 use crate::lifecycle::NextTask;
 use crate::operation::{Operation, Step};
 use crate::upload::{Piece, Upload};
@@ -24,7 +26,48 @@ pub enum Work {
     RemoveJournals(Vec<Job>),
 }
 
+/// Work a worker may do now: with its host's leave when it sends a request.
+pub struct Admitted {
+    pub work: Work,
+    pub ticket: Option<Ticket>,
+}
+
+/// Why no request starts: each holds the workers on its own, and all must be lifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// The title's `clips_pause`.
+    Paused,
+    /// `clips_suspend`, until `clips_resume`.
+    Suspended,
+    /// The platform says the network is down.
+    Offline,
+}
+
+impl Hold {
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
 impl Work {
+    /// Where this work's request goes, and who asks; `None` for journal upkeep.
+    fn target(&self, metadata_base_url: &str) -> Option<(String, Asker)> {
+        match self {
+            Work::Upload(upload, piece) => Some((upload.url_of(piece, metadata_base_url), Asker::Upload)),
+            Work::Operation(operation, step) => Some((operation.url_of(step, metadata_base_url), Asker::Interactive)),
+            Work::SyncJournals | Work::RemoveJournals(_) => None,
+        }
+    }
+
+    /// Work taken that its host does not admit now: back to its job, nothing charged.
+    fn put_back(self) {
+        match self {
+            Work::Upload(upload, piece) => upload.put_back(piece),
+            Work::Operation(operation, _) => operation.put_back(),
+            Work::SyncJournals | Work::RemoveJournals(_) => {}
+        }
+    }
+
     /// The upload or operation this work is for.
     pub fn job(&self) -> Option<Job> {
         match self {
@@ -38,7 +81,8 @@ impl Work {
 struct Schedule {
     /// Uploads and operations with work left, in turn order.
     ring: VecDeque<Job>,
-    paused: bool,
+    /// `Hold` bits: while any is set, no request starts.
+    holds: u8,
     /// A pause asked for the journals to be made durable.
     sync_requested: bool,
     /// Jobs that ended, whose journals the next free worker removes.
@@ -51,24 +95,28 @@ pub struct Scheduler {
     work_available: Condvar,
     /// Whether ended jobs have journals to remove (a journal dir is set).
     journaling: bool,
-    /// Copies of `Schedule.paused` and `.stopping`, read without the schedule lock: `clips_poll` asks
+    health: Arc<HostHealth>,
+    metadata_base_url: String,
+    /// Copies of "any hold" and `Schedule.stopping`, read without the schedule lock: `clips_poll` asks
     /// on the game thread, and must not wait for workers busy with the schedule.
     paused: AtomicBool,
     stopping: AtomicBool,
 }
 
 impl Scheduler {
-    pub fn new(journaling: bool) -> Scheduler {
+    pub fn new(journaling: bool, health: Arc<HostHealth>, metadata_base_url: String) -> Scheduler {
         Scheduler {
             schedule: Mutex::new(Schedule {
                 ring: VecDeque::new(),
-                paused: false,
+                holds: 0,
                 sync_requested: false,
                 ended: Vec::new(),
                 stopping: false,
             }),
             work_available: Condvar::new(),
             journaling,
+            health,
+            metadata_base_url,
             paused: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
         }
@@ -86,18 +134,36 @@ impl Scheduler {
         self.work_available.notify_all();
     }
 
-    /// Paused: no request starts, and a worker makes the journals durable.
-    pub fn set_paused(&self, paused: bool) {
+    /// Sets or lifts one hold. While any is set no request starts; a pause also has a worker make the
+    /// journals durable.
+    pub fn hold(&self, hold: Hold, on: bool) {
         let mut schedule = self.schedule.lock();
-        schedule.paused = paused;
-        self.paused.store(paused, Ordering::Release);
-        schedule.sync_requested |= paused && self.journaling;
+        if on {
+            schedule.holds |= hold.bit();
+        } else {
+            schedule.holds &= !hold.bit();
+        }
+        self.paused.store(schedule.holds != 0, Ordering::Release);
+        schedule.sync_requested |= on && hold == Hold::Paused && self.journaling;
         drop(schedule);
         self.work_available.notify_all();
     }
 
+    /// Whether any hold is set.
     pub fn is_paused(&self) -> bool {
         self.paused.load(Ordering::Acquire)
+    }
+
+    pub fn is_held(&self, hold: Hold) -> bool {
+        self.schedule.lock().holds & hold.bit() != 0
+    }
+
+    /// Every job that waits out a back-off may go now.
+    pub fn retry_all_now(&self) {
+        for job in self.schedule.lock().ring.iter() {
+            job.retry_now();
+        }
+        self.work_available.notify_all();
     }
 
     /// Workers stop taking work.
@@ -112,7 +178,7 @@ impl Scheduler {
     }
 
     /// The next work, waiting for some; `None` once stopping.
-    pub fn next_work(&self) -> Option<Work> {
+    pub fn next_work(&self) -> Option<Admitted> {
         let mut schedule = self.schedule.lock();
         loop {
             let wake_at = match self.take(&mut schedule, Instant::now()) {
@@ -130,36 +196,49 @@ impl Scheduler {
 
     /// The work there is now, without waiting (for tests that step the engine by hand).
     #[cfg(test)]
-    pub fn try_next_work(&self) -> Option<Work> {
+    pub fn try_next_work(&self) -> Option<Admitted> {
         self.take(&mut self.schedule.lock(), Instant::now()).ok().flatten()
     }
 
     /// `Ok`: work, or `None` when stopping. `Err`: nothing now; the earliest time something may be due.
-    fn take(&self, schedule: &mut Schedule, now: Instant) -> Result<Option<Work>, Option<Instant>> {
+    fn take(&self, schedule: &mut Schedule, now: Instant) -> Result<Option<Admitted>, Option<Instant>> {
+        let upkeep = |work| Ok(Some(Admitted { work, ticket: None }));
         if schedule.stopping {
             return Ok(None);
         }
         if std::mem::take(&mut schedule.sync_requested) {
-            return Ok(Some(Work::SyncJournals));
+            return upkeep(Work::SyncJournals);
         }
         // Before any request: a journal left behind by an ended upload would resume it after a crash.
         if !schedule.ended.is_empty() {
-            return Ok(Some(Work::RemoveJournals(std::mem::take(&mut schedule.ended))));
+            return upkeep(Work::RemoveJournals(std::mem::take(&mut schedule.ended)));
         }
         let mut wake_at: Option<Instant> = None;
-        if !schedule.paused {
+        let mut wait_until = |at: Option<Instant>| {
+            wake_at = match (wake_at, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        };
+        if schedule.holds == 0 {
             for _ in 0..schedule.ring.len() {
                 let job = schedule.ring.pop_front().expect("ring length was checked");
                 match job.next_work(now) {
                     NextTask::Run(work) => {
                         schedule.ring.push_back(job);
-                        return Ok(Some(work));
+                        let Some((url, asker)) = work.target(&self.metadata_base_url) else {
+                            return upkeep(work);
+                        };
+                        match self.health.admit(&url, asker, now) {
+                            Ok(ticket) => return Ok(Some(Admitted { work, ticket: Some(ticket) })),
+                            Err(at) => {
+                                work.put_back();
+                                wait_until(at);
+                            }
+                        }
                     }
                     NextTask::Wait(at) => {
-                        wake_at = match (wake_at, at) {
-                            (Some(a), Some(b)) => Some(a.min(b)),
-                            (a, b) => a.or(b),
-                        };
+                        wait_until(at);
                         schedule.ring.push_back(job);
                     }
                     NextTask::Finished if self.journaling => schedule.ended.push(job),
@@ -168,7 +247,7 @@ impl Scheduler {
             }
         }
         if !schedule.ended.is_empty() {
-            return Ok(Some(Work::RemoveJournals(std::mem::take(&mut schedule.ended))));
+            return upkeep(Work::RemoveJournals(std::mem::take(&mut schedule.ended)));
         }
         Err(wake_at)
     }

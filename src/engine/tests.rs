@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Engine, Job};
+use super::{Engine, Hold, Job};
 use crate::config::Config;
 use crate::log::Logger;
 use crate::protocol::InitialUploadRequest;
@@ -27,6 +27,9 @@ impl Transport for Shared {
     }
     fn interrupt(&self) {
         self.0.interrupt()
+    }
+    fn abandon(&self) {
+        self.0.abandon()
     }
 }
 
@@ -55,6 +58,7 @@ fn push_upload(engine: &Engine, size: u64) -> Arc<Upload> {
                 request(),
                 vec![],
                 config,
+                engine.creates.clone(),
             )))
         })
         .unwrap();
@@ -153,12 +157,12 @@ fn a_redirect_to_a_foreign_host_is_not_followed() {
 fn paused_the_engine_sends_nothing_and_resumed_it_goes_on() {
     let (engine, fake) = engine(|sent| created(sent).unwrap_or_else(|| Outcome::status(201)));
     let upload = push_upload(&engine, 10);
-    engine.set_paused(true);
+    engine.hold(Hold::Paused, true);
     // The pause asks for the journals to be synced (none here); no request goes out.
     run_all(&engine);
     assert!(fake.sent().is_empty());
     assert_eq!(upload.status(true, Instant::now()).state, UploadState::Paused);
-    engine.set_paused(false);
+    engine.hold(Hold::Paused, false);
     run_all(&engine);
     assert_eq!(fake.sent().len(), 2);
     assert_eq!((status(&upload).state, status(&upload).retries), (UploadState::Completed, 0));
@@ -196,4 +200,72 @@ fn a_401_parks_the_upload_and_the_same_block_goes_again_with_the_new_token() {
     let lines = fake.lines();
     assert_eq!(lines[1], lines[2], "block 0 again");
     assert_eq!(status(&upload).state, UploadState::Completed);
+}
+
+/// Steps the engine once something is due, waiting up to `within`; whether it did.
+fn run_when_due(engine: &Engine, within: std::time::Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if engine.run_next() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    false
+}
+
+#[test]
+fn a_failing_host_gets_one_probe_at_a_time_and_every_block_goes_once_it_answers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let failing = Arc::new(AtomicBool::new(true));
+    let outage = failing.clone();
+    let (engine, fake) = engine(move |sent| {
+        created(sent).unwrap_or_else(|| Outcome::status(if outage.load(Ordering::SeqCst) { 503 } else { 201 }))
+    });
+    let upload = push_upload(&engine, 10 * u64::from(BLOCK));
+    assert!(engine.run_next() && engine.run_next(), "the create, then block 0 (503)");
+    // The host is failing: nothing else goes until the back-off has passed, then one probe at a time.
+    for probe in 0..3 {
+        assert!(!engine.run_next(), "probe {probe}: nothing is due at once");
+        assert!(run_when_due(&engine, std::time::Duration::from_secs(5)));
+        assert_eq!(fake.sent().len(), 3 + probe, "one request per back-off window");
+    }
+    assert_eq!(status(&upload).state, UploadState::Retrying);
+    assert_eq!(status(&upload).retries, 4);
+    failing.store(false, Ordering::SeqCst);
+    assert!(run_when_due(&engine, std::time::Duration::from_secs(10)), "the probe that finds the host working");
+    // Every worker goes at once: the other nine blocks are due now, not after a back-off.
+    assert_eq!(run_all(&engine), 9);
+    assert_eq!(status(&upload).state, UploadState::Completed);
+    let blocks: Vec<_> = fake.lines().into_iter().filter(|l| l.starts_with("PUT")).collect();
+    assert_eq!(blocks.len(), 5 + 9, "block 0 five times (four failed), the rest once");
+}
+
+#[test]
+fn a_retry_after_holds_the_host_for_every_upload() {
+    let mut first = true;
+    let (engine, fake) = engine(move |sent| {
+        created(sent).unwrap_or_else(|| {
+            if std::mem::take(&mut first) {
+                return Outcome::Answered {
+                    status: 503,
+                    body: vec![],
+                    retry_after: Some(std::time::Duration::from_millis(400)),
+                    location: None,
+                };
+            }
+            Outcome::status(201)
+        })
+    });
+    let one = push_upload(&engine, u64::from(BLOCK));
+    let other = push_upload(&engine, u64::from(BLOCK));
+    let began = Instant::now();
+    run_all(&engine);
+    // Both created; one block answered 503 with Retry-After: neither upload sends a block before it ends.
+    let sent_before = fake.sent().len();
+    assert_eq!(sent_before, 3);
+    assert!(run_when_due(&engine, std::time::Duration::from_secs(5)));
+    assert!(began.elapsed() >= std::time::Duration::from_millis(400), "{:?}", began.elapsed());
+    run_all(&engine);
+    assert_eq!((status(&one).state, status(&other).state), (UploadState::Completed, UploadState::Completed));
 }

@@ -1,5 +1,5 @@
-//! The requests of an upload: the initial call, the checks after an ambiguous create or a restart,
-//! blocks and thumbnails. Each is built from the piece the upload handed out, sent, classified, and
+//! The requests of an upload: the initial call, the check after a restart, blocks and thumbnails, the
+//! commit check when no 201 came, and the removal of what a lost answer left behind. Each is built from the piece the upload handed out, sent, classified, and
 //! handed back to [`Upload::settle`].
 
 use std::fs::File;
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::hosts::{not_an_upload_host, resolve_location};
 use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
+use crate::host_health::{Signal, Ticket};
 use crate::log::LogLevel;
 use crate::protocol::{image_media_type, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
 use crate::retry::{classify, Verdict};
@@ -41,24 +42,32 @@ fn read_thumbnail(thumbnail: &ThumbnailPiece) -> Result<(Vec<u8>, &'static str)>
 
 impl Engine {
     /// One piece of an upload, from request to decision.
-    pub(super) fn run_upload(&self, upload: &Upload, piece: Piece) {
-        let Some(verdict) = self.send_piece(upload, &piece) else {
+    pub(super) fn run_upload(&self, upload: &Upload, piece: Piece, ticket: Option<Ticket>) {
+        let (_in_flight, mark) = self.start_request();
+        let Some((verdict, signal)) = self.send_piece(upload, &piece) else {
             // Paused (or stopping) before it was sent: not a failure; it goes out on resume.
             return upload.put_back(piece);
         };
+        if self.was_abandoned(mark) && matches!(verdict, Verdict::Retry { .. } | Verdict::Ambiguous { .. }) {
+            // Suspend or offline cut it short: not the service's failure, and not charged.
+            return upload.abandon(piece, matches!(verdict, Verdict::Ambiguous { .. }));
+        }
+        self.report_to_host(ticket, signal);
         let settled = upload.settle(piece, verdict, &self.events);
         self.apply(upload, settled);
     }
 
-    /// Sends the piece's request and classifies its outcome; `None` when it was not sent. Local
-    /// failures (the clip file, a thumbnail image) come back as final verdicts.
-    fn send_piece(&self, upload: &Upload, piece: &Piece) -> Option<Verdict> {
+    /// Sends the piece's request and classifies its outcome, with what it says about the host; `None`
+    /// when it was not sent. Local failures (the clip file, a thumbnail image) come back as final
+    /// verdicts.
+    fn send_piece(&self, upload: &Upload, piece: &Piece) -> Option<(Verdict, Signal)> {
+        let local = |error| Some((Verdict::Fail(error), Signal::Unknown));
         let prepared = match piece {
             Piece::Create | Piece::CheckResumed => self.prepare_clip_file(upload),
-            Piece::VerifyCreate | Piece::Block(_) | Piece::Thumbnail(_) => Ok(()),
+            _ => Ok(()),
         };
         if let Err(error) = prepared {
-            return Some(Verdict::Fail(error));
+            return local(error);
         }
         if let Piece::Block(block) = piece {
             if !self.throttle(block.len) {
@@ -66,7 +75,7 @@ impl Engine {
             }
         }
         let Some(authorization) = self.current_authorization() else {
-            return Some(Verdict::NeedsAuth { status: 0 });
+            return Some((Verdict::NeedsAuth { status: 0 }, Signal::Unknown));
         };
         let base = &self.config.metadata_base_url;
         let scid = &upload.scid;
@@ -81,11 +90,15 @@ impl Engine {
                     body: Body::Json(&body),
                 })
             }
-            Piece::VerifyCreate => {
-                self.get(&format!("{base}/users/me/scids/{scid}/clips?maxItems=100"), &authorization)
-            }
-            Piece::CheckResumed => {
-                let clip_id = upload.clip_id().expect("a resumed upload checks the clip it created");
+            Piece::FindOrphans => self.get(&format!("{base}/users/me/scids/{scid}/clips?maxItems=100"), &authorization),
+            Piece::RemoveOrphan(clip_id) => self.send(Request {
+                method: Method::Delete,
+                url: &format!("{base}/users/me/scids/{scid}/clips/{clip_id}"),
+                authorization: Some(&authorization),
+                body: Body::Empty,
+            }),
+            Piece::CheckResumed | Piece::ConfirmCommit => {
+                let clip_id = upload.clip_id().expect("a created clip is checked");
                 self.get(&format!("{base}/users/me/scids/{scid}/clips/{clip_id}"), &authorization)
             }
             Piece::Block(block) => match block_body(block) {
@@ -93,16 +106,17 @@ impl Engine {
                     let url = block.clip.response.block_url(&block.clip.upload_id, block.num);
                     self.send_upload(&url, &authorization, body)
                 }
-                Err(error) => return Some(Verdict::Fail(error)),
+                Err(error) => return local(error),
             },
             Piece::Thumbnail(thumbnail) => match read_thumbnail(thumbnail) {
                 Ok((image, media_type)) => {
                     self.send_upload(&thumbnail.url, &authorization, Body::Image(&image, media_type))
                 }
-                Err(error) => return Some(Verdict::Fail(error)),
+                Err(error) => return local(error),
             },
         };
-        Some(classify(outcome, &piece.what(), piece.idempotency(), upload.attempt()))
+        let signal = Signal::of(&outcome);
+        Some((classify(outcome, &piece.what(), piece.idempotency(), upload.attempt(), upload.persistence()), signal))
     }
 
     /// The initial call's body: the request with the layout's size and block count.
@@ -111,7 +125,7 @@ impl Engine {
         let mut request = upload.request.clone();
         request.file_size = layout.file_size as u32;
         request.expected_blocks = layout.blocks;
-        serde_json::to_vec(&request).expect("the request serializes")
+        request.to_wire()
     }
 
     /// File mode: opens the clip file the first time (a new upload takes its layout from it; a resumed

@@ -36,6 +36,10 @@ impl ClipsClientOptions {
             log_user: std::ptr::null_mut(),
             log_level: CLIPS_LOG_WARN,
             upload_hosts: std::ptr::null(),
+            transport: std::ptr::null(),
+            threads: std::ptr::null(),
+            max_retry_delay_ms: 0,
+            give_up_after_ms: 0,
         }
     }
 }
@@ -81,7 +85,11 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
     if o.log_level > CLIPS_LOG_TRACE {
         return Err(Error::invalid(format!("log_level {} is not a CLIPS_LOG_* value", o.log_level)));
     }
+    if !o.transport.is_null() || !o.threads.is_null() {
+        return Err(Error::invalid("transport and threads are not supported by this build: leave them NULL"));
+    }
     let text = |ptr, name| c_str!(ptr, name);
+    let millis = |ms: u32| Duration::from_millis(u64::from(ms));
     Ok(ClientOptions {
         metadata_base_url: text(o.metadata_base_url, "metadata_base_url")?
             .map_or(defaults.metadata_base_url, str::to_string),
@@ -98,6 +106,12 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
         upload_hosts: text(o.upload_hosts, "upload_hosts")?.map_or(defaults.upload_hosts, str::to_string),
         log: log_sink(o.log_fn, o.log_user),
         log_level: o.log_level,
+        max_retry_delay: if o.max_retry_delay_ms == 0 {
+            defaults.max_retry_delay
+        } else {
+            millis(o.max_retry_delay_ms)
+        },
+        give_up_after: (o.give_up_after_ms != 0).then(|| millis(o.give_up_after_ms)),
     })
 }
 
@@ -163,6 +177,33 @@ pub unsafe extern "C" fn clips_pause(c: *mut ClipsClient) -> ClipsResult {
 pub unsafe extern "C" fn clips_resume(c: *mut ClipsClient) -> ClipsResult {
     guard("clips_resume", || {
         registry::lookup(c)?.resume();
+        Ok(CLIPS_OK)
+    })
+}
+
+/// The title is being suspended (console PLM, mobile background). Returns within `max_ms`: requests
+/// in flight are abandoned without charging any retry, pooled connections are closed, the journals are
+/// made durable, and nothing is sent until clips_resume. Uploads show CLIPS_STATE_PAUSED.
+#[no_mangle]
+pub unsafe extern "C" fn clips_suspend(c: *mut ClipsClient, max_ms: u32) -> ClipsResult {
+    guard("clips_suspend", || {
+        registry::lookup(c)?.suspend(Duration::from_millis(u64::from(max_ms)));
+        Ok(CLIPS_OK)
+    })
+}
+
+/// What the platform says about the network: CLIPS_NETWORK_OFFLINE (nothing is sent and no retry is
+/// spent; uploads show CLIPS_STATE_PAUSED) or CLIPS_NETWORK_ONLINE (uploads waiting out a back-off go
+/// at once).
+#[no_mangle]
+pub unsafe extern "C" fn clips_set_network_status(c: *mut ClipsClient, status: u32) -> ClipsResult {
+    guard("clips_set_network_status", || {
+        let online = match status {
+            CLIPS_NETWORK_OFFLINE => false,
+            CLIPS_NETWORK_ONLINE => true,
+            other => return Err(Error::invalid(format!("status {other} is not a CLIPS_NETWORK_* value"))),
+        };
+        registry::lookup(c)?.set_network_online(online);
         Ok(CLIPS_OK)
     })
 }

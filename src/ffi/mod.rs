@@ -28,7 +28,8 @@ unsafe impl Versioned for ClipsClientOptions {
     fn fields() -> Vec<(&'static str, usize, usize)> {
         fields!(ClipsClientOptions; struct_size, metadata_base_url, service_version, worker_threads, block_size,
             max_buffered_bytes, max_bytes_per_second, request_timeout_ms, shutdown_timeout_ms, journal_dir,
-            ca_bundle_path, flags, log_fn, log_user, log_level, upload_hosts)
+            ca_bundle_path, flags, log_fn, log_user, log_level, upload_hosts, transport, threads, max_retry_delay_ms,
+            give_up_after_ms)
     }
 }
 

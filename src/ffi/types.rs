@@ -111,6 +111,12 @@ pub const CLIPS_CLIP_STATE_ERROR: u32 = 12;
 
 /// The largest block `clips_push_block` takes, and the largest `block_size`.
 pub const CLIPS_MAX_BLOCK_SIZE: u32 = 2 * 1024 * 1024;
+/// The block size when `block_size` is 0: "no larger than 2 MB" read strictly, which a service that
+/// means 2 MiB takes too.
+pub const CLIPS_DEFAULT_BLOCK_SIZE: u32 = 2_000_000;
+/// `clips_set_network_status`.
+pub const CLIPS_NETWORK_OFFLINE: u32 = 0;
+pub const CLIPS_NETWORK_ONLINE: u32 = 1;
 pub const CLIPS_MAX_CAPTION_CHARS: u32 = 250;
 pub const CLIPS_MAX_TITLE_DATA_BYTES: u32 = 10240;
 /// `ClipsClipInfo.game_clip_id` holds ids up to 63 bytes and their NUL.
@@ -131,7 +137,7 @@ pub struct ClipsClientOptions {
     /// 0: 12 (the contract said 4, which cannot fill an uplink when one connection gets a fifth of it;
     /// see README, Benchmarks). Each worker is one connection; operations share them.
     pub worker_threads: u32,
-    /// 0: 2 MiB; must be 1 KiB..2 MiB.
+    /// 0: CLIPS_DEFAULT_BLOCK_SIZE (2,000,000); must be 1 KiB..CLIPS_MAX_BLOCK_SIZE (2 MiB).
     pub block_size: u32,
     /// Push-mode copy budget across all uploads; 0: 16 MiB.
     pub max_buffered_bytes: u64,
@@ -156,9 +162,19 @@ pub struct ClipsClientOptions {
     pub log_level: u32,
     /// Hosts besides the metadata host that uploads may send the Authorization value to (the service
     /// hands out upload URIs; redirects are followed only to these): comma-separated host names or
-    /// `*.domain` wildcards, each with an optional `:port`. NULL: "*.xboxlive.com". "": the metadata
-    /// host only. An upload URI or redirect elsewhere fails the upload with CLIPS_E_HTTP.
+    /// `*.domain` wildcards, each with an optional `:port`. NULL: "*.xboxlive.com,gameclips.xbox.live".
+    /// "": the metadata host only. An upload URI or redirect elsewhere fails the upload with CLIPS_E_HTTP.
     pub upload_hosts: *const c_char,
+    /// Reserved for the title's own HTTP transport (see "Platform integration"); not in this build yet:
+    /// must be NULL.
+    pub transport: *const c_void,
+    /// Reserved for thread options (see "Platform integration"); not in this build yet: must be NULL.
+    pub threads: *const c_void,
+    /// The longest back-off between an upload's attempts through transient failures (network errors,
+    /// 408, 429, 5xx), which never fail an upload by count; 0: 120000.
+    pub max_retry_delay_ms: u32,
+    /// An upload failing this long without progress fails (the last failure is its error); 0: never.
+    pub give_up_after_ms: u32,
 }
 
 #[repr(C)]

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub const MAX_BLOCK_SIZE: u32 = 2 * 1024 * 1024;
+/// "No larger than 2 MB", read strictly: a service that means 2 MiB takes it too.
+pub const DEFAULT_BLOCK_SIZE: u32 = 2_000_000;
 pub const MIN_BLOCK_SIZE: u32 = 1024;
 /// `fileSize` is a u32 on the wire.
 pub const MAX_FILE_SIZE: u64 = u32::MAX as u64;
@@ -277,6 +279,15 @@ pub fn describe_error_body(body: &[u8]) -> String {
 }
 
 impl InitialUploadRequest {
+    /// The initial call's body. The clip name goes under both names the reference uses for it
+    /// (`greatestMomentId`, and `clipNameStringId` in its only sample request): a service built from
+    /// either page reads one of them.
+    pub fn to_wire(&self) -> Vec<u8> {
+        let mut body = serde_json::to_value(self).expect("the request serializes");
+        body["clipNameStringId"] = serde_json::Value::String(self.greatest_moment_id.clone());
+        serde_json::to_vec(&body).expect("the request serializes")
+    }
+
     /// Whether `clip` looks like the clip this request would create: the pending clip an ambiguous
     /// create may have left. (dateRecorded carries milliseconds when the library sets it.)
     pub fn matches(&self, clip: &GameClip) -> bool {

@@ -100,4 +100,6 @@ impl Transport for FakeTransport {
     fn interrupt(&self) {
         self.interrupted.store(true, Ordering::Release);
     }
+
+    fn abandon(&self) {}
 }

@@ -29,6 +29,7 @@
 
 mod blocks;
 mod clip_file;
+pub mod creates;
 mod push_budget;
 mod resumed;
 #[cfg(test)]
@@ -37,7 +38,7 @@ mod tests;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -49,12 +50,13 @@ use crate::journal::{FileIdentity, Journal, Record};
 use crate::lifecycle::{Gate, Lifecycle, NextTask};
 use crate::log::LogLevel;
 use crate::protocol::{ClipPage, GameClip, InitialUploadRequest, InitialUploadResponse};
-use crate::retry::{backoff, Idempotency, Verdict};
+use crate::retry::{backoff, Idempotency, Persistence, Verdict};
 use crate::status::{End, Published, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
 use crate::status_board::StatusBoard;
 
 use blocks::BlockSet;
 pub use clip_file::{Layout, OpenedFile};
+use creates::{siblings_key, CreateLedger, CreateOutcome};
 pub use push_budget::{PushBudget, PushedBlock};
 pub use resumed::Resumed;
 
@@ -106,10 +108,14 @@ pub struct CreatedClip {
 pub enum Piece {
     /// The initial call.
     Create,
-    /// After an ambiguous create: does the service show a clip made by it?
-    VerifyCreate,
     /// A resumed upload: the clip file checked (file mode), and how far the service got.
     CheckResumed,
+    /// Every block acknowledged but no 201 seen: does the service hold the clip?
+    ConfirmCommit,
+    /// After an initial call whose answer was lost: the pending clips, to find what it left behind.
+    FindOrphans,
+    /// Removes one clip an earlier initial call of this client left behind.
+    RemoveOrphan(String),
     Block(BlockPiece),
     Thumbnail(ThumbnailPiece),
 }
@@ -135,8 +141,10 @@ impl Piece {
     pub fn what(&self) -> String {
         match self {
             Piece::Create => "creating the clip".into(),
-            Piece::VerifyCreate => "checking whether an earlier create reached the service".into(),
             Piece::CheckResumed => "checking the resumed clip".into(),
+            Piece::ConfirmCommit => "asking whether the service holds the clip".into(),
+            Piece::FindOrphans => "looking for clips a lost answer left behind".into(),
+            Piece::RemoveOrphan(id) => format!("removing clip {id}, left behind by a lost answer"),
             Piece::Block(block) => format!("sending block {}", block.num),
             Piece::Thumbnail(thumbnail) => format!("sending the {} thumbnail", thumbnail.kind.name()),
         }
@@ -151,23 +159,19 @@ impl Piece {
     }
 }
 
-/// The requests that come before any block.
+/// The requests that come before any block, and after the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Create,
-    VerifyCreate,
     CheckResumed,
+    ConfirmCommit,
+    FindOrphans,
+    RemoveOrphans,
 }
 
-impl Step {
-    fn piece(self) -> Piece {
-        match self {
-            Step::Create => Piece::Create,
-            Step::VerifyCreate => Piece::VerifyCreate,
-            Step::CheckResumed => Piece::CheckResumed,
-        }
-    }
-}
+/// How often a clip whose blocks were all acknowledged without a 201 is looked at before the upload
+/// fails: the service may still be joining the blocks.
+const MAX_COMMIT_CHECKS: u32 = 8;
 
 /// Where a running upload is (how it ended is the lifecycle's `end`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,15 +225,24 @@ struct Inner {
     blocks: Option<BlockSet>,
     file: Option<Arc<OpenedFile>>,
     clip: Option<Arc<CreatedClip>>,
-    /// The service said 201: it has the whole clip.
+    /// The service said 201 (or showed the clip past PendingUpload): it has the whole clip.
     committed: bool,
+    /// Times the service still showed PendingUpload after every block was acknowledged.
+    commit_checks: u32,
     thumbnails: Vec<PendingThumbnail>,
+    /// Clips a lost answer left behind, found and still to be removed.
+    orphans: Vec<String>,
+    /// How many possible orphans the search in progress settles.
+    orphans_looked_for: u32,
 }
 
 impl Inner {
     fn published(&self) -> Published {
         let working = match self.phase {
-            Phase::Ready(_) | Phase::Awaiting(_) => UploadState::Creating,
+            Phase::Ready(Step::Create | Step::CheckResumed) | Phase::Awaiting(Step::Create | Step::CheckResumed) => {
+                UploadState::Creating
+            }
+            Phase::Ready(_) | Phase::Awaiting(_) => UploadState::Uploading,
             Phase::Uploading
                 if self.blocks.as_ref().map_or(true, BlockSet::is_idle)
                     && self.thumbnails.iter().all(|t| t.state == ThumbnailState::Sent) =>
@@ -268,7 +281,11 @@ impl Inner {
                     }
                 }
             }
-            Piece::Create | Piece::VerifyCreate | Piece::CheckResumed => {
+            Piece::RemoveOrphan(id) => {
+                self.orphans.push(id.clone());
+                self.phase = Phase::Ready(Step::RemoveOrphans);
+            }
+            Piece::Create | Piece::CheckResumed | Piece::ConfirmCommit | Piece::FindOrphans => {
                 if let Phase::Awaiting(step) = self.phase {
                     self.phase = Phase::Ready(step);
                 }
@@ -350,6 +367,9 @@ pub struct Upload {
     /// The initial call's body; `file_size` and `expected_blocks` are filled in from the layout.
     pub request: InitialUploadRequest,
     config: Arc<Config>,
+    creates: Arc<CreateLedger>,
+    /// Which uploads' initial calls make clips that look alike (see [`creates`]).
+    siblings_key: String,
     block_size: u32,
     /// Resumed file mode: how the file looked when the upload began.
     expected_identity: Option<FileIdentity>,
@@ -367,6 +387,7 @@ impl Upload {
         request: InitialUploadRequest,
         thumbnails: Vec<(ThumbnailKind, PathBuf)>,
         config: Arc<Config>,
+        creates: Arc<CreateLedger>,
     ) -> Upload {
         let block_size = config.block_size;
         let blocks = match data {
@@ -379,10 +400,12 @@ impl Upload {
             .collect();
         Upload {
             handle,
+            siblings_key: siblings_key(&scid, &request),
             scid,
             data,
             request,
             config,
+            creates,
             block_size,
             expected_identity: None,
             released: AtomicBool::new(false),
@@ -394,15 +417,18 @@ impl Upload {
                 file: None,
                 clip: None,
                 committed: false,
+                commit_checks: 0,
                 thumbnails,
+                orphans: Vec::new(),
+                orphans_looked_for: 0,
             }),
         }
     }
 
     /// An upload read back from its journal, as far as it had got.
-    pub fn resume(handle: u64, resumed: Resumed, config: Arc<Config>) -> Upload {
+    pub fn resume(handle: u64, resumed: Resumed, config: Arc<Config>, creates: Arc<CreateLedger>) -> Upload {
         let thumbnails = resumed.thumbnails.clone();
-        let mut upload = Upload::new(handle, resumed.scid, resumed.data, resumed.request, thumbnails, config);
+        let mut upload = Upload::new(handle, resumed.scid, resumed.data, resumed.request, thumbnails, config, creates);
         // It keeps the block size it began with; its blocks are laid out below with it.
         upload.block_size = resumed.block_size;
         upload.expected_identity = resumed.identity;
@@ -422,6 +448,7 @@ impl Upload {
                         thumbnail.state = ThumbnailState::Sent;
                     }
                 }
+                upload.creates.own_clip(&created.response.game_clip_id);
                 inner.clip = Some(Arc::new(created));
                 inner.phase = Phase::Ready(Step::CheckResumed);
             }
@@ -448,9 +475,32 @@ impl Upload {
             Gate::Ended => return NextTask::Finished,
         }
         match inner.phase {
+            Phase::Ready(Step::FindOrphans) => {
+                // While a sibling's initial call is in flight, its clip could pass for an orphan.
+                let looked_for = self.creates.orphans_to_look_for(&self.siblings_key);
+                if looked_for == Some(0) {
+                    return NextTask::Wait(None);
+                }
+                inner.orphans_looked_for = looked_for.unwrap_or(0);
+                inner.phase = Phase::Awaiting(Step::FindOrphans);
+                NextTask::Run(Piece::FindOrphans)
+            }
+            Phase::Ready(Step::RemoveOrphans) => {
+                let Some(id) = inner.orphans.pop() else { return NextTask::Wait(None) };
+                inner.phase = Phase::Awaiting(Step::RemoveOrphans);
+                NextTask::Run(Piece::RemoveOrphan(id))
+            }
             Phase::Ready(step) => {
                 inner.phase = Phase::Awaiting(step);
-                NextTask::Run(step.piece())
+                NextTask::Run(match step {
+                    Step::Create => {
+                        self.creates.create_sent(&self.siblings_key);
+                        Piece::Create
+                    }
+                    Step::CheckResumed => Piece::CheckResumed,
+                    Step::ConfirmCommit => Piece::ConfirmCommit,
+                    Step::FindOrphans | Step::RemoveOrphans => unreachable!("handled above"),
+                })
             }
             Phase::Awaiting(_) => NextTask::Wait(None),
             Phase::Uploading => {
@@ -480,13 +530,43 @@ impl Upload {
         }
     }
 
-    /// A piece taken for sending that was not sent (the client paused): back in the queue, no retry counted.
+    /// A piece taken for sending that was not sent (the client paused, its host is held): back in the
+    /// queue, no retry counted.
     pub fn put_back(&self, piece: Piece) {
-        self.inner.lock().requeue(&piece);
+        self.abandon(piece, false);
+    }
+
+    /// A piece whose request was abandoned (suspend, offline) before a usable answer: back in the
+    /// queue, no retry counted. `may_have_acted`: an initial call that may have made a clip (it is
+    /// looked for once the upload is in, like any answer lost).
+    pub fn abandon(&self, piece: Piece, may_have_acted: bool) {
+        let mut inner = self.inner.lock();
+        if matches!(piece, Piece::Create) {
+            let outcome = if may_have_acted { CreateOutcome::Unknown } else { CreateOutcome::MadeNone };
+            self.creates.create_settled(&self.siblings_key, outcome);
+        }
+        inner.requeue(&piece);
+    }
+
+    /// Where `piece`'s request goes (the scheduler asks its host's leave).
+    pub fn url_of(&self, piece: &Piece, metadata_base_url: &str) -> String {
+        match piece {
+            Piece::Block(block) => block.clip.response.upload_uri.clone(),
+            Piece::Thumbnail(thumbnail) => thumbnail.url.clone(),
+            _ => metadata_base_url.to_string(),
+        }
+    }
+
+    /// How persistent this upload is through transient failures.
+    pub fn persistence(&self) -> Persistence {
+        Persistence::UntilFinal { max_delay: self.config.max_retry_delay }
     }
 
     /// Decides what the verdict on `piece`'s request means for the upload.
     pub fn settle(&self, piece: Piece, verdict: Verdict, events: &EventQueue) -> Settled {
+        if matches!(piece, Piece::Create) {
+            self.creates.create_settled(&self.siblings_key, create_outcome(&verdict));
+        }
         let mut inner = self.inner.lock();
         if !inner.life.is_running() {
             return Settled::default();
@@ -496,9 +576,7 @@ impl Upload {
             Verdict::Success { status, body } => self.succeeded(&mut inner, piece, status, &body, events),
             Verdict::Retry { after, error } => {
                 inner.requeue(&piece);
-                inner.life.retry_later(after, &error);
-                let message = format!("upload {handle:#x}: {}; retrying in {} ms", error.message, after.as_millis());
-                Settled::log(LogLevel::Debug, message)
+                self.retry_later(&mut inner, after, error, "retrying", events)
             }
             Verdict::NeedsAuth { status } => {
                 inner.requeue(&piece);
@@ -508,13 +586,30 @@ impl Upload {
                 Settled::default()
             }
             Verdict::Ambiguous { error } if matches!(piece, Piece::Create) => {
-                // The service may have made the clip: ask it before creating again.
-                inner.phase = Phase::Ready(Step::VerifyCreate);
-                let after = backoff(inner.life.consecutive_failures);
-                inner.life.retry_later(after, &error);
-                let message =
-                    format!("upload {handle:#x}: {}; checking with the service before creating again", error.message);
-                Settled::log(LogLevel::Info, message)
+                // The service may have made a clip, but its upload URI was in the lost answer: create
+                // again; what the lost call left is removed once this upload is in (see `creates`).
+                inner.phase = Phase::Ready(Step::Create);
+                let after = backoff(inner.life.consecutive_failures, self.config.max_retry_delay);
+                self.retry_later(
+                    &mut inner,
+                    after,
+                    error,
+                    "creating again; a clip it may have left is removed later",
+                    events,
+                )
+            }
+            // Tidying up after a lost answer never fails a clip the service holds.
+            Verdict::Ambiguous { error } | Verdict::Fail(error)
+                if matches!(piece, Piece::FindOrphans | Piece::RemoveOrphan(_)) =>
+            {
+                let gone = error.http_status == 404 || error.http_status == 410;
+                if let (Piece::RemoveOrphan(_), true) = (&piece, gone) {
+                    return self.orphan_removed(&mut inner, events);
+                }
+                self.creates.orphans_settled(&self.siblings_key, inner.orphans_looked_for);
+                inner.orphans.clear();
+                self.complete(&mut inner, events);
+                Settled::log(LogLevel::Warn, format!("upload {handle:#x}: {}; left as it is", error.message))
             }
             Verdict::Fail(error) if matches!(piece, Piece::CheckResumed) && matches!(error.http_status, 404 | 410) => {
                 self.clip_gone(&mut inner);
@@ -526,6 +621,31 @@ impl Upload {
         }
     }
 
+    /// Waits out `after` (RETRYING, with `error` as the reason), unless the title's `give_up_after_ms`
+    /// has passed without progress.
+    fn retry_later(
+        &self,
+        inner: &mut Inner,
+        after: Duration,
+        error: Error,
+        doing: &str,
+        events: &EventQueue,
+    ) -> Settled {
+        inner.life.retry_later(after, &error);
+        let failing_for = inner.life.failing_for(Instant::now());
+        if let Some(limit) = self.config.give_up_after.filter(|&limit| failing_for >= limit) {
+            let message = format!(
+                "no progress for {} s (give_up_after_ms {}); the last failure: {}",
+                failing_for.as_secs(),
+                limit.as_millis(),
+                error.message
+            );
+            return self.failed(inner, Error { message, ..error }, events);
+        }
+        let message = format!("upload {:#x}: {}; {doing} in {} ms", self.handle, error.message, after.as_millis());
+        Settled::log(LogLevel::Debug, message)
+    }
+
     fn succeeded(&self, inner: &mut Inner, piece: Piece, status: u16, body: &[u8], events: &EventQueue) -> Settled {
         let handle = self.handle;
         match piece {
@@ -533,22 +653,56 @@ impl Upload {
                 Ok(clip) => self.created(inner, clip, events),
                 Err(error) => self.failed(inner, error, events),
             },
-            Piece::VerifyCreate => match ClipPage::from_wire(body) {
-                Ok(page) if page.game_clips.iter().any(|clip| self.request.matches(clip)) => {
-                    let message = "creating the clip: the answer was lost, and the service shows a pending clip \
-                                   made by it; not created again, to avoid a duplicate";
-                    self.failed(inner, Error::new(ErrorKind::Network, message), events)
+            Piece::ConfirmCommit => match GameClip::from_get_response(body) {
+                Ok(clip) if clip.state.eq_ignore_ascii_case("PendingUpload") => {
+                    inner.commit_checks += 1;
+                    if inner.commit_checks >= MAX_COMMIT_CHECKS {
+                        let message = format!(
+                            "the service acknowledged every block but still shows the clip PendingUpload after {} checks",
+                            inner.commit_checks
+                        );
+                        return self.failed(inner, Error::http(ErrorKind::Http, status, message), events);
+                    }
+                    inner.phase = Phase::Ready(Step::ConfirmCommit);
+                    let after = backoff(inner.commit_checks, self.config.max_retry_delay);
+                    inner
+                        .life
+                        .retry_later(after, &Error::new(ErrorKind::Http, "the service is still joining the blocks"));
+                    Settled::default()
                 }
-                Ok(_) => {
-                    inner.phase = Phase::Ready(Step::Create);
-                    let message = format!("upload {handle:#x}: the earlier create never took effect; creating again");
+                Ok(clip) => {
+                    inner.committed = true;
+                    self.finish_if_done(inner, events);
+                    let message =
+                        format!("upload {handle:#x}: no 201 came, and the service shows the clip {}", clip.state);
                     Settled::log(LogLevel::Info, message)
                 }
                 Err(error) => self.failed(inner, error, events),
             },
+            Piece::FindOrphans => match ClipPage::from_wire(body) {
+                Ok(page) => {
+                    inner.orphans = self.creates.orphans_in(&self.request, &page);
+                    if inner.orphans.is_empty() {
+                        self.creates.orphans_settled(&self.siblings_key, inner.orphans_looked_for);
+                        self.complete(inner, events);
+                        return Settled::default();
+                    }
+                    inner.phase = Phase::Ready(Step::RemoveOrphans);
+                    let message = format!(
+                        "upload {handle:#x}: removing {} clip(s) that lost answers left behind: {}",
+                        inner.orphans.len(),
+                        inner.orphans.join(", ")
+                    );
+                    Settled::log(LogLevel::Info, message)
+                }
+                Err(error) => self.failed(inner, error, events),
+            },
+            Piece::RemoveOrphan(_) => self.orphan_removed(inner, events),
             Piece::CheckResumed => match GameClip::from_get_response(body) {
                 Ok(clip) if clip.state.eq_ignore_ascii_case("PendingUpload") => {
                     inner.phase = Phase::Uploading;
+                    // Blocks journaled as acknowledged may be all of them, with the 201 lost in a crash.
+                    self.finish_if_done(inner, events);
                     Settled::default()
                 }
                 Ok(clip) => {
@@ -625,6 +779,7 @@ impl Upload {
         };
         let id = clip.response.game_clip_id.clone();
         inner.phase = Phase::Uploading;
+        inner.commit_checks = 0;
         inner.clip = Some(Arc::new(clip));
         inner.life.progressed(200);
         self.emit(events, inner, EventKind::ClipCreated, RESULT_PENDING);
@@ -651,24 +806,37 @@ impl Upload {
         }
     }
 
-    /// Completes the upload once every block and thumbnail is in.
+    /// Once every block and thumbnail is in: completes the upload when the service said it holds the
+    /// clip; otherwise asks it (a service may acknowledge every block with 200 and never 201).
     fn finish_if_done(&self, inner: &mut Inner, events: &EventQueue) {
         let complete = inner.blocks.as_ref().is_some_and(BlockSet::is_complete);
         if !complete || inner.thumbnails.iter().any(|t| t.state != ThumbnailState::Sent) {
             return;
         }
-        if inner.committed {
-            inner.end(End::Completed, None);
-            self.emit(events, inner, EventKind::Completed, RESULT_OK);
+        if !inner.committed {
+            inner.phase = Phase::Ready(Step::ConfirmCommit);
+        } else if self.creates.orphans_to_look_for(&self.siblings_key).is_some() {
+            // A lost answer of this client may have left a clip like this one behind.
+            inner.phase = Phase::Ready(Step::FindOrphans);
         } else {
-            let error = Error::http(
-                ErrorKind::Http,
-                inner.life.http_status,
-                "the service acknowledged every block but never confirmed the clip (no 201)",
-            );
-            inner.end(End::Failed, Some(error));
-            self.emit(events, inner, EventKind::Failed, ErrorKind::Http.code());
+            self.complete(inner, events);
         }
+    }
+
+    fn complete(&self, inner: &mut Inner, events: &EventQueue) {
+        if inner.end(End::Completed, None) {
+            self.emit(events, inner, EventKind::Completed, RESULT_OK);
+        }
+    }
+
+    fn orphan_removed(&self, inner: &mut Inner, events: &EventQueue) -> Settled {
+        if inner.orphans.is_empty() {
+            self.creates.orphans_settled(&self.siblings_key, inner.orphans_looked_for);
+            self.complete(inner, events);
+        } else {
+            inner.phase = Phase::Ready(Step::RemoveOrphans);
+        }
+        Settled::default()
     }
 
     fn failed(&self, inner: &mut Inner, error: Error, events: &EventQueue) -> Settled {
@@ -698,6 +866,11 @@ impl Upload {
 
     pub fn auth_renewed(&self) {
         self.inner.lock().life.waiting_for_auth = false;
+    }
+
+    /// The back-off being waited out ends now.
+    pub fn retry_now(&self) {
+        self.inner.lock().life.retry_now();
     }
 
     fn emit(&self, events: &EventQueue, inner: &Inner, kind: EventKind, result: i32) {
@@ -817,5 +990,17 @@ impl Upload {
     /// `None`: no longer journaled (a write failed: the upload goes on, without resume).
     pub fn set_journal(&self, journal: Option<Journal>) {
         *self.journal.lock() = journal.map(Arc::new);
+    }
+}
+
+/// What an initial call's verdict says about the clip it may have made.
+fn create_outcome(verdict: &Verdict) -> CreateOutcome {
+    match verdict {
+        Verdict::Success { body, .. } => match serde_json::from_slice::<InitialUploadResponse>(body) {
+            Ok(response) => CreateOutcome::Made(response.game_clip_id),
+            Err(_) => CreateOutcome::MadeNone,
+        },
+        Verdict::Ambiguous { .. } => CreateOutcome::Unknown,
+        Verdict::Retry { .. } | Verdict::NeedsAuth { .. } | Verdict::Fail(_) => CreateOutcome::MadeNone,
     }
 }

@@ -19,7 +19,17 @@ fn config() -> Arc<Config> {
 
 /// A push upload of `size` bytes, all of it pushed.
 fn pushed(size: u64, thumbnails: Vec<(ThumbnailKind, PathBuf)>) -> (Upload, Arc<PushBudget>) {
-    let upload = Upload::new(7, "scid".into(), UploadData::Push { size }, request(), thumbnails, config());
+    pushed_with(size, thumbnails, config(), Arc::default())
+}
+
+/// As `pushed`, with its client's settings and create ledger (shared by sibling uploads).
+fn pushed_with(
+    size: u64,
+    thumbnails: Vec<(ThumbnailKind, PathBuf)>,
+    config: Arc<Config>,
+    creates: Arc<CreateLedger>,
+) -> (Upload, Arc<PushBudget>) {
+    let upload = Upload::new(7, "scid".into(), UploadData::Push { size }, request(), thumbnails, config, creates);
     let budget = Arc::new(PushBudget::new(64 * u64::from(BLOCK), BLOCK));
     let layout = upload.layout().expect("push mode knows its layout");
     for num in 0..layout.blocks {
@@ -53,8 +63,10 @@ fn next(upload: &Upload) -> Piece {
 fn describe(piece: &Piece) -> String {
     match piece {
         Piece::Create => "create".into(),
-        Piece::VerifyCreate => "verify".into(),
         Piece::CheckResumed => "check".into(),
+        Piece::ConfirmCommit => "confirm".into(),
+        Piece::FindOrphans => "find orphans".into(),
+        Piece::RemoveOrphan(id) => format!("remove {id}"),
         Piece::Block(block) => format!("block {}", block.num),
         Piece::Thumbnail(thumbnail) => format!("thumbnail {}", thumbnail.kind.name()),
     }
@@ -123,10 +135,9 @@ fn a_201_while_blocks_are_unsent_acknowledges_that_block_only() {
         let piece = next(&upload);
         upload.settle(piece, success(202, b""), &events);
     }
-    // Every block in, yet the only 201 came early: the service never confirmed the clip.
-    let status = upload.status(false, Instant::now());
-    assert_eq!((status.state, status.result), (UploadState::Failed, ErrorKind::Http.code()));
-    assert!(upload.error().unwrap().message.contains("never confirmed"));
+    // Every block in, yet the only 201 came early: the service is asked whether it holds the clip.
+    assert_eq!(state(&upload), UploadState::Uploading);
+    assert!(matches!(next(&upload), Piece::ConfirmCommit));
 }
 
 #[test]
@@ -175,41 +186,126 @@ fn without_a_token_the_upload_parks_until_it_is_renewed() {
     assert_eq!(upload.status(false, Instant::now()).retries, 0);
 }
 
-#[test]
-fn an_ambiguous_create_is_checked_with_the_service_before_creating_again() {
-    let events = EventQueue::default();
-    let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
-    let piece = next(&upload);
-    let error = Error::new(ErrorKind::Network, "connection reset");
-    let settled = upload.settle(piece, Verdict::Ambiguous { error }, &events);
-    assert_eq!(settled.log.unwrap().0, LogLevel::Info);
-    assert_eq!(state(&upload), UploadState::Retrying);
-    let verify = loop {
-        match upload.next_piece(Instant::now()) {
-            NextTask::Run(piece) => break piece,
-            _ => std::thread::sleep(Duration::from_millis(10)),
+/// The next piece, once the back-off in the way has passed.
+fn next_after_backoff(upload: &Upload) -> Piece {
+    upload.retry_now();
+    next(upload)
+}
+
+/// Sends every block of a created upload, each acknowledged with `status`.
+fn send_blocks(upload: &Upload, status: u16, events: &EventQueue) {
+    while let NextTask::Run(piece) = upload.next_piece(Instant::now()) {
+        if !matches!(piece, Piece::Block(_)) {
+            return upload.put_back(piece);
         }
-    };
-    assert!(matches!(verify, Piece::VerifyCreate));
-    // No clip of ours: the service did not act, so the create goes again.
-    upload.settle(verify, success(200, br#"{"gameClips":[],"pagingInfo":{}}"#), &events);
-    assert!(matches!(next(&upload), Piece::Create));
-    assert_eq!(state(&upload), UploadState::Creating);
+        upload.settle(piece, success(status, b""), events);
+    }
+}
+
+fn pending_clips(request: &InitialUploadRequest, ids: &[&str]) -> Vec<u8> {
+    let clips: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            serde_json::json!({
+                "gameClipId": id, "state": "PendingUpload", "dateRecorded": request.date_recorded,
+                "durationInSeconds": 30, "userCaption": "", "greatestMomentId": "gm"
+            })
+        })
+        .collect();
+    serde_json::json!({ "gameClips": clips, "pagingInfo": {} }).to_string().into_bytes()
 }
 
 #[test]
-fn an_ambiguous_create_that_the_service_shows_ends_the_upload() {
+fn an_ambiguous_create_creates_again_and_removes_the_clip_it_left() {
     let events = EventQueue::default();
     let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
-    upload.next_piece(Instant::now());
-    upload.settle(Piece::Create, Verdict::Ambiguous { error: Error::new(ErrorKind::Network, "reset") }, &events);
-    let mine = serde_json::json!({ "gameClips": [{
-        "gameClipId": "c1", "state": "PendingUpload", "dateRecorded": upload.request.date_recorded,
-        "durationInSeconds": 30, "userCaption": "", "greatestMomentId": "gm"
-    }], "pagingInfo": {} });
-    upload.settle(Piece::VerifyCreate, success(200, mine.to_string().as_bytes()), &events);
+    let piece = next(&upload);
+    let settled = upload.settle(piece, Verdict::Ambiguous { error: Error::new(ErrorKind::Network, "reset") }, &events);
+    assert!(settled.log.unwrap().1.contains("creating again"));
+    assert_eq!(state(&upload), UploadState::Retrying);
+    // Never failed for it: the clip cannot be adopted (its upload URI was in the lost answer).
+    assert!(matches!(next_after_backoff(&upload), Piece::Create));
+    upload.settle(Piece::Create, success(200, &created_body()), &events);
+    send_blocks(&upload, 201, &events);
+    // The bytes are in; before completing, what the lost call left is looked for and removed.
+    assert_eq!(state(&upload), UploadState::Uploading);
+    assert!(matches!(next(&upload), Piece::FindOrphans));
+    upload.settle(
+        Piece::FindOrphans,
+        success(200, &pending_clips(&upload.request, &["left-behind", "clip-1"])),
+        &events,
+    );
+    let remove = next(&upload);
+    assert_eq!(describe(&remove), "remove left-behind", "only the clip no upload of ours owns");
+    assert!(is_waiting(&upload));
+    upload.settle(remove, success(204, b""), &events);
+    assert_eq!(state(&upload), UploadState::Completed);
+    assert_eq!(drain(&events).last(), Some(&EventKind::Completed));
+}
+
+#[test]
+fn while_a_sibling_create_is_in_flight_its_clip_is_not_taken_for_an_orphan() {
+    let events = EventQueue::default();
+    let creates: Arc<CreateLedger> = Arc::default();
+    let (lost, _b1) = pushed_with(u64::from(BLOCK), vec![], config(), creates.clone());
+    let (sibling, _b2) = pushed_with(u64::from(BLOCK), vec![], config(), creates.clone());
+    assert!(matches!(next(&lost), Piece::Create));
+    let sibling_create = next(&sibling);
+    lost.settle(Piece::Create, Verdict::Ambiguous { error: Error::new(ErrorKind::Network, "reset") }, &events);
+    assert!(matches!(next_after_backoff(&lost), Piece::Create));
+    lost.settle(Piece::Create, success(200, &created_body()), &events);
+    send_blocks(&lost, 201, &events);
+    // The sibling's answer has not come: a pending clip like ours could be its.
+    assert!(is_waiting(&lost));
+    let sibling_body = serde_json::json!({ "gameClipId": "sibling", "uploadUri": "https://up.upload.test/u/s" });
+    sibling.settle(sibling_create, success(200, sibling_body.to_string().as_bytes()), &events);
+    assert!(matches!(next(&lost), Piece::FindOrphans));
+    let listed = pending_clips(&lost.request, &["sibling", "orphan", "clip-1"]);
+    lost.settle(Piece::FindOrphans, success(200, &listed), &events);
+    let remove = next(&lost);
+    assert_eq!(describe(&remove), "remove orphan");
+    // A 404: someone removed it first; either way it is gone.
+    lost.settle(remove, Verdict::Fail(Error::http(ErrorKind::Http, 404, "gone")), &events);
+    assert_eq!(state(&lost), UploadState::Completed);
+    assert_eq!(state(&sibling), UploadState::Uploading);
+}
+
+#[test]
+fn a_service_that_acknowledges_with_200_is_asked_whether_it_holds_the_clip() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(3 * u64::from(BLOCK), vec![]);
+    create(&upload, &events);
+    send_blocks(&upload, 200, &events);
+    assert!(matches!(next(&upload), Piece::ConfirmCommit));
+    let clip = |state: &str| {
+        serde_json::json!({ "gameClip": { "gameClipId": "clip-1", "state": state } }).to_string().into_bytes()
+    };
+    // Still joining the blocks: asked again later, nothing sent again.
+    upload.settle(Piece::ConfirmCommit, success(200, &clip("PendingUpload")), &events);
+    assert_eq!(state(&upload), UploadState::Retrying);
+    assert!(matches!(next_after_backoff(&upload), Piece::ConfirmCommit));
+    upload.settle(Piece::ConfirmCommit, success(200, &clip("Uploaded")), &events);
+    assert_eq!(state(&upload), UploadState::Completed);
+    assert_eq!(upload.status(false, Instant::now()).blocks_acked, 3);
+}
+
+#[test]
+fn give_up_after_ends_an_upload_failing_that_long_without_progress() {
+    let events = EventQueue::default();
+    let mut config = Config::for_tests(BLOCK);
+    config.give_up_after = Some(Duration::from_millis(50));
+    let (upload, _budget) = pushed_with(u64::from(BLOCK), vec![], Arc::new(config), Arc::default());
+    let unavailable = || Verdict::Retry {
+        after: Duration::from_millis(1),
+        error: Error::http(ErrorKind::Http, 503, "creating the clip failed: HTTP 503"),
+    };
+    upload.settle(next(&upload), unavailable(), &events);
+    assert_eq!(state(&upload), UploadState::Retrying);
+    std::thread::sleep(Duration::from_millis(60));
+    upload.settle(next_after_backoff(&upload), unavailable(), &events);
     assert_eq!(state(&upload), UploadState::Failed);
-    assert!(upload.error().unwrap().message.contains("not created again"));
+    let message = upload.error().unwrap().message;
+    assert!(message.contains("give_up_after_ms 50") && message.contains("HTTP 503"), "{message}");
 }
 
 #[test]
@@ -275,7 +371,8 @@ fn resumed(dir: &std::path::Path) -> Upload {
         Record::Created { response: serde_json::from_slice(&created_body()).unwrap(), upload_id: "u".into() },
         Record::Acked { block: 0, committed: false },
     ];
-    Upload::resume(9, Resumed::from_records(journal, records).expect("the records describe an upload"), config())
+    let resumed = Resumed::from_records(journal, records).expect("the records describe an upload");
+    Upload::resume(9, resumed, config(), Arc::default())
 }
 
 #[test]

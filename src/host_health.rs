@@ -1,0 +1,292 @@
+//! Fleet-safe pacing per host. While a host is failing, a client sends it one request at a time (the
+//! probe), spaced by a full-jitter back-off that grows to `max_retry_delay`, instead of every worker
+//! retrying its own block; a `Retry-After` from any answer holds the whole host until then. The first
+//! answer that shows the host working again lets every worker go at once. A million consoles meeting
+//! the same outage then send about one request each per back-off window, not one per worker per
+//! attempt.
+//!
+//! The scheduler asks [`HostHealth::admit`] before handing out a request; the engine reports what
+//! came back through the [`Ticket`] it got.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::retry::backoff;
+use crate::transport::Outcome;
+
+/// What one request's outcome says about its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// An answer that is not a transient failure: the host works (even a 4xx says so).
+    Working,
+    /// A transport failure, 408, 429 or 5xx; `retry_after` when the answer asked for a pause.
+    Failing { retry_after: Option<Duration> },
+    /// Nothing learned: not sent, abandoned (suspend), or refused by the library itself.
+    Unknown,
+}
+
+impl Signal {
+    pub fn of(outcome: &Outcome) -> Signal {
+        match outcome {
+            Outcome::Answered { status: 408 | 429 | 500 | 502 | 503 | 504, retry_after, .. } => {
+                Signal::Failing { retry_after: *retry_after }
+            }
+            // A pause asked for by any other answer but a success holds the host too.
+            Outcome::Answered { status, retry_after: Some(after), .. }
+                if !(200..300).contains(status) && !after.is_zero() =>
+            {
+                Signal::Failing { retry_after: Some(*after) }
+            }
+            Outcome::Answered { .. } => Signal::Working,
+            Outcome::Transport { .. } => Signal::Failing { retry_after: None },
+            Outcome::Refused { .. } => Signal::Unknown,
+        }
+    }
+}
+
+/// Who asks: uploads wait out the host's back-off; interactive operations (a player waits on them)
+/// keep their own short back-off, but still go one at a time to a failing host and honour a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    Upload,
+    Interactive,
+}
+
+#[derive(Debug, Default)]
+struct HostState {
+    /// Failed rounds since the host last worked: a round is the requests that failed together, or one
+    /// probe.
+    failures: u32,
+    probe_in_flight: bool,
+    /// No probe before this (the back-off after the last failed round).
+    next_probe_at: Option<Instant>,
+    /// A `Retry-After`: nothing at all before this.
+    held_until: Option<Instant>,
+}
+
+impl HostState {
+    fn is_failing(&self) -> bool {
+        self.failures > 0
+    }
+}
+
+/// The health of every host a client talks to, keyed by origin (`scheme://host:port`).
+pub struct HostHealth {
+    hosts: Mutex<HashMap<String, HostState>>,
+    max_delay: Duration,
+}
+
+/// Leave to send one request to a host; report its outcome with [`Ticket::report`]. Dropped without a
+/// report (the request was not sent), it frees the probe slot and changes nothing else.
+pub struct Ticket {
+    health: Arc<HostHealth>,
+    origin: String,
+    probe: bool,
+    reported: bool,
+}
+
+/// The part of a URL that names its host: `scheme://authority`, lower-cased.
+pub fn origin(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..].find(['/', '?']).map_or(url.len(), |i| after_scheme + i);
+    url[..end].to_ascii_lowercase()
+}
+
+impl HostHealth {
+    pub fn new(max_delay: Duration) -> HostHealth {
+        HostHealth { hosts: Mutex::new(HashMap::new()), max_delay }
+    }
+
+    /// Whether a request to `url` may go now: a ticket, or the time to ask again (`None`: when woken,
+    /// as a probe in flight returns).
+    pub fn admit(self: &Arc<Self>, url: &str, asker: Asker, now: Instant) -> Result<Ticket, Option<Instant>> {
+        let origin = origin(url);
+        let mut hosts = self.hosts.lock();
+        let state = hosts.entry(origin.clone()).or_default();
+        if let Some(until) = state.held_until.filter(|&until| until > now) {
+            return Err(Some(until));
+        }
+        state.held_until = None;
+        if !state.is_failing() {
+            return Ok(Ticket { health: self.clone(), origin, probe: false, reported: false });
+        }
+        if state.probe_in_flight {
+            return Err(None);
+        }
+        if asker == Asker::Upload {
+            if let Some(at) = state.next_probe_at.filter(|&at| at > now) {
+                return Err(Some(at));
+            }
+        }
+        state.probe_in_flight = true;
+        Ok(Ticket { health: self.clone(), origin, probe: true, reported: false })
+    }
+
+    /// Forgets every back-off (the platform says the network is back): the next request to each host
+    /// goes at once. A `Retry-After` still holds: the service asked for it.
+    pub fn forget_backoff(&self) {
+        for state in self.hosts.lock().values_mut() {
+            state.next_probe_at = None;
+        }
+    }
+
+    /// Whether `url`'s host is failing (for tests and status).
+    #[cfg(test)]
+    fn failures(&self, url: &str) -> u32 {
+        self.hosts.lock().get(&origin(url)).map_or(0, |state| state.failures)
+    }
+}
+
+/// What a report changed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Change {
+    None,
+    /// The host was failing and works again: whatever waits on it may go now.
+    Recovered,
+}
+
+impl Ticket {
+    #[cfg(test)]
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    pub fn report(mut self, signal: Signal, now: Instant) -> Change {
+        self.reported = true;
+        let mut hosts = self.health.hosts.lock();
+        let state = hosts.entry(self.origin.clone()).or_default();
+        if self.probe {
+            state.probe_in_flight = false;
+        }
+        match signal {
+            Signal::Unknown => Change::None,
+            Signal::Working => {
+                let recovered = state.is_failing();
+                *state = HostState::default();
+                if recovered {
+                    Change::Recovered
+                } else {
+                    Change::None
+                }
+            }
+            Signal::Failing { retry_after } => {
+                // Requests that were in flight together when the host began failing are one round; a
+                // failed probe is the next round.
+                if self.probe || !state.is_failing() {
+                    state.next_probe_at = Some(now + backoff(state.failures, self.health.max_delay));
+                    state.failures += 1;
+                }
+                if let Some(after) = retry_after {
+                    let until = now + after;
+                    state.held_until = Some(state.held_until.map_or(until, |held| held.max(until)));
+                }
+                Change::None
+            }
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.reported && self.probe {
+            if let Some(state) = self.health.hosts.lock().get_mut(&self.origin) {
+                state.probe_in_flight = false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOST: &str = "https://upload.test/clip/1?blockNum=3";
+    const FAILING: Signal = Signal::Failing { retry_after: None };
+
+    fn health() -> Arc<HostHealth> {
+        Arc::new(HostHealth::new(Duration::from_secs(120)))
+    }
+
+    #[test]
+    fn origins_name_scheme_host_and_port() {
+        assert_eq!(origin("https://Up.Test:8443/a/b?c=1"), "https://up.test:8443");
+        assert_eq!(origin("http://127.0.0.1:9/users/me"), "http://127.0.0.1:9");
+        assert_eq!(origin("https://host?x=1"), "https://host");
+    }
+
+    #[test]
+    fn a_working_host_admits_everyone() {
+        let health = health();
+        let now = Instant::now();
+        let tickets: Vec<_> = (0..12).map(|_| health.admit(HOST, Asker::Upload, now).unwrap()).collect();
+        assert!(tickets.iter().all(|t| !t.is_probe()));
+    }
+
+    #[test]
+    fn a_failing_host_gets_one_probe_at_a_time_and_recovers_for_all() {
+        let health = health();
+        let now = Instant::now();
+        // Twelve requests in flight fail together: one round.
+        let tickets: Vec<_> = (0..12).map(|_| health.admit(HOST, Asker::Upload, now).unwrap()).collect();
+        for ticket in tickets {
+            assert_eq!(ticket.report(FAILING, now), Change::None);
+        }
+        assert_eq!(health.failures(HOST), 1);
+        // Nothing before the back-off, then exactly one probe.
+        let later = now + Duration::from_secs(1);
+        let probe = health.admit(HOST, Asker::Upload, later).expect("the back-off of round 1 is under 250 ms");
+        assert!(probe.is_probe());
+        assert_eq!(health.admit(HOST, Asker::Upload, later).err(), Some(None), "a second request while probing");
+        assert_eq!(health.admit(HOST, Asker::Interactive, later).err(), Some(None));
+        // The failed probe is round 2; the probe after it waits again.
+        assert_eq!(probe.report(FAILING, later), Change::None);
+        assert_eq!(health.failures(HOST), 2);
+        let probe = health.admit(HOST, Asker::Upload, later + Duration::from_secs(1)).unwrap();
+        assert_eq!(probe.report(Signal::Working, later), Change::Recovered);
+        let all: Vec<_> = (0..12).map(|_| health.admit(HOST, Asker::Upload, later).unwrap()).collect();
+        assert!(all.iter().all(|t| !t.is_probe()));
+    }
+
+    #[test]
+    fn retry_after_holds_the_whole_host() {
+        let health = health();
+        let now = Instant::now();
+        let ticket = health.admit(HOST, Asker::Upload, now).unwrap();
+        ticket.report(Signal::Failing { retry_after: Some(Duration::from_secs(30)) }, now);
+        let at_10s = now + Duration::from_secs(10);
+        assert_eq!(health.admit(HOST, Asker::Upload, at_10s).err(), Some(Some(now + Duration::from_secs(30))));
+        assert_eq!(health.admit(HOST, Asker::Interactive, at_10s).err(), Some(Some(now + Duration::from_secs(30))));
+        // The back-off is forgotten when the network comes back; the hold is not.
+        health.forget_backoff();
+        assert!(health.admit(HOST, Asker::Upload, at_10s).is_err());
+        assert!(health.admit(HOST, Asker::Upload, now + Duration::from_secs(31)).unwrap().is_probe());
+    }
+
+    #[test]
+    fn an_unsent_probe_frees_its_slot_and_other_hosts_are_unaffected() {
+        let health = health();
+        let now = Instant::now();
+        health.admit(HOST, Asker::Upload, now).unwrap().report(FAILING, now);
+        let later = now + Duration::from_secs(1);
+        drop(health.admit(HOST, Asker::Upload, later).unwrap());
+        assert!(health.admit(HOST, Asker::Upload, later).unwrap().is_probe());
+        assert!(!health.admit("https://meta.test/users/me", Asker::Upload, later).unwrap().is_probe());
+    }
+
+    #[test]
+    fn interactive_operations_probe_without_waiting_out_the_upload_back_off() {
+        let health = health();
+        let now = Instant::now();
+        for round in 0..10 {
+            let at = now + Duration::from_secs(round * 300);
+            let ticket = health.admit(HOST, Asker::Upload, at).unwrap();
+            ticket.report(FAILING, at);
+        }
+        let soon = now + Duration::from_secs(9 * 300) + Duration::from_millis(1);
+        assert!(health.admit(HOST, Asker::Upload, soon).is_err());
+        assert!(health.admit(HOST, Asker::Interactive, soon).unwrap().is_probe());
+    }
+}
