@@ -58,6 +58,13 @@ struct Common {
     /// Print the operation's result as JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Hosts besides the metadata host that uploads may send the token to (comma-separated names,
+    /// `*.domain` wildcards, optional `:port`); default "*.xboxlive.com,gameclips.xbox.live".
+    #[arg(long, global = true)]
+    upload_hosts: Option<String>,
+    /// Bytes per block, 1024..=2097152; default 2000000 ("no larger than 2 MB", read strictly).
+    #[arg(long, global = true)]
+    block_size: Option<u32>,
 }
 
 #[derive(clap::Args)]
@@ -149,6 +156,8 @@ struct Args {
     max: u32,
     continuation: Option<String>,
     update: MetadataUpdate,
+    upload_hosts: Option<String>,
+    block_size: Option<u32>,
 }
 
 fn parse_visibility(value: &str) -> Result<Visibility, String> {
@@ -167,8 +176,8 @@ fn parse_args() -> Args {
             .error(clap::error::ErrorKind::MissingRequiredArgument, "--endpoint and --token go together")
             .exit();
     }
-    let Common { endpoint, token, scid, json } = cli.common;
-    let mut args = Args { endpoint, token, scid, json, ..Args::default() };
+    let Common { endpoint, token, scid, json, upload_hosts, block_size } = cli.common;
+    let mut args = Args { endpoint, token, scid, json, upload_hosts, block_size, ..Args::default() };
     let upload = |args: &mut Args, upload: UploadArgs| {
         args.command = "upload".into();
         args.positional.extend(upload.file.map(|f| f.to_string_lossy().into_owned()));
@@ -283,7 +292,13 @@ fn connect(args: &Args) -> Result<Service, String> {
 
 fn run(args: Args) -> Result<(), String> {
     let service = connect(&args)?;
-    let options = ClientOptions { metadata_base_url: service.endpoint.clone(), ..ClientOptions::default() };
+    let defaults = ClientOptions::default();
+    let options = ClientOptions {
+        metadata_base_url: service.endpoint.clone(),
+        upload_hosts: args.upload_hosts.clone().unwrap_or(defaults.upload_hosts.clone()),
+        block_size: args.block_size.unwrap_or(defaults.block_size),
+        ..defaults
+    };
     let client = Client::new(options).map_err(|e| e.to_string())?;
     client.set_authorization(&service.authorization).map_err(|e| e.to_string())?;
     let result = match args.command.as_str() {
@@ -420,7 +435,7 @@ fn upload(client: &Client, args: &Args, service: &Service) -> Result<(), String>
         }
     };
     let size = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?.len();
-    let block_size = ClientOptions::default().block_size as usize;
+    let block_size = args.block_size.unwrap_or(ClientOptions::default().block_size) as usize;
     let request =
         if args.push { UploadRequest::push(&args.scid, size) } else { UploadRequest::file(&args.scid, &file) };
     let started = Instant::now();

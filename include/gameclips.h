@@ -139,6 +139,19 @@
  */
 #define CLIPS_MAX_BLOCK_SIZE ((2 * 1024) * 1024)
 
+/*
+ The block size when `block_size` is 0: "no larger than 2 MB" read strictly, which a service that
+ means 2 MiB takes too.
+ */
+#define CLIPS_DEFAULT_BLOCK_SIZE 2000000
+
+/*
+ `clips_set_network_status`.
+ */
+#define CLIPS_NETWORK_OFFLINE 0
+
+#define CLIPS_NETWORK_ONLINE 1
+
 #define CLIPS_MAX_CAPTION_CHARS 250
 
 #define CLIPS_MAX_TITLE_DATA_BYTES 10240
@@ -175,7 +188,7 @@ typedef struct ClipsClientOptions {
      */
     uint32_t worker_threads;
     /*
-     0: 2 MiB; must be 1 KiB..2 MiB.
+     0: CLIPS_DEFAULT_BLOCK_SIZE (2,000,000); must be 1 KiB..CLIPS_MAX_BLOCK_SIZE (2 MiB).
      */
     uint32_t block_size;
     /*
@@ -218,10 +231,28 @@ typedef struct ClipsClientOptions {
     /*
      Hosts besides the metadata host that uploads may send the Authorization value to (the service
      hands out upload URIs; redirects are followed only to these): comma-separated host names or
-     `*.domain` wildcards, each with an optional `:port`. NULL: "*.xboxlive.com". "": the metadata
-     host only. An upload URI or redirect elsewhere fails the upload with CLIPS_E_HTTP.
+     `*.domain` wildcards, each with an optional `:port`. NULL: "*.xboxlive.com,gameclips.xbox.live".
+     "": the metadata host only. An upload URI or redirect elsewhere fails the upload with CLIPS_E_HTTP.
      */
     const char *upload_hosts;
+    /*
+     Reserved for the title's own HTTP transport (see "Platform integration"); not in this build yet:
+     must be NULL.
+     */
+    const void *transport;
+    /*
+     Reserved for thread options (see "Platform integration"); not in this build yet: must be NULL.
+     */
+    const void *threads;
+    /*
+     The longest back-off between an upload's attempts through transient failures (network errors,
+     408, 429, 5xx), which never fail an upload by count; 0: 120000.
+     */
+    uint32_t max_retry_delay_ms;
+    /*
+     An upload failing this long without progress fails (the last failure is its error); 0: never.
+     */
+    uint32_t give_up_after_ms;
 } ClipsClientOptions;
 
 /*
@@ -469,6 +500,20 @@ ClipsResult clips_set_authorization(struct ClipsClient *c, const char *header_va
 ClipsResult clips_pause(struct ClipsClient *c);
 
 ClipsResult clips_resume(struct ClipsClient *c);
+
+/*
+ The title is being suspended (console PLM, mobile background). Returns within `max_ms`: requests
+ in flight are abandoned without charging any retry, pooled connections are closed, the journals are
+ made durable, and nothing is sent until clips_resume. Uploads show CLIPS_STATE_PAUSED.
+ */
+ClipsResult clips_suspend(struct ClipsClient *c, uint32_t max_ms);
+
+/*
+ What the platform says about the network: CLIPS_NETWORK_OFFLINE (nothing is sent and no retry is
+ spent; uploads show CLIPS_STATE_PAUSED) or CLIPS_NETWORK_ONLINE (uploads waiting out a back-off go
+ at once).
+ */
+ClipsResult clips_set_network_status(struct ClipsClient *c, uint32_t status);
 
 /*
  0: unlimited. Applies to all uploads of the client, from the next block on.

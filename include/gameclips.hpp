@@ -340,6 +340,11 @@ public:
         return detail::check(clips_set_authorization(client_, value.c_str()));
     }
     Result pause() { return detail::check(clips_pause(client_)); }
+    /// Console suspend (PLM): returns within max_ms; nothing is sent until resume().
+    Result suspend(uint32_t max_ms) { return detail::check(clips_suspend(client_, max_ms)); }
+    Result set_network_online(bool online) {
+        return detail::check(clips_set_network_status(client_, online ? CLIPS_NETWORK_ONLINE : CLIPS_NETWORK_OFFLINE));
+    }
     Result resume() { return detail::check(clips_resume(client_)); }
     Result set_bandwidth_limit(uint64_t bytes_per_second) {
         return detail::check(clips_set_bandwidth_limit(client_, bytes_per_second));

@@ -63,6 +63,8 @@ fn null_pointers_are_refused_by_every_export() {
         expect(clips_pause(null_mut()), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
         expect(clips_resume(null_mut()), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
         expect(clips_set_bandwidth_limit(null_mut(), 1), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
+        expect(clips_suspend(null_mut(), 100), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
+        expect(clips_set_network_status(null_mut(), CLIPS_NETWORK_ONLINE), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
         expect(clips_last_error_message(buf.as_mut_ptr().cast(), buf.len(), null_mut()), CLIPS_E_INVALID_ARGUMENT, "");
 
         expect(clips_begin_upload(null_mut(), &options, &mut h), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
@@ -191,6 +193,9 @@ fn dead_zero_and_foreign_handles_are_invalid() {
         // A destroyed client's pointer is refused, not dereferenced.
         expect(clips_poll(other, theirs, &mut s), CLIPS_E_SHUTDOWN, "destroyed");
         expect(clips_pause(other), CLIPS_E_SHUTDOWN, "destroyed");
+        expect(clips_suspend(other, 0), CLIPS_E_SHUTDOWN, "destroyed");
+        expect(clips_set_network_status(other, CLIPS_NETWORK_OFFLINE), CLIPS_E_SHUTDOWN, "destroyed");
+        expect(clips_set_network_status(c, 2), CLIPS_E_INVALID_ARGUMENT, "not a CLIPS_NETWORK_* value");
         clips_client_destroy(other); // twice: a no-op
         clips_client_destroy(c);
     }

@@ -187,7 +187,7 @@ fn push_then_quit(server: &TestServer, dir: &CString, source: &[u8], push: &[u32
     let mut handle = 0;
     assert_eq!(unsafe { clips_begin_upload(client, &options, &mut handle) }, CLIPS_OK);
     for &num in push {
-        let block = &source[num as usize * 2 * MIB..((num as usize + 1) * 2 * MIB).min(source.len())];
+        let block = &source[num as usize * BLOCK..((num as usize + 1) * BLOCK).min(source.len())];
         assert_eq!(unsafe { clips_push_block(client, handle, num, block.as_ptr(), block.len()) }, CLIPS_OK);
     }
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -204,7 +204,7 @@ fn push_then_quit(server: &TestServer, dir: &CString, source: &[u8], push: &[u32
 fn a_resumed_push_upload_waits_for_its_missing_blocks() {
     let server = TestServer::start();
     let dir = CString::new(server.dir.path().join("journal").to_str().unwrap()).unwrap();
-    let source = pattern(5 * 2 * MIB + 100, 52);
+    let source = pattern(5 * BLOCK + 100, 52);
     let id = push_then_quit(&server, &dir, &source, &[0, 2, 5]);
     let client = journal_client(&server, &dir);
     let resumed = resumed_handles(client);
@@ -219,7 +219,7 @@ fn a_resumed_push_upload_waits_for_its_missing_blocks() {
     assert_eq!(missing_blocks(client, handle), [1, 3, 4]);
     assert_eq!(poll(client, handle).blocks_acked, 3);
     for num in [1u32, 3, 4] {
-        let block = &source[num as usize * 2 * MIB..((num as usize + 1) * 2 * MIB).min(source.len())];
+        let block = &source[num as usize * BLOCK..((num as usize + 1) * BLOCK).min(source.len())];
         assert_eq!(unsafe { clips_push_block(client, handle, num, block.as_ptr(), block.len()) }, CLIPS_OK);
     }
     let status = wait_terminal(client, handle, Duration::from_secs(30), || {});
@@ -234,7 +234,7 @@ fn an_upload_the_service_already_committed_completes_without_sending_again() {
     let server = TestServer::start();
     let journal_dir = server.dir.path().join("journal");
     let dir = CString::new(journal_dir.to_str().unwrap()).unwrap();
-    let source = pattern(3 * 2 * MIB, 53);
+    let source = pattern(3 * BLOCK, 53);
     let id = push_then_quit(&server, &dir, &source, &[0, 1]);
     // The last block reached the service, but the game died before its answer was journaled.
     let journal = std::fs::read_dir(&journal_dir).unwrap().next().unwrap().unwrap().path();
@@ -245,7 +245,7 @@ fn an_upload_the_service_already_committed_completes_without_sending_again() {
         .proxy(None)
         .build()
         .header("Authorization", &token())
-        .send(&source[4 * MIB..])
+        .send(&source[2 * BLOCK..])
         .unwrap()
         .status();
     assert_eq!(status, 201);

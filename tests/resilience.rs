@@ -55,7 +55,7 @@ fn soak_fifty_uploads_through_every_fault_all_complete_byte_exact() {
 
     // Sizes from 1 byte to 20 MiB, the edges included; file and push mode alternate.
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    let mut sizes = vec![1, 2 * MIB, 2 * MIB + 1, 20 * MIB];
+    let mut sizes = vec![1, BLOCK, BLOCK + 1, 20 * MIB];
     while sizes.len() < 50 {
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -94,9 +94,9 @@ fn soak_fifty_uploads_through_every_fault_all_complete_byte_exact() {
         }
         for upload in uploads.iter_mut().filter(|u| !u.done) {
             if let Some((bytes, next)) = &mut upload.push {
-                while (*next as usize) * MIB * 2 < bytes.len() {
-                    let start = *next as usize * 2 * MIB;
-                    let block = &bytes[start..(start + 2 * MIB).min(bytes.len())];
+                while (*next as usize) * BLOCK < bytes.len() {
+                    let start = *next as usize * BLOCK;
+                    let block = &bytes[start..(start + BLOCK).min(bytes.len())];
                     match unsafe { clips_push_block(client, upload.handle, *next, block.as_ptr(), block.len()) } {
                         CLIPS_OK => *next += 1,
                         CLIPS_E_WOULD_BLOCK => break,

@@ -10,19 +10,6 @@ use gameclips::ffi::*;
 
 const MIB: usize = 1024 * 1024;
 
-fn assert_arrived(
-    server: &TestServer,
-    client: *mut ClipsClient,
-    handle: ClipsHandle,
-    source: &[u8],
-) -> serde_json::Value {
-    let id = clip_id(client, handle);
-    let record = server.admin(&format!("clips/{id}"));
-    assert_eq!(record["sha256"].as_str(), Some(sha256(source).as_str()), "bytes differ: {record}");
-    assert_eq!(record["fileSize"].as_u64(), Some(source.len() as u64));
-    record
-}
-
 fn peak_concurrent_requests(server: &TestServer) -> u64 {
     server.admin("stats")["peakConcurrentRequests"].as_u64().unwrap()
 }
@@ -45,7 +32,8 @@ fn file_mode_100_mib_arrives_byte_exact_with_blocks_in_parallel() {
     assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
     assert_eq!(status.result, CLIPS_OK);
     assert_eq!((status.bytes_acked, status.bytes_total), (source.len() as u64, source.len() as u64));
-    assert_eq!((status.blocks_acked, status.blocks_total), (50, 50));
+    let blocks = source.len().div_ceil(BLOCK) as u32;
+    assert_eq!((status.blocks_acked, status.blocks_total), (blocks, blocks));
     assert_eq!(status.http_status, 201);
     let record = assert_arrived(&server, client, handle, &source);
     assert!(record["blockReceiveCounts"].as_array().unwrap().iter().all(|n| n == 1), "{record}");
@@ -73,7 +61,7 @@ fn push_mode_100_mib_in_reverse_order_arrives_byte_exact() {
     let mut handle = 0;
     assert_eq!(unsafe { clips_begin_upload(client, &options, &mut handle) }, CLIPS_OK, "{}", last_error());
 
-    let block = CLIPS_MAX_BLOCK_SIZE as usize;
+    let block = BLOCK;
     let mut next: i64 = (source.len().div_ceil(block) - 1) as i64;
     let mut would_block = 0;
     let status = wait_terminal(client, handle, Duration::from_secs(120), || {
@@ -140,7 +128,7 @@ fn cancel_stops_an_upload_and_frees_its_push_budget() {
     options.file_size = 10 * MIB as u64;
     let mut first = 0;
     assert_eq!(unsafe { clips_begin_upload(client, &options, &mut first) }, CLIPS_OK);
-    let block = pattern(2 * MIB, 3);
+    let block = pattern(BLOCK, 3);
     assert_eq!(unsafe { clips_push_block(client, first, 4, block.as_ptr(), block.len()) }, CLIPS_OK);
     assert_eq!(unsafe { clips_push_block(client, first, 3, block.as_ptr(), block.len()) }, CLIPS_OK);
     assert_eq!(unsafe { clips_push_block(client, first, 2, block.as_ptr(), block.len()) }, CLIPS_E_WOULD_BLOCK);

@@ -24,12 +24,18 @@ pub struct Faults {
     pub reset_rate: f64,
     /// Share of requests accepted and never answered.
     pub stall_rate: f64,
+    /// Share of requests carried out whose answer is lost: the connection drops instead (a clip may
+    /// have been made, a block stored).
+    pub drop_answer_rate: f64,
     /// The N-th request made with each token answers 401, as does every later one with that token.
     pub expire_tokens_after: u64,
     /// Uploads not committed within this many seconds of their creation answer 410 Gone (0: never).
     pub upload_expiry_s: u64,
     /// Bytes of clips each user may hold (0: unlimited); over it, creating a clip answers 400.
     pub quota_bytes: u64,
+    /// 200: every block is acknowledged with 200 instead of 202/201 (the PUT page's status table lists
+    /// only 200); 0: as the protocol page says.
+    pub block_ack: u16,
     /// Block PUTs to `/upload/...` answer this redirect status (301/307...) with `Location: /moved/upload/...`
     /// (the same handler); 0: none.
     pub redirect_blocks: u16,
@@ -42,6 +48,8 @@ pub struct FaultPlan {
     pub stall: bool,
     /// Drop the connection after reading about half the body.
     pub reset: bool,
+    /// Carry the request out, then drop the connection instead of answering.
+    pub drop_answer: bool,
     /// Answer with this status (after reading the body) instead of handling the request.
     pub fail_with: Option<u16>,
     pub retry_after_s: u64,
@@ -59,6 +67,7 @@ impl Faults {
             latency_ms: self.latency_ms,
             stall: happens(self.stall_rate),
             reset: happens(self.reset_rate),
+            drop_answer: happens(self.drop_answer_rate),
             fail_with: self.fail_rate.iter().find(|(_, &rate)| happens(rate)).map(|(&status, _)| status),
             retry_after_s: self.retry_after_s,
             conn_bandwidth: self.conn_bandwidth,

@@ -6,12 +6,15 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gameclips_emulator::token::{self, Claims};
+use gameclips_emulator::wire::MAX_BLOCK_SIZE;
 use gameclips_emulator::{Emulator, EmulatorConfig, TlsIdentity};
 
 const USAGE: &str = "usage:
   gameclips-emulator [--listen ADDR] [--data-dir DIR] [--scid SCID]... [--processing-ms N]
+                     [--max-block-bytes N (default 2000000, at most 2097152)] [--block-ack 200]
                      [--latency-ms N] [--conn-bandwidth BYTES/S] [--link-bandwidth BYTES/S]
                      [--fail-rate STATUS=P]... [--retry-after-s N] [--reset-rate P] [--stall-rate P]
+                     [--drop-answer-rate P]
                      [--expire-tokens-after N] [--upload-expiry-s N] [--quota-bytes N]
                      [--tls-cert PEM --tls-key PEM | --tls-self-signed]
     --tls-self-signed serves https with a new certificate for 127.0.0.1 and localhost, written to
@@ -62,6 +65,18 @@ fn serve_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
             "--data-dir" => config.data_dir = value::<String>(&flag, args.next())?.into(),
             "--scid" => config.scids.push(value(&flag, args.next())?),
             "--processing-ms" => config.processing_ms = value(&flag, args.next())?,
+            "--max-block-bytes" => {
+                config.max_block_bytes = value(&flag, args.next())?;
+                if !(1..=MAX_BLOCK_SIZE).contains(&config.max_block_bytes) {
+                    return Err(format!("--max-block-bytes must be 1..{MAX_BLOCK_SIZE}"));
+                }
+            }
+            "--block-ack" => {
+                config.faults.block_ack = value(&flag, args.next())?;
+                if config.faults.block_ack != 200 {
+                    return Err("--block-ack takes 200 (every block acknowledged with 200)".into());
+                }
+            }
             "--latency-ms" => config.faults.latency_ms = value(&flag, args.next())?,
             "--stall-rate" => config.faults.stall_rate = value(&flag, args.next())?,
             "--conn-bandwidth" => config.faults.conn_bandwidth = value(&flag, args.next())?,
@@ -69,6 +84,7 @@ fn serve_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
             "--fail-rate" => config.faults.add_fail_rate(&value::<String>(&flag, args.next())?)?,
             "--retry-after-s" => config.faults.retry_after_s = value(&flag, args.next())?,
             "--reset-rate" => config.faults.reset_rate = value(&flag, args.next())?,
+            "--drop-answer-rate" => config.faults.drop_answer_rate = value(&flag, args.next())?,
             "--expire-tokens-after" => config.faults.expire_tokens_after = value(&flag, args.next())?,
             "--upload-expiry-s" => config.faults.upload_expiry_s = value(&flag, args.next())?,
             "--quota-bytes" => config.faults.quota_bytes = value(&flag, args.next())?,

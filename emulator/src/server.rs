@@ -34,6 +34,8 @@ pub struct EmulatorConfig {
     pub scids: Vec<String>,
     /// Time from commit to Published.
     pub processing_ms: u64,
+    /// The largest block taken: 2,000,000 ("no larger than 2 MB", read strictly); at most 2 MiB.
+    pub max_block_bytes: u64,
     pub faults: Faults,
     /// Serve https with this certificate instead of plain http.
     pub tls: Option<TlsIdentity>,
@@ -80,6 +82,7 @@ impl EmulatorConfig {
             data_dir: data_dir.into(),
             scids: Vec::new(),
             processing_ms: 2000,
+            max_block_bytes: crate::wire::DEFAULT_MAX_BLOCK_BYTES,
             faults: Faults::default(),
             tls: None,
         }
@@ -232,6 +235,9 @@ async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpRe
         }
     };
     shared.stats.record(endpoint, response.status().as_u16());
+    if plan.drop_answer {
+        return Err(ConnectionDropped);
+    }
     Ok(response)
 }
 

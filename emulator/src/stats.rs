@@ -10,6 +10,8 @@ use serde_json::{json, Value};
 pub struct Stats {
     requests: Mutex<BTreeMap<&'static str, BTreeMap<u16, u64>>>,
     body_bytes: AtomicU64,
+    /// Connections accepted since the start.
+    accepted: AtomicU64,
     connections: Gauge,
     requests_in_flight: Gauge,
 }
@@ -42,6 +44,7 @@ impl Drop for GaugeGuard<'_> {
 
 impl Stats {
     pub fn connection_opened(&self) -> GaugeGuard<'_> {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
         self.connections.up();
         GaugeGuard(&self.connections)
     }
@@ -69,6 +72,7 @@ impl Stats {
         json!({
             "requests": by_endpoint,
             "bodyBytesReceived": self.body_bytes.load(Ordering::Relaxed),
+            "connectionsAccepted": self.accepted.load(Ordering::Relaxed),
             "openConnections": self.connections.now.load(Ordering::SeqCst),
             "peakConcurrentConnections": self.connections.peak.load(Ordering::SeqCst),
             "peakConcurrentRequests": self.requests_in_flight.peak.load(Ordering::SeqCst),

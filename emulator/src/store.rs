@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-use crate::wire::{NewClip, MAX_BLOCK_SIZE};
+use crate::wire::NewClip;
 
 /// What a block PUT did.
 #[derive(Debug, PartialEq, Eq)]
@@ -190,7 +190,7 @@ fn clip_from_row(row: &rusqlite::Row) -> rusqlite::Result<ClipRecord> {
 
 /// The block size implied by one block: every block but the last has the same length, so a non-last
 /// block gives it directly and the last block gives it through the bytes that precede it.
-fn infer_block_size(file_size: u64, expected: u64, block_num: u64, len: u64) -> Option<u64> {
+fn infer_block_size(file_size: u64, expected: u64, block_num: u64, len: u64, max_block_bytes: u64) -> Option<u64> {
     let candidate = if block_num + 1 < expected {
         len
     } else if expected == 1 {
@@ -202,7 +202,7 @@ fn infer_block_size(file_size: u64, expected: u64, block_num: u64, len: u64) -> 
         }
         before / (expected - 1)
     };
-    (candidate > 0 && candidate <= MAX_BLOCK_SIZE && file_size.div_ceil(candidate) == expected).then_some(candidate)
+    (candidate > 0 && candidate <= max_block_bytes && file_size.div_ceil(candidate) == expected).then_some(candidate)
 }
 
 fn block_len(file_size: u64, block_size: u64, block_num: u64) -> u64 {
@@ -269,12 +269,14 @@ impl Store {
         counts
     }
 
-    /// Stores one block in place; commits the clip when it was the last one missing.
+    /// Stores one block (at most `max_block_bytes`) in place; commits the clip when it was the last one
+    /// missing.
     pub fn put_block(
         &self,
         clip_id: &str,
         block_num: u64,
         data: &[u8],
+        max_block_bytes: u64,
         now_ms: u64,
     ) -> Result<BlockOutcome, BlockError> {
         let clip = self.clip(clip_id).ok_or(BlockError::NotFound)?;
@@ -287,15 +289,22 @@ impl Store {
                 "blockNum {block_num} is not below expectedBlocks {expected}"
             )));
         }
+        if data.len() as u64 > max_block_bytes {
+            return Err(BlockError::BadParameter(format!(
+                "a block of {} bytes is over the limit of {max_block_bytes} bytes (\"no larger than 2 MB\")",
+                data.len()
+            )));
+        }
         let block_size = match clip.block_size {
             Some(size) => size,
             None => {
-                let size = infer_block_size(file_size, expected, block_num, data.len() as u64).ok_or_else(|| {
-                    BlockError::BadParameter(format!(
+                let size = infer_block_size(file_size, expected, block_num, data.len() as u64, max_block_bytes)
+                    .ok_or_else(|| {
+                        BlockError::BadParameter(format!(
                         "a block of {} bytes cannot be block {block_num} of {expected} in a file of {file_size} bytes",
                         data.len()
                     ))
-                })?;
+                    })?;
                 // Two first blocks may race: the first to store its size wins, the other is checked against it.
                 let db = self.db();
                 db.execute(
@@ -558,10 +567,12 @@ mod tests {
     #[test]
     fn block_size_is_inferred_from_any_block() {
         // 100 bytes in 4 blocks of 30: 30, 30, 30, 10.
-        assert_eq!(infer_block_size(100, 4, 0, 30), Some(30));
-        assert_eq!(infer_block_size(100, 4, 3, 10), Some(30));
-        assert_eq!(infer_block_size(100, 4, 3, 11), None);
-        assert_eq!(infer_block_size(100, 4, 1, 20), None); // 20-byte blocks would need 5
-        assert_eq!(infer_block_size(7, 1, 0, 7), Some(7));
+        assert_eq!(infer_block_size(100, 4, 0, 30, 1000), Some(30));
+        assert_eq!(infer_block_size(100, 4, 3, 10, 1000), Some(30));
+        assert_eq!(infer_block_size(100, 4, 3, 11, 1000), None);
+        assert_eq!(infer_block_size(100, 4, 1, 20, 1000), None); // 20-byte blocks would need 5
+        assert_eq!(infer_block_size(7, 1, 0, 7, 1000), Some(7));
+        // Over the limit, whatever the layout.
+        assert_eq!(infer_block_size(100, 4, 0, 30, 29), None);
     }
 }

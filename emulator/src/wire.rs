@@ -3,7 +3,10 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// The largest block the emulator can be told to take (`--max-block-bytes`): 2 MiB.
 pub const MAX_BLOCK_SIZE: u64 = 2 * 1024 * 1024;
+/// Blocks are "no larger than 2 MB", read strictly unless told otherwise.
+pub const DEFAULT_MAX_BLOCK_BYTES: u64 = 2_000_000;
 pub const MAX_FILE_SIZE: u64 = u32::MAX as u64; // fileSize is a u32 on the wire: files must be < 4 GiB
 pub const MAX_CAPTION_CHARS: usize = 250;
 pub const MAX_TITLE_DATA_BYTES: usize = 10 * 1024;
@@ -68,16 +71,18 @@ fn one_of(field: &str, value: Option<String>, allowed: &[&str], default: &str) -
 }
 
 impl InitialUploadRequest {
-    /// The clip this request describes, or the reason it is invalid (400).
-    pub fn validate(self) -> Result<NewClip, String> {
+    /// The clip this request describes, or the reason it is invalid (400). Blocks are at most
+    /// `max_block_bytes`.
+    pub fn validate(self, max_block_bytes: u64) -> Result<NewClip, String> {
         let file_size = self.file_size.ok_or("fileSize is required")?;
         let expected_blocks = self.expected_blocks.ok_or("expectedBlocks is required")?;
         if file_size == 0 || file_size >= MAX_FILE_SIZE {
             return Err(format!("fileSize {file_size} must be between 1 and {}", MAX_FILE_SIZE - 1));
         }
-        if expected_blocks == 0 || expected_blocks > file_size || file_size.div_ceil(expected_blocks) > MAX_BLOCK_SIZE {
+        if expected_blocks == 0 || expected_blocks > file_size || file_size.div_ceil(expected_blocks) > max_block_bytes
+        {
             return Err(format!(
-                "expectedBlocks {expected_blocks} does not fit fileSize {file_size} in blocks of at most {MAX_BLOCK_SIZE} bytes"
+                "expectedBlocks {expected_blocks} does not fit fileSize {file_size} in blocks of at most {max_block_bytes} bytes"
             ));
         }
         let user_caption = self.user_caption.unwrap_or_default();
@@ -130,23 +135,27 @@ mod tests {
 
     #[test]
     fn block_count_must_fit_size_and_limit() {
-        assert!(request(10, 1).validate().is_ok());
-        assert!(request(4 * MAX_BLOCK_SIZE, 4).validate().is_ok());
-        assert!(request(4 * MAX_BLOCK_SIZE + 1, 4).validate().is_err());
-        assert!(request(3, 4).validate().is_err());
-        assert!(request(MAX_FILE_SIZE, 2048).validate().is_err());
+        let strict = DEFAULT_MAX_BLOCK_BYTES;
+        assert!(request(10, 1).validate(strict).is_ok());
+        assert!(request(4 * strict, 4).validate(strict).is_ok());
+        assert!(request(4 * strict + 1, 4).validate(strict).is_err());
+        // 2 MiB blocks only when the limit is relaxed to them.
+        assert!(request(4 * MAX_BLOCK_SIZE, 4).validate(strict).is_err());
+        assert!(request(4 * MAX_BLOCK_SIZE, 4).validate(MAX_BLOCK_SIZE).is_ok());
+        assert!(request(3, 4).validate(strict).is_err());
+        assert!(request(MAX_FILE_SIZE, 2048).validate(strict).is_err());
     }
 
     #[test]
     fn bad_enum_or_long_caption_is_refused() {
         let mut r = request(10, 1);
         r.visibility = Some("Everyone".into());
-        assert!(r.validate().unwrap_err().contains("visibility"));
+        assert!(r.validate(DEFAULT_MAX_BLOCK_BYTES).unwrap_err().contains("visibility"));
         let mut r = request(10, 1);
         r.user_caption = Some("x".repeat(251));
-        assert!(r.validate().is_err());
+        assert!(r.validate(DEFAULT_MAX_BLOCK_BYTES).is_err());
         let mut r = request(10, 1);
         r.clip_type = Some("Achievement,None".into());
-        assert!(r.validate().is_err());
+        assert!(r.validate(DEFAULT_MAX_BLOCK_BYTES).is_err());
     }
 }

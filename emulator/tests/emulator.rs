@@ -105,9 +105,10 @@ fn tokens_and_bad_blocks_get_the_documented_statuses() {
     };
     assert_eq!(put(2, 10), 400, "block out of range");
     assert_eq!(put(0, 100), 400, "a first block too short for 2 blocks");
-    assert_eq!(put(0, 2 * 1024 * 1024), 202);
+    assert_eq!(put(0, 2 * 1024 * 1024), 400, "2 MiB is over \"no larger than 2 MB\", read strictly");
+    assert_eq!(put(0, 2_000_000), 202);
     assert_eq!(put(1, 5), 400, "the last block must hold the rest");
-    assert_eq!(put(1, 3000000 - 2 * 1024 * 1024), 201);
+    assert_eq!(put(1, 1_000_000), 201);
     let (status, _) = request("POST", &format!("{base}/users/me/scids/s/clips"), br#"{"fileSize":10,"expectedBlocks":1,"userCaption":"#.iter().chain(format!("\"{}\"}}", "x".repeat(251)).as_bytes()).copied().collect::<Vec<u8>>().as_slice());
     assert_eq!(status, 400);
 }

@@ -9,6 +9,7 @@
 //! would look the same, and belongs to a sibling upload). Only then is it removed.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -20,6 +21,8 @@ struct Siblings {
     in_flight: u32,
     /// Initial calls whose answer was lost: each may have left a clip.
     possible_orphans: u32,
+    /// An upload is looking for them (one at a time: two would remove the same clips).
+    searching: bool,
 }
 
 #[derive(Default)]
@@ -68,20 +71,21 @@ impl CreateLedger {
         self.ledger.lock().own_clips.insert(clip_id.to_string());
     }
 
-    /// How many possible orphans wait to be looked for under `key`; 0 also while a sibling's initial
-    /// call is in flight (its clip could not be told from an orphan).
-    pub fn orphans_to_look_for(&self, key: &str) -> Option<u32> {
-        let ledger = self.ledger.lock();
-        let siblings = ledger.by_key.get(key)?;
-        match (siblings.possible_orphans, siblings.in_flight) {
-            (0, _) => None,
-            (_, 0) => Some(siblings.possible_orphans),
-            _ => Some(0),
+    /// Leave to look for `key`'s orphans now; `None` while a sibling's initial call is in flight (its
+    /// clip could not be told from an orphan) or another upload is looking.
+    pub fn begin_search(self: &Arc<Self>, key: &str) -> Option<Search> {
+        let mut ledger = self.ledger.lock();
+        let siblings = ledger.by_key.entry(key.to_string()).or_default();
+        if siblings.in_flight > 0 || siblings.searching {
+            return None;
         }
+        siblings.searching = true;
+        let looked_for = siblings.possible_orphans;
+        Some(Search { ledger: self.clone(), key: key.to_string(), looked_for })
     }
 
     /// The orphans in a listing: pending clips that look like `request`, and are no upload's of ours.
-    /// Called with no initial call of `key` in flight (see [`CreateLedger::orphans_to_look_for`]).
+    /// Called under a [`Search`].
     pub fn orphans_in(&self, request: &InitialUploadRequest, page: &ClipPage) -> Vec<String> {
         let ledger = self.ledger.lock();
         page.game_clips
@@ -90,11 +94,30 @@ impl CreateLedger {
             .map(|clip| clip.game_clip_id.clone())
             .collect()
     }
+}
 
-    /// `looked_for` possible orphans were settled (found and removed, or shown never made).
-    pub fn orphans_settled(&self, key: &str, looked_for: u32) {
-        if let Some(siblings) = self.ledger.lock().by_key.get_mut(key) {
-            siblings.possible_orphans = siblings.possible_orphans.saturating_sub(looked_for);
+/// One upload's leave to look for its siblings' orphans. [`Search::settled`] when it is done; dropped
+/// before (put back, the upload ended), it lets the next upload look.
+pub struct Search {
+    ledger: Arc<CreateLedger>,
+    key: String,
+    looked_for: u32,
+}
+
+impl Search {
+    /// The possible orphans known when the search began are settled: found and removed, shown never
+    /// made, or given up on.
+    pub fn settled(self) {
+        if let Some(siblings) = self.ledger.ledger.lock().by_key.get_mut(&self.key) {
+            siblings.possible_orphans = siblings.possible_orphans.saturating_sub(self.looked_for);
+        }
+    }
+}
+
+impl Drop for Search {
+    fn drop(&mut self) {
+        if let Some(siblings) = self.ledger.ledger.lock().by_key.get_mut(&self.key) {
+            siblings.searching = false;
         }
     }
 }
@@ -122,22 +145,23 @@ mod tests {
     fn only_clips_no_upload_owns_are_orphans_and_only_when_no_sibling_create_is_in_flight() {
         let request = InitialUploadRequest::for_tests();
         let key = siblings_key("scid", &request);
-        let ledger = CreateLedger::default();
-        assert_eq!(ledger.orphans_to_look_for(&key), None);
+        let ledger = Arc::new(CreateLedger::default());
         // Two siblings create; one answer is lost, the other is still in flight.
         ledger.create_sent(&key);
         ledger.create_sent(&key);
         ledger.create_settled(&key, CreateOutcome::Unknown);
-        assert_eq!(ledger.orphans_to_look_for(&key), Some(0), "a sibling's clip would look the same");
+        assert!(ledger.begin_search(&key).is_none(), "a sibling's clip would look the same");
         ledger.create_settled(&key, CreateOutcome::Made("sibling".into()));
         // The lost one created again.
         ledger.create_sent(&key);
         ledger.create_settled(&key, CreateOutcome::Made("mine".into()));
-        assert_eq!(ledger.orphans_to_look_for(&key), Some(1));
+        let search = ledger.begin_search(&key).expect("nothing in flight");
+        assert!(ledger.begin_search(&key).is_none(), "one search at a time");
         let clips = [pending("sibling", &request), pending("orphan", &request), pending("mine", &request)];
         let page = ClipPage::from_wire(serde_json::json!({ "gameClips": clips }).to_string().as_bytes()).unwrap();
         assert_eq!(ledger.orphans_in(&request, &page), vec!["orphan".to_string()]);
-        ledger.orphans_settled(&key, 1);
-        assert_eq!(ledger.orphans_to_look_for(&key), None);
+        search.settled();
+        let again = ledger.begin_search(&key).expect("the search ended");
+        assert_eq!(again.looked_for, 0);
     }
 }

@@ -56,7 +56,7 @@ use crate::status_board::StatusBoard;
 
 use blocks::BlockSet;
 pub use clip_file::{Layout, OpenedFile};
-use creates::{siblings_key, CreateLedger, CreateOutcome};
+use creates::{siblings_key, CreateLedger, CreateOutcome, Search};
 pub use push_budget::{PushBudget, PushedBlock};
 pub use resumed::Resumed;
 
@@ -230,10 +230,12 @@ struct Inner {
     /// Times the service still showed PendingUpload after every block was acknowledged.
     commit_checks: u32,
     thumbnails: Vec<PendingThumbnail>,
+    /// This upload's initial calls whose answer was lost: each may have left a clip.
+    lost_creates: u32,
+    /// The look for what lost answers left, while under way.
+    search: Option<Search>,
     /// Clips a lost answer left behind, found and still to be removed.
     orphans: Vec<String>,
-    /// How many possible orphans the search in progress settles.
-    orphans_looked_for: u32,
 }
 
 impl Inner {
@@ -285,7 +287,11 @@ impl Inner {
                 self.orphans.push(id.clone());
                 self.phase = Phase::Ready(Step::RemoveOrphans);
             }
-            Piece::Create | Piece::CheckResumed | Piece::ConfirmCommit | Piece::FindOrphans => {
+            Piece::FindOrphans => {
+                self.search = None;
+                self.phase = Phase::Ready(Step::FindOrphans);
+            }
+            Piece::Create | Piece::CheckResumed | Piece::ConfirmCommit => {
                 if let Phase::Awaiting(step) = self.phase {
                     self.phase = Phase::Ready(step);
                 }
@@ -299,6 +305,7 @@ impl Inner {
         if !self.life.finish(end, error) {
             return false;
         }
+        self.search = None;
         if let Some(blocks) = &mut self.blocks {
             blocks.discard();
         }
@@ -419,8 +426,9 @@ impl Upload {
                 committed: false,
                 commit_checks: 0,
                 thumbnails,
+                lost_creates: 0,
+                search: None,
                 orphans: Vec::new(),
-                orphans_looked_for: 0,
             }),
         }
     }
@@ -477,11 +485,8 @@ impl Upload {
         match inner.phase {
             Phase::Ready(Step::FindOrphans) => {
                 // While a sibling's initial call is in flight, its clip could pass for an orphan.
-                let looked_for = self.creates.orphans_to_look_for(&self.siblings_key);
-                if looked_for == Some(0) {
-                    return NextTask::Wait(None);
-                }
-                inner.orphans_looked_for = looked_for.unwrap_or(0);
+                let Some(search) = self.creates.begin_search(&self.siblings_key) else { return NextTask::Wait(None) };
+                inner.search = Some(search);
                 inner.phase = Phase::Awaiting(Step::FindOrphans);
                 NextTask::Run(Piece::FindOrphans)
             }
@@ -544,6 +549,7 @@ impl Upload {
         if matches!(piece, Piece::Create) {
             let outcome = if may_have_acted { CreateOutcome::Unknown } else { CreateOutcome::MadeNone };
             self.creates.create_settled(&self.siblings_key, outcome);
+            inner.lost_creates += u32::from(may_have_acted);
         }
         inner.requeue(&piece);
     }
@@ -589,6 +595,7 @@ impl Upload {
                 // The service may have made a clip, but its upload URI was in the lost answer: create
                 // again; what the lost call left is removed once this upload is in (see `creates`).
                 inner.phase = Phase::Ready(Step::Create);
+                inner.lost_creates += 1;
                 let after = backoff(inner.life.consecutive_failures, self.config.max_retry_delay);
                 self.retry_later(
                     &mut inner,
@@ -606,9 +613,8 @@ impl Upload {
                 if let (Piece::RemoveOrphan(_), true) = (&piece, gone) {
                     return self.orphan_removed(&mut inner, events);
                 }
-                self.creates.orphans_settled(&self.siblings_key, inner.orphans_looked_for);
                 inner.orphans.clear();
-                self.complete(&mut inner, events);
+                self.orphans_settled(&mut inner, events);
                 Settled::log(LogLevel::Warn, format!("upload {handle:#x}: {}; left as it is", error.message))
             }
             Verdict::Fail(error) if matches!(piece, Piece::CheckResumed) && matches!(error.http_status, 404 | 410) => {
@@ -683,8 +689,7 @@ impl Upload {
                 Ok(page) => {
                     inner.orphans = self.creates.orphans_in(&self.request, &page);
                     if inner.orphans.is_empty() {
-                        self.creates.orphans_settled(&self.siblings_key, inner.orphans_looked_for);
-                        self.complete(inner, events);
+                        self.orphans_settled(inner, events);
                         return Settled::default();
                     }
                     inner.phase = Phase::Ready(Step::RemoveOrphans);
@@ -815,7 +820,7 @@ impl Upload {
         }
         if !inner.committed {
             inner.phase = Phase::Ready(Step::ConfirmCommit);
-        } else if self.creates.orphans_to_look_for(&self.siblings_key).is_some() {
+        } else if inner.lost_creates > 0 {
             // A lost answer of this client may have left a clip like this one behind.
             inner.phase = Phase::Ready(Step::FindOrphans);
         } else {
@@ -831,12 +836,20 @@ impl Upload {
 
     fn orphan_removed(&self, inner: &mut Inner, events: &EventQueue) -> Settled {
         if inner.orphans.is_empty() {
-            self.creates.orphans_settled(&self.siblings_key, inner.orphans_looked_for);
-            self.complete(inner, events);
+            self.orphans_settled(inner, events);
         } else {
             inner.phase = Phase::Ready(Step::RemoveOrphans);
         }
         Settled::default()
+    }
+
+    /// The look for what lost answers left is over: the upload completes.
+    fn orphans_settled(&self, inner: &mut Inner, events: &EventQueue) {
+        if let Some(search) = inner.search.take() {
+            search.settled();
+        }
+        inner.lost_creates = 0;
+        self.complete(inner, events);
     }
 
     fn failed(&self, inner: &mut Inner, error: Error, events: &EventQueue) -> Settled {

@@ -144,6 +144,13 @@ static ClipsClient *create_client(const char *url, const char *token) {
     EXPECT(clips_resume(c), CLIPS_OK);
     EXPECT(clips_set_bandwidth_limit(c, 1u << 30), CLIPS_OK);
     EXPECT(clips_set_bandwidth_limit(c, 0), CLIPS_OK);
+    EXPECT(clips_suspend(NULL, 10), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_set_network_status(NULL, CLIPS_NETWORK_ONLINE), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_set_network_status(c, 99), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_suspend(c, 0), CLIPS_OK); /* nothing in flight: returns at once */
+    EXPECT(clips_resume(c), CLIPS_OK);
+    EXPECT(clips_set_network_status(c, CLIPS_NETWORK_OFFLINE), CLIPS_OK);
+    EXPECT(clips_set_network_status(c, CLIPS_NETWORK_ONLINE), CLIPS_OK);
     return c;
 }
 
@@ -220,7 +227,7 @@ static void file_upload(ClipsClient *c, const char *path, char *id, size_t id_ca
 }
 
 static void push_upload(ClipsClient *c, char *id, size_t id_cap) {
-    const size_t size = CLIPS_MAX_BLOCK_SIZE + 1000;
+    const size_t size = CLIPS_DEFAULT_BLOCK_SIZE + 1000;
     uint8_t *data = malloc(size);
     for (size_t i = 0; i < size; i++) data[i] = (uint8_t)(i * 7 + 3);
 
@@ -241,7 +248,7 @@ static void push_upload(ClipsClient *c, char *id, size_t id_cap) {
     EXPECT(clips_missing_blocks(c, h, missing, 4, &count), CLIPS_OK);
     REQUIRE(count == 2 && missing[0] == 0 && missing[1] == 1);
 
-    EXPECT(clips_push_block(c, h, 0, NULL, CLIPS_MAX_BLOCK_SIZE), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_push_block(c, h, 0, NULL, CLIPS_DEFAULT_BLOCK_SIZE), CLIPS_E_INVALID_ARGUMENT);
     EXPECT(clips_push_block(c, h, 0, data, CLIPS_MAX_BLOCK_SIZE + 1), CLIPS_E_INVALID_ARGUMENT);
     EXPECT(clips_push_block(c, h, 0, data, 10), CLIPS_E_INVALID_ARGUMENT); /* not the block's length */
     EXPECT(clips_push_block(c, h, 2, data, 1000), CLIPS_E_INVALID_ARGUMENT); /* no such block */
@@ -249,10 +256,10 @@ static void push_upload(ClipsClient *c, char *id, size_t id_cap) {
     EXPECT(clips_push_block(c, 0, 0, data, CLIPS_MAX_BLOCK_SIZE), CLIPS_E_INVALID_HANDLE);
     EXPECT(clips_push_block(NULL, h, 0, data, CLIPS_MAX_BLOCK_SIZE), CLIPS_E_INVALID_ARGUMENT);
 
-    uint32_t sizes[2] = {CLIPS_MAX_BLOCK_SIZE, 1000};
+    uint32_t sizes[2] = {CLIPS_DEFAULT_BLOCK_SIZE, 1000};
     for (uint32_t b = 0; b < 2; b++) {
         ClipsResult r;
-        while ((r = clips_push_block(c, h, b, data + (size_t)b * CLIPS_MAX_BLOCK_SIZE, sizes[b])) ==
+        while ((r = clips_push_block(c, h, b, data + (size_t)b * CLIPS_DEFAULT_BLOCK_SIZE, sizes[b])) ==
                CLIPS_E_WOULD_BLOCK)
             sleep_ms(5);
         EXPECT(r, CLIPS_OK);
@@ -416,6 +423,8 @@ int main(int argc, char **argv) {
     clips_status_init(&s);
     EXPECT(clips_poll(c, 1, &s), CLIPS_E_SHUTDOWN);
     EXPECT(clips_pause(c), CLIPS_E_SHUTDOWN);
+    EXPECT(clips_suspend(c, 0), CLIPS_E_SHUTDOWN);
+    EXPECT(clips_set_network_status(c, CLIPS_NETWORK_ONLINE), CLIPS_E_SHUTDOWN);
 
     printf("abi harness: %d checks, %d failures\n", checks, failures);
     return failures == 0 ? 0 : 1;

@@ -14,6 +14,8 @@ use gameclips::ffi::*;
 use gameclips_emulator::{token, Emulator, EmulatorConfig, Faults};
 use sha2::{Digest, Sha256};
 
+/// The library's default block size: what push-mode tests cut their clips into.
+pub const BLOCK: usize = gameclips::ffi::CLIPS_DEFAULT_BLOCK_SIZE as usize;
 pub const SCID: &str = "00000000-0000-0000-0000-00006e7c2ab1";
 pub const XUID: u64 = 2_533_274_800_000_001;
 
@@ -204,6 +206,20 @@ pub fn drain_events(client: *mut ClipsClient) -> Vec<ClipsEvent> {
     }
 }
 
+/// Checks the emulator holds `source`, byte-exact, as the upload's clip; its record.
+pub fn assert_arrived(
+    server: &TestServer,
+    client: *mut ClipsClient,
+    handle: ClipsHandle,
+    source: &[u8],
+) -> serde_json::Value {
+    let id = clip_id(client, handle);
+    let record = server.admin(&format!("clips/{id}"));
+    assert_eq!(record["sha256"].as_str(), Some(sha256(source).as_str()), "bytes differ: {record}");
+    assert_eq!(record["fileSize"].as_u64(), Some(source.len() as u64));
+    record
+}
+
 /// Uploads `bytes` in push mode with `tweak` applied to the options; returns the clip id.
 pub fn upload_bytes(client: *mut ClipsClient, bytes: &[u8], tweak: impl FnOnce(&mut ClipsUploadOptions)) -> String {
     let scid = CString::new(SCID).unwrap();
@@ -212,7 +228,7 @@ pub fn upload_bytes(client: *mut ClipsClient, bytes: &[u8], tweak: impl FnOnce(&
     tweak(&mut options);
     let mut handle = 0;
     assert_eq!(unsafe { clips_begin_upload(client, &options, &mut handle) }, CLIPS_OK, "{}", last_error());
-    let block = CLIPS_MAX_BLOCK_SIZE as usize;
+    let block = BLOCK;
     let mut next = 0;
     let status = wait_terminal(client, handle, Duration::from_secs(60), || {
         while next * block < bytes.len() {

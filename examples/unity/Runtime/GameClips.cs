@@ -166,6 +166,10 @@ namespace GameClips
         }
 
         public void Pause() { Check(Native.clips_pause(client)); }
+        /// <summary>The title is suspended (console PLM, OnApplicationPause): returns within maxMs.</summary>
+        public void Suspend(uint maxMs) { Check(Native.clips_suspend(client, maxMs)); }
+        /// <summary>What the platform says about the network (Application.internetReachability).</summary>
+        public void SetNetworkOnline(bool online) { Check(Native.clips_set_network_status(client, online ? 1u : 0u)); }
         public void Resume() { Check(Native.clips_resume(client)); }
 
         public ulong BeginUpload(UploadSettings settings)
@@ -404,6 +408,9 @@ namespace GameClips
             public IntPtr log_fn, log_user;
             public uint log_level;
             public IntPtr upload_hosts;
+            // Must match the header to its end: clips_client_options_init writes the whole struct.
+            public IntPtr transport, threads;
+            public uint max_retry_delay_ms, give_up_after_ms;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -459,6 +466,8 @@ namespace GameClips
         [DllImport(Library)] internal static extern void clips_client_destroy(IntPtr client);
         [DllImport(Library)] internal static extern int clips_set_authorization(ClientSafeHandle c, IntPtr value);
         [DllImport(Library)] internal static extern int clips_pause(ClientSafeHandle c);
+        [DllImport(Library)] internal static extern int clips_suspend(ClientSafeHandle c, uint maxMs);
+        [DllImport(Library)] internal static extern int clips_set_network_status(ClientSafeHandle c, uint status);
         [DllImport(Library)] internal static extern int clips_resume(ClientSafeHandle c);
         [DllImport(Library)] internal static extern void clips_upload_options_init(ref UploadOptions o);
         [DllImport(Library)] internal static extern int clips_begin_upload(ClientSafeHandle c, ref UploadOptions o, out ulong upload);

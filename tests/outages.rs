@@ -1,0 +1,360 @@
+//! No upload is lost to a transient failure: a long outage, the service restarting, answers lost to
+//! siblings' identical uploads, suspend and offline, and services that read the reference their own
+//! way. Every upload ends byte-exact (the emulator's sha256 of the assembled clip).
+//!
+//! The waits are real (a 150 s outage, a 20 s restart); the tests run side by side, and the client's
+//! `max_retry_delay_ms` is shortened so recovery is seen within seconds instead of the default 120 s.
+//! The restart test's emulator is this test binary run as a child (`GAMECLIPS_EMULATOR_CHILD`), so it
+//! can be killed as a process.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::ffi::CString;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use gameclips::ffi::*;
+use gameclips_emulator::{Emulator, EmulatorConfig, Faults};
+
+const MIB: usize = 1024 * 1024;
+const EMULATOR_CHILD: &str = "GAMECLIPS_EMULATOR_CHILD";
+
+fn outage() -> Faults {
+    Faults { fail_rate: [(503, 1.0)].into_iter().collect(), ..Faults::default() }
+}
+
+/// Requests the emulator answered with `status`, over every endpoint.
+fn answered_with(stats: &serde_json::Value, status: &str) -> u64 {
+    let requests = stats["requests"].as_object().unwrap();
+    requests.values().filter_map(|by_status| by_status[status].as_u64()).sum()
+}
+
+/// Requests to `endpoint` answered with `status`.
+fn count(stats: &serde_json::Value, endpoint: &str, status: &str) -> u64 {
+    stats["requests"][endpoint][status].as_u64().unwrap_or(0)
+}
+
+/// Begins a file-mode upload of `path`.
+fn begin_file(client: *mut ClipsClient, path: &std::path::Path) -> ClipsHandle {
+    let scid = CString::new(SCID).unwrap();
+    let path = CString::new(path.to_str().unwrap()).unwrap();
+    let mut options = upload_options(&scid);
+    options.file_path = path.as_ptr();
+    let mut handle = 0;
+    assert_eq!(unsafe { clips_begin_upload(client, &options, &mut handle) }, CLIPS_OK, "{}", last_error());
+    handle
+}
+
+fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn one_upload_through_a_150_s_outage_completes_byte_exact() {
+    let server = TestServer::with_config(|c| c.faults.link_bandwidth = 8 * MIB as u64);
+    let source = pattern(40 * MIB, 61);
+    let file = write_file(server.dir.path(), "outage.mp4", &source);
+    let client = client(server.url(), |o| o.max_retry_delay_ms = 4_000);
+    let handle = begin_file(client, &file);
+    wait_for("two blocks in", Duration::from_secs(30), || poll(client, handle).blocks_acked >= 2);
+
+    server.emulator.set_faults(Faults { link_bandwidth: 8 * MIB as u64, ..outage() });
+    let before = server.admin("stats");
+    let began = Instant::now();
+    let mut longest_retry_in = 0;
+    while began.elapsed() < Duration::from_secs(150) {
+        let status = poll(client, handle);
+        assert!(!is_terminal(status.state), "the outage ended the upload: {}", error_message(client, handle));
+        if status.state == CLIPS_STATE_RETRYING {
+            longest_retry_in = longest_retry_in.max(status.retry_in_ms);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let during = answered_with(&server.admin("stats"), "503") - answered_with(&before, "503");
+    // The reason is there for the game to show while it waits.
+    let reason = error_message(client, handle);
+    server.emulator.set_faults(Faults { link_bandwidth: 8 * MIB as u64, ..Faults::default() });
+
+    let status = wait_terminal(client, handle, Duration::from_secs(60), || {});
+    assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
+    assert_arrived(&server, client, handle, &source);
+    eprintln!(
+        "150 s outage: {during} requests reached the service ({:.2}/s), longest retry_in_ms {longest_retry_in}, \
+         {} retries; reason shown: {reason}",
+        during as f64 / 150.0,
+        status.retries
+    );
+    assert!(reason.contains("503"), "{reason}");
+    assert!(longest_retry_in > 0 && longest_retry_in <= 4_000, "{longest_retry_in}");
+    // One probe at a time, at most max_retry_delay apart (full jitter: half of it on average), plus the
+    // blocks in flight when the outage began: far fewer than one per worker per attempt.
+    assert!(during <= 12 + 150, "{during} requests in 150 s");
+    unsafe { clips_client_destroy(client) };
+}
+
+/// The child's part of the restart test: an emulator on the given address and data dir until killed.
+#[test]
+fn emulator_child() {
+    let Ok(config) = std::env::var(EMULATOR_CHILD) else { return };
+    let (listen, dir) = config.split_once('\n').unwrap();
+    let mut config = EmulatorConfig::new(dir);
+    config.listen = listen.parse().unwrap();
+    config.faults.link_bandwidth = 8 * MIB as u64;
+    let emulator = Emulator::start(config).unwrap();
+    println!("listening on {}", emulator.base_url());
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+fn spawn_emulator(listen: &str, dir: &std::path::Path) -> Child {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["emulator_child", "--exact", "--nocapture", "--test-threads", "1"])
+        .env(EMULATOR_CHILD, format!("{listen}\n{}", dir.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = lines.find_map(|line| line.ok().filter(|l| l.contains("listening on")));
+    assert!(ready.is_some(), "the emulator child did not start");
+    child
+}
+
+fn admin_of(url: &str, path: &str) -> serde_json::Value {
+    let text = ureq::get(&format!("{url}/_emulator/{path}"))
+        .config()
+        .proxy(None)
+        .build()
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn the_emulator_killed_mid_upload_and_started_20_s_later_the_upload_completes() {
+    if std::env::var_os(EMULATOR_CHILD).is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let url = format!("http://{listen}");
+    let data = dir.path().join("emulator");
+    let mut emulator = spawn_emulator(&listen, &data);
+
+    let source = pattern(40 * MIB, 62);
+    let file = write_file(dir.path(), "restart.mp4", &source);
+    let client = client(&url, |o| o.max_retry_delay_ms = 2_000);
+    let handle = begin_file(client, &file);
+    wait_for("two blocks in", Duration::from_secs(30), || poll(client, handle).blocks_acked >= 2);
+    emulator.kill().unwrap(); // SIGKILL: mid-request, nothing flushed on purpose
+    emulator.wait().unwrap();
+    let killed_at = Instant::now();
+    while killed_at.elapsed() < Duration::from_secs(20) {
+        let status = poll(client, handle);
+        assert!(!is_terminal(status.state), "the restart ended the upload: {}", error_message(client, handle));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let reason = error_message(client, handle);
+    let mut emulator = spawn_emulator(&listen, &data);
+    let status = wait_terminal(client, handle, Duration::from_secs(60), || {});
+    assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
+    let record = admin_of(&url, &format!("clips/{}", clip_id(client, handle)));
+    assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()), "bytes differ: {record}");
+    eprintln!("restart: waited with {reason:?}; {} retries", status.retries);
+    unsafe { clips_client_destroy(client) };
+    emulator.kill().unwrap();
+    emulator.wait().unwrap();
+}
+
+/// Twelve push uploads of `size` bytes each, with identical parameters, begun at once on `client`:
+/// their clip ids once all completed byte-exact.
+fn twelve_identical_uploads(server: &TestServer, client: *mut ClipsClient, round: u64) -> Vec<String> {
+    let scid = CString::new(SCID).unwrap();
+    let date = CString::new(format!("2026-11-22T20:0{round}:00.000Z")).unwrap();
+    let sources: Vec<Vec<u8>> = (0..12).map(|n| pattern(BLOCK + 1000, round * 100 + n)).collect();
+    let handles: Vec<ClipsHandle> = sources
+        .iter()
+        .map(|source| {
+            let mut options = upload_options(&scid);
+            options.file_size = source.len() as u64;
+            options.duration_seconds = 30;
+            options.date_recorded = date.as_ptr();
+            let mut handle = 0;
+            assert_eq!(unsafe { clips_begin_upload(client, &options, &mut handle) }, CLIPS_OK, "{}", last_error());
+            handle
+        })
+        .collect();
+    let mut next = [0usize; 12];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        for (i, (&handle, source)) in handles.iter().zip(&sources).enumerate() {
+            while next[i] * BLOCK < source.len() {
+                let chunk = &source[next[i] * BLOCK..((next[i] + 1) * BLOCK).min(source.len())];
+                match unsafe { clips_push_block(client, handle, next[i] as u32, chunk.as_ptr(), chunk.len()) } {
+                    CLIPS_OK => next[i] += 1,
+                    CLIPS_E_WOULD_BLOCK => break,
+                    other => panic!("push returned {other}: {}", last_error()),
+                }
+            }
+        }
+        if handles.iter().all(|&h| is_terminal(poll(client, h).state)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "round {round}: uploads still running");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    handles
+        .iter()
+        .zip(&sources)
+        .map(|(&handle, source)| {
+            let status = poll(client, handle);
+            assert_eq!(status.state, CLIPS_STATE_COMPLETED, "round {round}: {}", error_message(client, handle));
+            assert_arrived(server, client, handle, source);
+            clip_id(client, handle)
+        })
+        .collect()
+}
+
+/// The ids of every clip the user holds, as the service lists them.
+fn listed_clips(client: *mut ClipsClient) -> BTreeSet<String> {
+    let scid = CString::new(SCID).unwrap();
+    let mut op = 0;
+    assert_eq!(
+        unsafe { clips_list_clips(client, std::ptr::null(), scid.as_ptr(), 100, std::ptr::null(), &mut op) },
+        CLIPS_OK
+    );
+    assert_eq!(wait_op(client, op).state, CLIPS_STATE_COMPLETED, "{}", error_message(client, op));
+    let page = result_json(client, op);
+    page["gameClips"].as_array().unwrap().iter().map(|clip| clip["gameClipId"].as_str().unwrap().to_string()).collect()
+}
+
+/// Runs three rounds of twelve identical uploads under `faults`: every upload completes byte-exact,
+/// and the clips the service holds afterwards are exactly theirs (what lost answers left is removed).
+/// The clips the service made, and those removed.
+fn identical_uploads_under(faults: Faults) -> (u64, u64) {
+    let server = TestServer::with_faults(faults.clone());
+    let client = client(server.url(), |o| {
+        o.max_retry_delay_ms = 500;
+        o.request_timeout_ms = 2_000;
+    });
+    let mut ours = BTreeSet::new();
+    for round in 0..3 {
+        ours.extend(twelve_identical_uploads(&server, client, round));
+    }
+    server.emulator.set_faults(Faults::default());
+    assert_eq!(ours.len(), 36);
+    assert_eq!(listed_clips(client), ours, "the service holds clips no upload owns");
+    let stats = server.admin("stats");
+    unsafe { clips_client_destroy(client) };
+    (count(&stats, "create_clip", "200"), count(&stats, "delete_clip", "204"))
+}
+
+#[test]
+fn twelve_identical_uploads_through_500s_and_resets_all_complete_and_leave_only_their_clips() {
+    let faults = Faults { fail_rate: [(500, 0.05)].into_iter().collect(), reset_rate: 0.05, ..Faults::default() };
+    let (creates, deletes) = identical_uploads_under(faults);
+    eprintln!("500s and resets: 36 uploads, {creates} initial calls, {deletes} clips removed");
+}
+
+#[test]
+fn answers_lost_after_the_service_acted_leave_no_clip_behind() {
+    // Each call is carried out and its answer lost 10% of the time: initial calls make clips nobody
+    // can upload to (their upload URIs were in the lost answers). They are found and removed.
+    let faults = Faults { drop_answer_rate: 0.10, ..Faults::default() };
+    let (creates, deletes) = identical_uploads_under(faults);
+    eprintln!("lost answers: 36 uploads, {creates} initial calls, {deletes} clips removed");
+    assert_eq!(creates, 36 + deletes, "every extra clip made was removed");
+}
+
+#[test]
+fn suspended_or_offline_nothing_reaches_the_service_no_retry_is_charged_and_the_upload_goes_on() {
+    let server = TestServer::with_config(|c| c.faults.link_bandwidth = 4 * MIB as u64);
+    let source = pattern(24 * MIB, 63);
+    let file = write_file(server.dir.path(), "suspend.mp4", &source);
+    let client = client(server.url(), |_| {});
+    let handle = begin_file(client, &file);
+    wait_for("a block in", Duration::from_secs(30), || poll(client, handle).blocks_acked >= 1);
+
+    let quiet = |what: &str| {
+        // Requests cut short by the suspend may still be read from the emulator's socket buffers (bytes
+        // sent before it); anything sent after it needs a new connection (the pool was closed).
+        std::thread::sleep(Duration::from_millis(100));
+        let before = server.admin("stats");
+        assert_eq!(poll(client, handle).state, CLIPS_STATE_PAUSED, "{what}");
+        std::thread::sleep(Duration::from_secs(2));
+        let after = server.admin("stats");
+        let accepted = |stats: &serde_json::Value| stats["connectionsAccepted"].as_u64().unwrap();
+        // One: the admin call that read `after`.
+        assert_eq!(accepted(&after), accepted(&before) + 1, "{what}: the client connected");
+        assert_eq!(after["openConnections"], 1, "{what}: a connection of the client is still open");
+        assert_eq!(poll(client, handle).retries, 0, "{what}: a retry was charged");
+    };
+
+    let asked = Instant::now();
+    assert_eq!(unsafe { clips_suspend(client, 500) }, CLIPS_OK);
+    let suspend_took = asked.elapsed();
+    assert!(suspend_took < Duration::from_millis(600), "suspend took {suspend_took:?}");
+    quiet("suspended");
+    assert_eq!(unsafe { clips_resume(client) }, CLIPS_OK);
+    let acked = poll(client, handle).blocks_acked;
+    wait_for("progress after resume", Duration::from_secs(30), || poll(client, handle).blocks_acked > acked);
+
+    assert_eq!(unsafe { clips_set_network_status(client, CLIPS_NETWORK_OFFLINE) }, CLIPS_OK);
+    quiet("offline");
+    assert_eq!(unsafe { clips_set_network_status(client, CLIPS_NETWORK_ONLINE) }, CLIPS_OK);
+    assert_eq!(unsafe { clips_set_network_status(client, 7) }, CLIPS_E_INVALID_ARGUMENT);
+
+    let status = wait_terminal(client, handle, Duration::from_secs(60), || {});
+    assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
+    assert_eq!(status.retries, 0);
+    assert_arrived(&server, client, handle, &source);
+    eprintln!("suspend returned in {suspend_took:?}");
+    unsafe { clips_client_destroy(client) };
+}
+
+#[test]
+fn a_service_that_acknowledges_every_block_with_200_gets_each_block_once() {
+    let server = TestServer::with_config(|c| c.faults.block_ack = 200);
+    let client = client(server.url(), |_| {});
+    let source = pattern(5 * MIB, 64);
+    let id = upload_bytes(client, &source, |_| {});
+    let record = server.admin(&format!("clips/{id}"));
+    assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()));
+    assert_eq!(record["blockReceiveCounts"], serde_json::json!([1, 1, 1]), "nothing sent twice");
+    unsafe { clips_client_destroy(client) };
+}
+
+#[test]
+fn two_mib_blocks_go_only_to_a_service_that_takes_them() {
+    let source = pattern(5 * MIB, 65);
+    // The reference read strictly: a title choosing 2 MiB blocks is refused, clearly, at the initial call.
+    let strict = TestServer::start();
+    let refused = client(strict.url(), |o| o.block_size = CLIPS_MAX_BLOCK_SIZE);
+    let handle = begin_file(refused, &write_file(strict.dir.path(), "big-blocks.mp4", &source));
+    let status = wait_terminal(refused, handle, Duration::from_secs(10), || {});
+    let message = error_message(refused, handle);
+    assert_eq!((status.state, status.http_status), (CLIPS_STATE_FAILED, 400), "{message}");
+    assert!(message.contains("at most 2000000 bytes"), "{message}");
+    unsafe { clips_client_destroy(refused) };
+
+    // A service that takes 2 MiB when asked: every block once.
+    let relaxed = TestServer::with_config(|c| c.max_block_bytes = 2 * MIB as u64);
+    let client = client(relaxed.url(), |o| o.block_size = CLIPS_MAX_BLOCK_SIZE);
+    let file = write_file(relaxed.dir.path(), "big-blocks.mp4", &source);
+    let handle = begin_file(client, &file);
+    let status = wait_terminal(client, handle, Duration::from_secs(30), || {});
+    assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
+    let record = assert_arrived(&relaxed, client, handle, &source);
+    assert_eq!(record["blockReceiveCounts"], serde_json::json!([1, 1, 1]));
+    unsafe { clips_client_destroy(client) };
+}
