@@ -1,5 +1,6 @@
 //! Benchmarks against the physical limit and against curl, each suite measuring its peer in the same
-//! run. `cargo run --release --example bench -- all` (or one of: link, cpu, game-thread, memory, scale)
+//! run. `cargo run --release --example bench -- all` (or one of: link, cpu, game-thread, memory, scale,
+//! fleet)
 //! prints a markdown table and writes it to `target/bench-report.md`.
 //!
 //! The emulator runs in this process; the library's client runs in a child process (this program
@@ -445,6 +446,132 @@ impl Bench {
         ];
         self.table("Scale: 1,000 uploads of 64 KiB started at once", &["measure", "value"], &rows);
     }
+
+    /// Service calls the emulator has answered (its admin endpoints left out).
+    fn calls_answered(&self) -> u64 {
+        let url = format!("{}/_emulator/stats", self.url());
+        let text = ureq::get(&url).config().proxy(None).build().call().unwrap().body_mut().read_to_string().unwrap();
+        let stats: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let requests = stats["requests"].as_object().unwrap();
+        let calls = requests.iter().filter(|(endpoint, _)| !endpoint.starts_with("admin_"));
+        calls.flat_map(|(_, by_status)| by_status.as_object().unwrap().values()).filter_map(|n| n.as_u64()).sum()
+    }
+
+    /// A fleet of 200 consoles (clients with default options) each begins one upload, a console every
+    /// 50 ms, and meets a 120 s outage of the service (every call 503, no Retry-After) that begins 3 s in,
+    /// then its recovery.
+    fn fleet(&mut self) {
+        const CLIENTS: usize = 200;
+        const STAGGER: Duration = Duration::from_millis(50);
+        const OUTAGE_AT: Duration = Duration::from_secs(3);
+        const OUTAGE: Duration = Duration::from_secs(120);
+        const GIVE_UP: Duration = Duration::from_secs(400);
+        let link = 40_000_000;
+        let outage = Faults { link_bandwidth: link, fail_rate: [(503, 1.0)].into(), ..Faults::default() };
+        self.emulator.set_faults(Faults { link_bandwidth: link, ..Faults::default() });
+        let file = self.file("fleet.bin", 4_000_000);
+        let fleet: Vec<Client> = (0..CLIENTS)
+            .map(|_| {
+                let client =
+                    Client::new(ClientOptions { metadata_base_url: self.url().into(), ..ClientOptions::default() })
+                        .unwrap();
+                client.set_authorization(&self.token).unwrap();
+                client
+            })
+            .collect();
+        let mut handles: Vec<u64> = Vec::new();
+        let statuses =
+            |handles: &[u64]| handles.iter().zip(&fleet).map(|(h, c)| c.poll(*h).unwrap()).collect::<Vec<_>>();
+        // One sample a second: (seconds since the start, calls answered so far).
+        let mut samples: Vec<(f64, u64)> = vec![(0.0, self.calls_answered())];
+        let (mut outage_from, mut recovered_at) = (None, None);
+        let (mut in_outage_begun, mut recovery_sample) = (0, 0);
+        let began = Instant::now();
+        let all_done = loop {
+            std::thread::sleep(Duration::from_millis(10));
+            let now = began.elapsed();
+            if handles.len() < CLIENTS && now >= STAGGER * handles.len() as u32 {
+                let client = &fleet[handles.len()];
+                handles.push(client.begin_upload(UploadRequest::file(SCID, &file)).unwrap());
+                in_outage_begun += usize::from(outage_from.is_some() && recovered_at.is_none());
+            }
+            if now >= Duration::from_secs(samples.len() as u64) {
+                samples.push((now.as_secs_f64(), self.calls_answered()));
+            }
+            if outage_from.is_none() && now >= OUTAGE_AT {
+                self.emulator.set_faults(outage.clone());
+                outage_from = Some(samples.len() - 1);
+            }
+            if recovered_at.is_none() && now >= OUTAGE_AT + OUTAGE {
+                self.emulator.set_faults(Faults { link_bandwidth: link, ..Faults::default() });
+                recovered_at = Some(now);
+                recovery_sample = samples.len() - 1;
+            }
+            let ended = |s: &gameclips::UploadStatus| {
+                !matches!(
+                    s.state,
+                    UploadState::Retrying
+                        | UploadState::Creating
+                        | UploadState::Uploading
+                        | UploadState::WaitingForData
+                )
+            };
+            if let Some(recovered) = recovered_at {
+                if (handles.len() == CLIENTS && statuses(&handles).iter().all(ended)) || now > recovered + GIVE_UP {
+                    break now - recovered;
+                }
+            }
+        };
+        samples.push((began.elapsed().as_secs_f64(), self.calls_answered()));
+        let end = statuses(&handles);
+        let lost = end.iter().filter(|s| s.state != UploadState::Completed).count();
+        let met_outage: Vec<u32> = end.iter().map(|s| s.retries).filter(|&r| r > 0).collect();
+        let outage_from = outage_from.unwrap();
+
+        let calls_between = |from: usize, to: usize| samples[to].1 - samples[from].1;
+        let during = calls_between(outage_from, recovery_sample);
+        let rate = |from: usize, to: usize| calls_between(from, to) as f64 / (samples[to].0 - samples[from].0);
+        let peak = |from: usize, to: usize| (from..to).map(|i| rate(i, i + 1)).fold(0.0, f64::max);
+        let (before_mean, before_peak) = (rate(0, outage_from), peak(0, outage_from));
+        let last = samples.len() - 1;
+        let (after_mean, after_peak) = (rate(recovery_sample, last), peak(recovery_sample, last));
+        let mean_retries = met_outage.iter().sum::<u32>() as f64 / met_outage.len().max(1) as f64;
+        let rows = vec![
+            vec![
+                "consoles that met the outage (of which began their upload during it)".into(),
+                format!("{} ({in_outage_begun})", met_outage.len()),
+            ],
+            vec![
+                "requests that reached the service during the 120 s outage: total / per console that met it".into(),
+                format!("{during} / {:.1}", during as f64 / met_outage.len().max(1) as f64),
+            ],
+            vec![
+                "failed attempts of one upload: mean / max".into(),
+                format!("{mean_retries:.1} / {}", met_outage.iter().max().unwrap_or(&0)),
+            ],
+            vec![
+                "request rate before the outage (3 s): mean / peak second".into(),
+                format!("{before_mean:.1}/s / {before_peak:.0}/s"),
+            ],
+            vec![
+                "request rate from recovery until all completed: mean / peak second".into(),
+                format!(
+                    "{after_mean:.1}/s / {after_peak:.0}/s ({:.2}x / {:.2}x of before)",
+                    after_mean / before_mean,
+                    after_peak / before_peak
+                ),
+            ],
+            vec!["time from recovery until all completed".into(), format!("{:.1} s", all_done.as_secs_f64())],
+            vec!["uploads lost (not completed)".into(), lost.to_string()],
+        ];
+        let title = format!(
+            "Fleet: {CLIENTS} consoles (default options, max_retry_delay 120 s) begin one 4,000,000-byte upload \
+             each, one every 50 ms; a 120 s outage (every call 503) from 3 s"
+        );
+        self.table(&title, &["measure", "value"], &rows);
+        drop(fleet);
+        self.emulator.set_faults(Faults::default());
+    }
 }
 
 /// Busy work that the optimiser cannot remove.
@@ -528,7 +655,7 @@ fn main() {
         return child(&args[1..]);
     }
     let which = args.first().map_or("all", String::as_str);
-    let suites = ["link", "cpu", "game-thread", "memory", "scale"];
+    let suites = ["link", "cpu", "game-thread", "memory", "scale", "fleet"];
     if which != "all" && !suites.contains(&which) {
         eprintln!("usage: bench [all | {}]", suites.join(" | "));
         std::process::exit(2);
@@ -543,6 +670,7 @@ fn main() {
             "cpu" => bench.cpu(),
             "game-thread" => bench.game_thread(),
             "memory" => bench.memory(),
+            "fleet" => bench.fleet(),
             _ => bench.scale(),
         }
     }

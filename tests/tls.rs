@@ -18,16 +18,6 @@ fn https_server() -> TestServer {
     server
 }
 
-fn begin_file(client: *mut ClipsClient, path: &std::path::Path) -> ClipsHandle {
-    let scid = CString::new(SCID).unwrap();
-    let path = CString::new(path.to_str().unwrap()).unwrap();
-    let mut options = upload_options(&scid);
-    options.file_path = path.as_ptr();
-    let mut handle = 0;
-    assert_eq!(unsafe { clips_begin_upload(client, &options, &mut handle) }, CLIPS_OK, "{}", last_error());
-    handle
-}
-
 #[test]
 fn an_unknown_certificate_is_refused_and_ca_bundle_path_makes_it_trusted() {
     let server = https_server();

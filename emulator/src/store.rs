@@ -298,13 +298,19 @@ impl Store {
         let block_size = match clip.block_size {
             Some(size) => size,
             None => {
-                let size = infer_block_size(file_size, expected, block_num, data.len() as u64, max_block_bytes)
-                    .ok_or_else(|| {
-                        BlockError::BadParameter(format!(
-                        "a block of {} bytes cannot be block {block_num} of {expected} in a file of {file_size} bytes",
-                        data.len()
-                    ))
-                    })?;
+                let len = data.len() as u64;
+                let size = infer_block_size(file_size, expected, block_num, len, max_block_bytes).ok_or_else(|| {
+                    let why = match infer_block_size(file_size, expected, block_num, len, u64::MAX) {
+                        Some(implied) => format!(
+                            "block {block_num} of {len} bytes implies blocks of {implied} bytes, over the limit of \
+                             {max_block_bytes} bytes (\"no larger than 2 MB\")"
+                        ),
+                        None => format!(
+                            "a block of {len} bytes cannot be block {block_num} of {expected} in a file of {file_size} bytes"
+                        ),
+                    };
+                    BlockError::BadParameter(why)
+                })?;
                 // Two first blocks may race: the first to store its size wins, the other is checked against it.
                 let db = self.db();
                 db.execute(

@@ -233,9 +233,13 @@ impl Engine {
     /// back-off goes at once.
     pub fn set_network_online(&self, online: bool) {
         if online {
-            self.hold(Hold::Offline, false);
-            self.health.forget_backoff();
-            self.scheduler.retry_all_now();
+            // Only the change releases the back-offs: a title that says "online" every frame must not
+            // turn them off.
+            if self.scheduler.is_held(Hold::Offline) {
+                self.hold(Hold::Offline, false);
+                self.health.forget_backoff();
+                self.scheduler.retry_all_now();
+            }
         } else {
             self.hold(Hold::Offline, true);
             self.abandon_in_flight();

@@ -269,3 +269,24 @@ fn a_retry_after_holds_the_host_for_every_upload() {
     run_all(&engine);
     assert_eq!((status(&one).state, status(&other).state), (UploadState::Completed, UploadState::Completed));
 }
+
+#[test]
+fn offline_sends_nothing_and_back_online_the_back_off_ends_at_once() {
+    let mut first = true;
+    let (engine, fake) = engine(move |sent| {
+        created(sent).unwrap_or_else(|| Outcome::status(if std::mem::take(&mut first) { 503 } else { 201 }))
+    });
+    let upload = push_upload(&engine, u64::from(BLOCK));
+    run_all(&engine);
+    assert_eq!(status(&upload).state, UploadState::Retrying);
+    // Saying "online" while online changes nothing: the back-off stands.
+    engine.set_network_online(true);
+    assert!(!engine.run_next());
+    engine.set_network_online(false);
+    assert!(!run_when_due(&engine, std::time::Duration::from_millis(600)), "nothing goes while offline");
+    assert_eq!(fake.sent().len(), 2);
+    assert_eq!(upload.status(engine.is_paused(), Instant::now()).state, UploadState::Paused);
+    engine.set_network_online(true);
+    assert!(engine.run_next(), "back online, the upload goes at once");
+    assert_eq!((status(&upload).state, status(&upload).retries), (UploadState::Completed, 1));
+}

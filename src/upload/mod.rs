@@ -2,27 +2,30 @@
 //! sends the request that piece names, and hands the verdict back ([`Upload::settle`]). Everything an
 //! answer means (a 401, a retry, an ambiguous create, a premature 201, a clip gone after a restart) is
 //! decided here, under the upload's lock, with no I/O; what the engine must do afterwards (a log line,
-//! a journal record) comes back as [`Settled`].
+//! a journal record) comes back as [`Settled`]. Transient failures never end an upload by count (see
+//! `retry::Persistence`); only a final answer, `cancel` or the title's `give_up_after_ms` does.
 //!
 //! ```text
 //!   begin_upload                                   resumed from the journal, clip created before
 //!        │                                                         │
 //!        ▼       next_piece                                        ▼        next_piece
 //!   Ready(Create) ─────────► Awaiting(Create)          Ready(CheckResumed) ─────────► Awaiting(CheckResumed)
-//!        ▲                    │    │    │                                              │     │     │
-//!        │       ambiguous ───┘    │    └── 2xx: CLIP_CREATED ──┐          PendingUpload │     │     │ 404/410:
-//!        │           ▼             │                            ▼                        │     │     │ Gone
-//!        │  Ready(VerifyCreate)    │                        Uploading ◄─────────────────┘     │     │
-//!        │           │ next_piece  │                 blocks and thumbnails,                     │     │
-//!        │           ▼             │                 each: Ready → InFlight → Acked             │     │
-//!        │  Awaiting(VerifyCreate) │                            │                               │     │
-//!        └─── no clip of ours ─────┘                            │ all in, a 201 seen            │     │
-//!             (a clip of ours: Failed)                          ▼                               │     │
-//!        ▲                                                  Completed ◄──── already committed ──┘     │
-//!        └────────────────────────────────────────────────────────────────────────────────────────────┘
+//!        ▲                    │         │                                               │      │      │
+//!        └── answer lost ─────┘         └── 2xx: CLIP_CREATED ──┐         PendingUpload │      │      │ 404/410:
+//!            (create again; a clip                              ▼                       │      │      │ Gone
+//!             it may have left is                           Uploading ◄─────────────────┘      │      │
+//!             looked for at the end)                 blocks and thumbnails,                     │      │
+//!                                                    each: Ready → InFlight → Acked             │      │
+//!                                                               │ all in                        │      │
+//!                                  no 201 seen: Ready(ConfirmCommit) ── PendingUpload: again    │      │
+//!                                                               │ 201 seen, or past PendingUpload      │
+//!                          an answer was lost: Ready(FindOrphans) → RemoveOrphans (each DELETE)│      │
+//!                                                               ▼                               │      │
+//!                                                           Completed ◄──── already committed ──┘      │
+//!   Ready(Create) ◄──────────────────────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
-//! Over every state: a retryable failure puts the piece back and the upload waits out a back-off
+//! Over every state: a transient failure puts the piece back and the upload waits out a back-off
 //! (RETRYING); a 401, or no token yet, puts it back and parks the upload until `set_authorization`
 //! (NEEDS_AUTH); a final failure ends it (FAILED); `cancel` ends it (CANCELLED). Once it has ended,
 //! outcomes of requests still in flight change nothing.

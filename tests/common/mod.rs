@@ -58,18 +58,34 @@ impl TestServer {
                 .collect::<Vec<_>>();
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
         }
-        let text = ureq::get(&format!("{}/_emulator/{path}", self.url()))
-            .config()
-            .proxy(None)
-            .tls_config(tls.build())
-            .build()
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        serde_json::from_str(&text).unwrap()
+        admin_json(self.url(), path, tls.build())
     }
+}
+
+/// `GET {base_url}/_emulator/{path}` of any emulator, as JSON.
+pub fn admin_json(base_url: &str, path: &str, tls: ureq::tls::TlsConfig) -> serde_json::Value {
+    let text = ureq::get(&format!("{base_url}/_emulator/{path}"))
+        .config()
+        .proxy(None)
+        .tls_config(tls)
+        .build()
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Begins a file-mode upload of `path`.
+pub fn begin_file(client: *mut ClipsClient, path: &Path) -> ClipsHandle {
+    let scid = CString::new(SCID).unwrap();
+    let path = CString::new(path.to_str().unwrap()).unwrap();
+    let mut options = upload_options(&scid);
+    options.file_path = path.as_ptr();
+    let mut handle = 0;
+    assert_eq!(unsafe { clips_begin_upload(client, &options, &mut handle) }, CLIPS_OK, "{}", last_error());
+    handle
 }
 
 pub fn token() -> String {
