@@ -61,6 +61,8 @@ pub enum Route {
     AdminClip { clip_id: String },
     AdminStats,
     AdminFaults,
+    AdminGetFaults,
+    AdminRequests,
     Unknown,
 }
 
@@ -98,6 +100,8 @@ impl Route {
             (&Method::GET, ["_emulator", "clips", clip_id]) => Route::AdminClip { clip_id: clip_id.to_string() },
             (&Method::GET, ["_emulator", "stats"]) => Route::AdminStats,
             (&Method::PUT, ["_emulator", "faults"]) => Route::AdminFaults,
+            (&Method::GET, ["_emulator", "faults"]) => Route::AdminGetFaults,
+            (&Method::GET, ["_emulator", "requests"]) => Route::AdminRequests,
             _ => Route::Unknown,
         }
     }
@@ -119,14 +123,22 @@ impl Route {
             Route::Download { .. } => "download",
             Route::AdminClip { .. } => "admin_clip",
             Route::AdminStats => "admin_stats",
-            Route::AdminFaults => "admin_faults",
+            Route::AdminFaults | Route::AdminGetFaults => "admin_faults",
+            Route::AdminRequests => "admin_requests",
             Route::Unknown => "unknown",
         }
     }
 
     /// Faults hit the service's calls, never the admin endpoints.
     pub fn is_service_call(&self) -> bool {
-        !matches!(self, Route::AdminClip { .. } | Route::AdminStats | Route::AdminFaults)
+        !matches!(
+            self,
+            Route::AdminClip { .. }
+                | Route::AdminStats
+                | Route::AdminFaults
+                | Route::AdminGetFaults
+                | Route::AdminRequests
+        )
     }
 }
 
@@ -182,6 +194,10 @@ pub fn handle(shared: &Shared, route: Route, parts: &Parts, body: &[u8]) -> Http
         Route::AdminClip { clip_id } => admin_clip(shared, &clip_id),
         Route::AdminStats => Ok(json_response(StatusCode::OK, &shared.stats.to_json())),
         Route::AdminFaults => set_faults(shared, body),
+        Route::AdminGetFaults => {
+            Ok(json_response(StatusCode::OK, &serde_json::to_value(shared.faults()).expect("faults serialize")))
+        }
+        Route::AdminRequests => Ok(json_response(StatusCode::OK, &shared.requests.to_json())),
         Route::Unknown => Err(error(StatusCode::NOT_FOUND, "no such endpoint")),
     };
     result.unwrap_or_else(|response| response)

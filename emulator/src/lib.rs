@@ -11,6 +11,7 @@
 mod api;
 mod body;
 pub mod faults;
+pub mod request_log;
 mod server;
 mod stats;
 pub mod store;

@@ -94,6 +94,7 @@ pub struct Shared {
     pub base_url: String,
     pub store: Store,
     pub stats: Stats,
+    pub requests: crate::request_log::RequestLog,
     pub faults: RwLock<Faults>,
     /// Requests seen per Authorization value (for `expire_tokens_after`).
     token_requests: Mutex<HashMap<String, u64>>,
@@ -190,7 +191,39 @@ fn injected(status: u16, retry_after_s: u64) -> HttpResponse {
     response
 }
 
+/// What the request log says of a plan: the fault injected, if any.
+fn fault_label(plan: &FaultPlan, redirected: bool, token_expired: bool) -> Option<String> {
+    if plan.reset {
+        Some("reset".into())
+    } else if let Some(status) = plan.fail_with {
+        Some(status.to_string())
+    } else if redirected {
+        Some("redirect".into())
+    } else if token_expired {
+        Some("expired token".into())
+    } else if plan.drop_answer {
+        Some("dropped answer".into())
+    } else {
+        None
+    }
+}
+
 async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpResponse, ConnectionDropped> {
+    let arrived_ms = api::now_ms();
+    let started = tokio::time::Instant::now();
+    let method = request.method().to_string();
+    let path = request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
+    let log = |status: u16, bytes: u64, fault: Option<String>| {
+        shared.requests.push(crate::request_log::LoggedRequest {
+            at_ms: arrived_ms,
+            method: method.clone(),
+            path: path.clone(),
+            status,
+            duration_ms: started.elapsed().as_millis() as u64,
+            bytes,
+            fault,
+        })
+    };
     let _in_flight = shared.stats.request_started();
     let route = Route::parse(request.method(), request.uri().path());
     let endpoint = route.endpoint();
@@ -205,16 +238,29 @@ async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpRe
     }
     let (parts, body) = request.into_parts();
     let expected_len = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let body = read_body(body, expected_len, &plan, &shared).await?;
+    let body = match read_body(body, expected_len, &plan, &shared).await {
+        Ok(body) => body,
+        Err(dropped) => {
+            log(0, 0, plan.reset.then(|| "reset".to_string()));
+            return Err(dropped);
+        }
+    };
     if plan.stall {
+        log(0, 0, Some("stall".into()));
         std::future::pending::<()>().await;
     }
+    let bytes = match &body {
+        BodyRead::Complete(body) => body.len() as u64,
+        BodyRead::TooLarge => MAX_BODY as u64,
+    };
+    let (mut redirected, mut expired) = (false, false);
     let response = match body {
         BodyRead::TooLarge => api::empty_response(StatusCode::PAYLOAD_TOO_LARGE),
         BodyRead::Complete(_) if plan.fail_with.is_some() => {
             injected(plan.fail_with.unwrap_or(503), plan.retry_after_s)
         }
         BodyRead::Complete(_) if redirect_blocks != 0 && parts.uri.path().starts_with("/upload/") => {
+            redirected = true;
             let target = format!("/moved{}", parts.uri.path_and_query().map_or("", |p| p.as_str()));
             let mut response =
                 api::empty_response(StatusCode::from_u16(redirect_blocks).unwrap_or(StatusCode::TEMPORARY_REDIRECT));
@@ -223,10 +269,13 @@ async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpRe
                 .insert(LOCATION, HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/")));
             response
         }
-        BodyRead::Complete(_) if token_limit > 0 && token_expired(&shared, &parts, token_limit) => api::json_response(
-            StatusCode::UNAUTHORIZED,
-            &crate::wire::service_error(401, "token expired (the emulator's expire_tokens_after)"),
-        ),
+        BodyRead::Complete(_) if token_limit > 0 && token_expired(&shared, &parts, token_limit) => {
+            expired = true;
+            api::json_response(
+                StatusCode::UNAUTHORIZED,
+                &crate::wire::service_error(401, "token expired (the emulator's expire_tokens_after)"),
+            )
+        }
         BodyRead::Complete(body) => {
             let handler_shared = shared.clone();
             tokio::task::spawn_blocking(move || api::handle(&handler_shared, route, &parts, &body))
@@ -235,9 +284,12 @@ async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpRe
         }
     };
     shared.stats.record(endpoint, response.status().as_u16());
+    let fault = fault_label(&plan, redirected, expired);
     if plan.drop_answer {
+        log(0, bytes, fault);
         return Err(ConnectionDropped);
     }
+    log(response.status().as_u16(), bytes, fault);
     Ok(response)
 }
 
@@ -303,6 +355,7 @@ impl Emulator {
             base_url,
             store,
             stats: Stats::default(),
+            requests: Default::default(),
             token_requests: Mutex::new(HashMap::new()),
             link_free_at: Mutex::new(tokio::time::Instant::now()),
         });

@@ -251,3 +251,35 @@ fn every_fault_does_what_it_says() {
     assert_eq!(status, 400); // not an InitialUploadRequest; the point is the pace
     assert!(elapsed >= std::time::Duration::from_millis(400), "{elapsed:?}");
 }
+
+#[test]
+fn the_request_log_keeps_what_was_asked_and_never_the_authorization_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(EmulatorConfig::new(dir.path())).unwrap();
+    let base = emulator.base_url().to_string();
+    let create = |expected: u16| {
+        let (status, _) =
+            request("POST", &format!("{base}/users/me/scids/s/clips"), br#"{"fileSize":10,"expectedBlocks":1}"#);
+        assert_eq!(status, expected);
+    };
+    create(200);
+    emulator
+        .set_faults(gameclips_emulator::Faults { fail_rate: [(503, 1.0)].into_iter().collect(), ..Default::default() });
+    create(503);
+    let (status, faults) = request("GET", &format!("{base}/_emulator/faults"), b"");
+    assert_eq!((status, json(&faults)["failRate"]["503"].as_f64()), (200, Some(1.0)));
+    emulator.set_faults(Default::default());
+
+    let (status, text) = request("GET", &format!("{base}/_emulator/requests"), b"");
+    assert_eq!(status, 200);
+    let log = json(&text);
+    let calls: Vec<_> = log.as_array().unwrap().iter().filter(|r| r["path"] == "/users/me/scids/s/clips").collect();
+    assert_eq!(calls.len(), 2, "{text}");
+    assert_eq!((calls[0]["method"].as_str(), calls[0]["status"].as_u64()), (Some("POST"), Some(200)));
+    assert_eq!(calls[0]["bytes"], 34);
+    assert!(calls[0]["fault"].is_null());
+    assert_eq!((calls[1]["status"].as_u64(), calls[1]["fault"].as_str()), (Some(503), Some("503")));
+    let token = token::mint_for_xuid(7);
+    let secret = token.rsplit(';').next().unwrap();
+    assert!(!text.contains(secret) && !text.contains("XBL3.0"), "the log holds the Authorization value");
+}
