@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::retry::backoff;
+use crate::retry::{backoff, is_transient};
 use crate::transport::Outcome;
 
 /// What one request's outcome says about its host.
@@ -31,7 +31,7 @@ pub enum Signal {
 impl Signal {
     pub fn of(outcome: &Outcome) -> Signal {
         match outcome {
-            Outcome::Answered { status: 408 | 429 | 500 | 502 | 503 | 504, retry_after, .. } => {
+            Outcome::Answered { status, retry_after, .. } if is_transient(*status) => {
                 Signal::Failing { retry_after: *retry_after }
             }
             // A pause asked for by any other answer but a success holds the host too.

@@ -103,6 +103,12 @@ fn may_have_acted(error: Error) -> Error {
     Error { message, ..error }
 }
 
+/// The statuses that say "try again later" (Xbox Live's retry guidance): the host is struggling, not
+/// refusing this request.
+pub fn is_transient(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
 fn is_quota_refusal(message: &str) -> bool {
     message.to_ascii_lowercase().contains("quota")
 }
@@ -121,7 +127,7 @@ pub fn classify(
         Outcome::Answered { status: 401, .. } => Verdict::NeedsAuth { status: 401 },
         Outcome::Answered { status, body, retry_after, .. } => {
             let message = format!("{what} failed: HTTP {status}: {}", describe_error_body(&body));
-            let transient = matches!(status, 408 | 429 | 500 | 502 | 503 | 504);
+            let transient = is_transient(status);
             let safe = idempotency == Idempotency::Idempotent || matches!(status, 429 | 503);
             if transient && retries_left {
                 let error = Error::http(ErrorKind::Http, status, message);

@@ -34,6 +34,7 @@ use crate::host_health::{Change, HostHealth, Signal, Ticket};
 use crate::lifecycle::NextTask;
 use crate::log::{LogLevel, Logger};
 use crate::operation::Operation;
+use crate::retry::Verdict;
 use crate::status::UploadStatus;
 use crate::transport::{Body, Method, Outcome, Request, Transport};
 use crate::upload::creates::CreateLedger;
@@ -210,7 +211,7 @@ impl Engine {
         self.scheduler.is_paused()
     }
 
-    /// Abandons every request in flight: their failures are not charged (see `settle_sent`).
+    /// Abandons every request in flight: their failures are not charged (see `Engine::cut_short`).
     fn abandon_in_flight(&self) {
         self.abandoned.fetch_add(1, Ordering::AcqRel);
         self.transport.abandon();
@@ -294,17 +295,19 @@ impl Engine {
     }
 
     /// Marks the start of a request: counted in flight until the mark is dropped, and remembered for
-    /// [`Engine::was_abandoned`].
+    /// [`Engine::cut_short`].
     fn start_request(&self) -> (InFlight<'_>, u64) {
         (InFlight::new(&self.in_flight), self.abandoned.load(Ordering::Acquire))
     }
 
-    /// Whether requests started at mark `since` were abandoned, or the client is now suspended or
-    /// offline: a failure then says nothing about the service, and is not charged.
-    fn was_abandoned(&self, since: u64) -> bool {
-        self.abandoned.load(Ordering::Acquire) != since
-            || self.scheduler.is_held(Hold::Suspended)
-            || self.scheduler.is_held(Hold::Offline)
+    /// Whether a request started at mark `since` failed because it was abandoned (suspend, offline) or
+    /// while the client is suspended or offline: its failure says nothing about the service, and is not
+    /// charged. An answer (`Success`, a final failure) is still taken as it is.
+    fn cut_short(&self, since: u64, verdict: &Verdict) -> bool {
+        matches!(verdict, Verdict::Retry { .. } | Verdict::Ambiguous { .. })
+            && (self.abandoned.load(Ordering::Acquire) != since
+                || self.scheduler.is_held(Hold::Suspended)
+                || self.scheduler.is_held(Hold::Offline))
     }
 
     /// Tells the request's host how it went; a host that works again releases every job waiting out

@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorKind};
 use crate::host_health::{Signal, Ticket};
 use crate::operation::{Operation, OperationKind, Step};
 use crate::protocol::GameClipUri;
-use crate::retry::{classify, Persistence, Verdict};
+use crate::retry::{classify, Idempotency, Persistence, Verdict};
 use crate::transport::{Body, Outcome, Request};
 
 /// Why a download attempt stopped short.
@@ -37,21 +37,18 @@ impl Engine {
             None => Some((Verdict::NeedsAuth { status: 0 }, Signal::Unknown)),
             Some(authorization) => self.send_step(operation, &step, &authorization),
         };
+        let idempotent = operation.idempotency() == Idempotency::Idempotent;
         match sent {
-            Some((Verdict::Retry { .. } | Verdict::Ambiguous { .. }, _)) if self.was_abandoned(mark) => {
-                // Suspend or offline cut it short; a view that may have counted is not sent again.
-                if operation.idempotency() == crate::retry::Idempotency::Idempotent {
-                    operation.put_back();
-                } else {
-                    let error = Error::new(
-                        ErrorKind::Network,
-                        "the request was abandoned (suspend or offline) and may have reached the service",
-                    );
-                    operation.settle(step, Verdict::Fail(error), &self.events);
-                }
-            }
+            Some((verdict, _)) if idempotent && self.cut_short(mark, &verdict) => operation.put_back(),
             Some((verdict, signal)) => {
-                self.report_to_host(ticket, signal);
+                let verdict = if self.cut_short(mark, &verdict) {
+                    // A view that may have counted is not sent again.
+                    let message = "the request was abandoned (suspend or offline) and may have reached the service";
+                    Verdict::Fail(Error::new(ErrorKind::Network, message))
+                } else {
+                    self.report_to_host(ticket, signal);
+                    verdict
+                };
                 let settled = operation.settle(step, verdict, &self.events);
                 if let Some((level, message)) = settled.log {
                     self.log.log(level, || message);

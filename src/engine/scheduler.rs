@@ -5,7 +5,7 @@
 //! only to add a job, to hold or release the workers, or to wake them.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
@@ -97,9 +97,10 @@ pub struct Scheduler {
     journaling: bool,
     health: Arc<HostHealth>,
     metadata_base_url: String,
-    /// Copies of "any hold" and `Schedule.stopping`, read without the schedule lock: `clips_poll` asks
-    /// on the game thread, and must not wait for workers busy with the schedule.
-    paused: AtomicBool,
+    /// Copies of `Schedule.holds` and `.stopping`, read without the schedule lock: `clips_poll` asks on
+    /// the game thread, and every request's end asks too; neither must wait for workers busy with the
+    /// schedule.
+    holds: AtomicU8,
     stopping: AtomicBool,
 }
 
@@ -117,7 +118,7 @@ impl Scheduler {
             journaling,
             health,
             metadata_base_url,
-            paused: AtomicBool::new(false),
+            holds: AtomicU8::new(0),
             stopping: AtomicBool::new(false),
         }
     }
@@ -143,7 +144,7 @@ impl Scheduler {
         } else {
             schedule.holds &= !hold.bit();
         }
-        self.paused.store(schedule.holds != 0, Ordering::Release);
+        self.holds.store(schedule.holds, Ordering::Release);
         schedule.sync_requested |= on && hold == Hold::Paused && self.journaling;
         drop(schedule);
         self.work_available.notify_all();
@@ -151,11 +152,11 @@ impl Scheduler {
 
     /// Whether any hold is set.
     pub fn is_paused(&self) -> bool {
-        self.paused.load(Ordering::Acquire)
+        self.holds.load(Ordering::Acquire) != 0
     }
 
     pub fn is_held(&self, hold: Hold) -> bool {
-        self.schedule.lock().holds & hold.bit() != 0
+        self.holds.load(Ordering::Acquire) & hold.bit() != 0
     }
 
     /// Every job that waits out a back-off may go now.

@@ -48,8 +48,7 @@ impl Engine {
             // Paused (or stopping) before it was sent: not a failure; it goes out on resume.
             return upload.put_back(piece);
         };
-        if self.was_abandoned(mark) && matches!(verdict, Verdict::Retry { .. } | Verdict::Ambiguous { .. }) {
-            // Suspend or offline cut it short: not the service's failure, and not charged.
+        if self.cut_short(mark, &verdict) {
             return upload.abandon(piece, matches!(verdict, Verdict::Ambiguous { .. }));
         }
         self.report_to_host(ticket, signal);

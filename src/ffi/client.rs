@@ -98,19 +98,15 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
         block_size: or_default(o.block_size, defaults.block_size),
         max_buffered_bytes: or_default(o.max_buffered_bytes, defaults.max_buffered_bytes),
         max_bytes_per_second: o.max_bytes_per_second,
-        request_timeout: Duration::from_millis(u64::from(or_default(o.request_timeout_ms, 30_000))),
-        shutdown_timeout: Duration::from_millis(u64::from(or_default(o.shutdown_timeout_ms, 2_000))),
+        request_timeout: millis(or_default(o.request_timeout_ms, 30_000)),
+        shutdown_timeout: millis(or_default(o.shutdown_timeout_ms, 2_000)),
         journal_dir: text(o.journal_dir, "journal_dir")?.map(Into::into),
         ca_bundle_path: text(o.ca_bundle_path, "ca_bundle_path")?.map(Into::into),
         allow_insecure_http: o.flags & CLIPS_FLAG_ALLOW_INSECURE_HTTP != 0,
         upload_hosts: text(o.upload_hosts, "upload_hosts")?.map_or(defaults.upload_hosts, str::to_string),
         log: log_sink(o.log_fn, o.log_user),
         log_level: o.log_level,
-        max_retry_delay: if o.max_retry_delay_ms == 0 {
-            defaults.max_retry_delay
-        } else {
-            millis(o.max_retry_delay_ms)
-        },
+        max_retry_delay: millis(or_default(o.max_retry_delay_ms, defaults.max_retry_delay.as_millis() as u32)),
         give_up_after: (o.give_up_after_ms != 0).then(|| millis(o.give_up_after_ms)),
     })
 }

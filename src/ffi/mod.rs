@@ -138,7 +138,7 @@ mod tests {
             assert!(size - last < 8, "{name}: {} bytes after the last listed field", size - last);
         }
     }
-    use crate::protocol::{clip_type, MAX_BLOCK_SIZE, MAX_CAPTION_CHARS};
+    use crate::protocol::{clip_type, DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, MAX_CAPTION_CHARS};
 
     /// The header's literals (cbindgen cannot evaluate expressions) agree with the library's values.
     #[test]
@@ -148,6 +148,7 @@ mod tests {
         assert_eq!(CLIPS_CLIP_TYPE_MAGIC_MOMENT, clip_type::MAGIC_MOMENT);
         assert_eq!(CLIPS_CLIP_TYPE_USER_GENERATED, clip_type::USER_GENERATED);
         assert_eq!(CLIPS_MAX_BLOCK_SIZE, MAX_BLOCK_SIZE);
+        assert_eq!(CLIPS_DEFAULT_BLOCK_SIZE, DEFAULT_BLOCK_SIZE);
         assert_eq!(CLIPS_MAX_CAPTION_CHARS as usize, MAX_CAPTION_CHARS);
         assert_eq!(crate::status::RESULT_PENDING, CLIPS_PENDING);
         assert_eq!(crate::status::RESULT_OK, CLIPS_OK);
