@@ -131,15 +131,17 @@ impl Bench {
     /// curl PUTs the file's blocks (each from its own file) to a clip created here, `parallel` at a time.
     fn curl_upload(&self, file: &Path, parallel: u32) -> ChildRun {
         let size = std::fs::metadata(file).unwrap().len();
-        let blocks = size.div_ceil(2 * MIB);
+        // The library's default block size, so both send the same requests.
+        let block = u64::from(CLIPS_DEFAULT_BLOCK_SIZE);
+        let blocks = size.div_ceil(block);
         let block_dir = self.dir.path().join(format!("blocks-{size}"));
         if !block_dir.exists() {
             std::fs::create_dir_all(&block_dir).unwrap();
             let mut source = std::fs::File::open(file).unwrap();
-            let mut buffer = vec![0u8; 2 * MIB as usize];
+            let mut buffer = vec![0u8; block as usize];
             for n in 0..blocks {
-                let len = (size - n * 2 * MIB).min(2 * MIB) as usize;
-                read_at(&mut source, &mut buffer[..len], n * 2 * MIB);
+                let len = (size - n * block).min(block) as usize;
+                read_at(&mut source, &mut buffer[..len], n * block);
                 std::fs::write(block_dir.join(n.to_string()), &buffer[..len]).unwrap();
             }
         }
@@ -306,7 +308,7 @@ impl Bench {
             begin.push(started.elapsed());
             handles.push(h);
         }
-        // The eighth upload is pushed by "the game", 2 MiB at a time.
+        // The eighth upload is pushed by "the game", a default block (2,000,000 bytes) at a time.
         let mut push_options = upload;
         push_options.file_path = std::ptr::null();
         push_options.file_size = 256 * MIB;
@@ -314,8 +316,8 @@ impl Bench {
         let started = Instant::now();
         assert_eq!(unsafe { clips_begin_upload(client, &push_options, &mut pushed) }, CLIPS_OK);
         begin.push(started.elapsed());
-        let block = vec![7u8; 2 * MIB as usize];
-        let mut copy = vec![0u8; 2 * MIB as usize];
+        let block = vec![7u8; CLIPS_DEFAULT_BLOCK_SIZE as usize];
+        let mut copy = vec![0u8; CLIPS_DEFAULT_BLOCK_SIZE as usize];
         let (mut poll, mut next_event, mut push, mut memcpy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         // Controls under the same load: timing nothing at all, and timing plain busy work about as long as
         // a poll. Whatever tail the busy work shows is the machine's (interrupts, preemption), not ours.
@@ -334,7 +336,7 @@ impl Bench {
                 let t = Instant::now();
                 unsafe { clips_poll(client, h, &mut status) };
                 poll.push(t.elapsed());
-                // The first poll of a frame meets caches the frame's own work (2 MiB copies here) emptied.
+                // The first poll of a frame meets caches the frame's own work (block copies here) emptied.
                 if i == 0 {
                     first_in_frame.push(t.elapsed());
                 } else {
@@ -381,8 +383,8 @@ impl Bench {
             row("clips_poll, later in the frame (warm)", &mut later_in_frame),
             row("clips_next_event", &mut next_event),
             row("clips_begin_upload", &mut begin),
-            row("clips_push_block (2 MiB)", &mut push),
-            row("memcpy of 2 MiB (floor for push)", &mut memcpy),
+            row("clips_push_block (2,000,000 bytes)", &mut push),
+            row("memcpy of 2,000,000 bytes (floor for push)", &mut memcpy),
             row("control: nothing, two clock reads", &mut nothing),
             row("control: busy work of about 0.4 µs", &mut control),
         ];
