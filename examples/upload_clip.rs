@@ -23,7 +23,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{CommandFactory, Parser, Subcommand};
-use gameclips::{Client, ClientOptions, EventKind, GameClip, MetadataUpdate, UploadRequest, UploadState, Visibility};
+use gameclips::{
+    Client, ClientOptions, EventKind, GameClip, MetadataUpdate, ThumbnailSource, UploadRequest, UploadState, Visibility,
+};
 use gameclips_emulator::{token, Emulator, EmulatorConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -65,6 +67,9 @@ struct Common {
     /// Bytes per block, 1024..=2097152; default 2000000 ("no larger than 2 MB", read strictly).
     #[arg(long, global = true)]
     block_size: Option<u32>,
+    /// After the command, keep the in-process emulator and its dashboard running until Ctrl-C.
+    #[arg(long, global = true)]
+    keep_emulator: bool,
 }
 
 #[derive(clap::Args)]
@@ -74,6 +79,9 @@ struct UploadArgs {
     /// Hand the blocks over from the game side (push mode) instead of letting the library read the file.
     #[arg(long)]
     push: bool,
+    /// A JPEG or PNG sent as the clip's thumbnail (the dashboard shows it).
+    #[arg(long)]
+    thumbnail: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -158,6 +166,8 @@ struct Args {
     update: MetadataUpdate,
     upload_hosts: Option<String>,
     block_size: Option<u32>,
+    thumbnail: Option<PathBuf>,
+    keep_emulator: bool,
 }
 
 fn parse_visibility(value: &str) -> Result<Visibility, String> {
@@ -176,12 +186,13 @@ fn parse_args() -> Args {
             .error(clap::error::ErrorKind::MissingRequiredArgument, "--endpoint and --token go together")
             .exit();
     }
-    let Common { endpoint, token, scid, json, upload_hosts, block_size } = cli.common;
-    let mut args = Args { endpoint, token, scid, json, upload_hosts, block_size, ..Args::default() };
+    let Common { endpoint, token, scid, json, upload_hosts, block_size, keep_emulator } = cli.common;
+    let mut args = Args { endpoint, token, scid, json, upload_hosts, block_size, keep_emulator, ..Args::default() };
     let upload = |args: &mut Args, upload: UploadArgs| {
         args.command = "upload".into();
         args.positional.extend(upload.file.map(|f| f.to_string_lossy().into_owned()));
         args.push = upload.push;
+        args.thumbnail = upload.thumbnail;
     };
     match cli.command {
         None => upload(&mut args, cli.upload),
@@ -287,6 +298,7 @@ fn connect(args: &Args) -> Result<Service, String> {
         Emulator::start(EmulatorConfig::new(&data_dir)).map_err(|e| format!("cannot start the emulator: {e}"))?;
     let endpoint = emulator.base_url().to_string();
     eprintln!("emulator listening on {endpoint} (data in {})", data_dir.display());
+    eprintln!("dashboard:  {endpoint}/  (open it in a browser; --keep-emulator keeps it running afterwards)");
     Ok(Service { endpoint, authorization: token::mint_for_xuid(2_533_274_800_000_001), emulator: Some(emulator) })
 }
 
@@ -306,6 +318,12 @@ fn run(args: Args) -> Result<(), String> {
         _ => operation(&client, &args),
     };
     drop(client);
+    if args.keep_emulator && service.emulator.is_some() {
+        eprintln!("the emulator keeps running at {}/ ; Ctrl-C stops it", service.endpoint);
+        loop {
+            std::thread::park();
+        }
+    }
     drop(service);
     result
 }
@@ -436,8 +454,12 @@ fn upload(client: &Client, args: &Args, service: &Service) -> Result<(), String>
     };
     let size = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?.len();
     let block_size = args.block_size.unwrap_or(ClientOptions::default().block_size) as usize;
-    let request =
+    let mut request =
         if args.push { UploadRequest::push(&args.scid, size) } else { UploadRequest::file(&args.scid, &file) };
+    if let Some(thumbnail) = &args.thumbnail {
+        request.thumbnail_source = ThumbnailSource::Upload;
+        request.large_thumbnail_path = Some(thumbnail.clone());
+    }
     let started = Instant::now();
     let handle = client.begin_upload(request).map_err(|e| e.to_string())?;
 

@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -15,8 +16,8 @@ use hyper::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::admin::AdminRoute;
 use crate::body::ResponseBody;
-use crate::faults::Faults;
 use crate::server::Shared;
 use crate::store::{BlockError, BlockOutcome, ClipRecord, ListQuery, MetadataChange};
 use crate::token::{self, Claims};
@@ -46,23 +47,35 @@ pub struct ClipPath {
 
 #[derive(Debug, Clone)]
 pub enum Route {
-    CreateClip { scid: String },
-    PutBlock { clip_id: String },
+    CreateClip {
+        scid: String,
+    },
+    PutBlock {
+        clip_id: String,
+    },
     GetClip(ClipPath),
     UpdateMetadata(ClipPath),
     DeleteClip(ClipPath),
     Rate(ClipPath, String),
     Flag(ClipPath),
     View(ClipPath),
-    ListClips { owner: String, scid: Option<String> },
-    PutThumbnail { clip_id: String, kind: String },
-    GetThumbnail { clip_id: String, kind: String },
-    Download { clip_id: String },
-    AdminClip { clip_id: String },
-    AdminStats,
-    AdminFaults,
-    AdminGetFaults,
-    AdminRequests,
+    ListClips {
+        owner: String,
+        scid: Option<String>,
+    },
+    PutThumbnail {
+        clip_id: String,
+        kind: String,
+    },
+    GetThumbnail {
+        clip_id: String,
+        kind: String,
+    },
+    Download {
+        clip_id: String,
+    },
+    /// The emulator's own endpoints and the dashboard: never faulted, never in the request log.
+    Admin(AdminRoute),
     Unknown,
 }
 
@@ -97,12 +110,7 @@ impl Route {
                 Route::GetThumbnail { clip_id: id.to_string(), kind: kind.to_string() }
             }
             (&Method::GET, ["download", id]) => Route::Download { clip_id: id.to_string() },
-            (&Method::GET, ["_emulator", "clips", clip_id]) => Route::AdminClip { clip_id: clip_id.to_string() },
-            (&Method::GET, ["_emulator", "stats"]) => Route::AdminStats,
-            (&Method::PUT, ["_emulator", "faults"]) => Route::AdminFaults,
-            (&Method::GET, ["_emulator", "faults"]) => Route::AdminGetFaults,
-            (&Method::GET, ["_emulator", "requests"]) => Route::AdminRequests,
-            _ => Route::Unknown,
+            _ => AdminRoute::parse(method, &segments).map_or(Route::Unknown, Route::Admin),
         }
     }
 
@@ -121,24 +129,14 @@ impl Route {
             Route::PutThumbnail { .. } => "put_thumbnail",
             Route::GetThumbnail { .. } => "get_thumbnail",
             Route::Download { .. } => "download",
-            Route::AdminClip { .. } => "admin_clip",
-            Route::AdminStats => "admin_stats",
-            Route::AdminFaults | Route::AdminGetFaults => "admin_faults",
-            Route::AdminRequests => "admin_requests",
+            Route::Admin(admin) => admin.endpoint(),
             Route::Unknown => "unknown",
         }
     }
 
     /// Faults hit the service's calls, never the admin endpoints.
     pub fn is_service_call(&self) -> bool {
-        !matches!(
-            self,
-            Route::AdminClip { .. }
-                | Route::AdminStats
-                | Route::AdminFaults
-                | Route::AdminGetFaults
-                | Route::AdminRequests
-        )
+        !matches!(self, Route::Admin(_))
     }
 }
 
@@ -159,7 +157,7 @@ pub fn empty_response(status: StatusCode) -> HttpResponse {
     response
 }
 
-fn error(status: StatusCode, message: &str) -> HttpResponse {
+pub(crate) fn error(status: StatusCode, message: &str) -> HttpResponse {
     json_response(status, &service_error(status.as_u16() as i32, message))
 }
 
@@ -177,7 +175,7 @@ fn authenticate(parts: &Parts) -> Result<Claims, HttpResponse> {
     token::parse(value, now_ms() / 1000).map_err(|why| error(StatusCode::UNAUTHORIZED, why))
 }
 
-pub fn handle(shared: &Shared, route: Route, parts: &Parts, body: &[u8]) -> HttpResponse {
+pub fn handle(shared: &Arc<Shared>, route: Route, parts: &Parts, body: &[u8]) -> HttpResponse {
     let result = match route {
         Route::CreateClip { scid } => create_clip(shared, parts, &scid, body),
         Route::PutBlock { clip_id } => put_block(shared, parts, &clip_id, body),
@@ -191,13 +189,7 @@ pub fn handle(shared: &Shared, route: Route, parts: &Parts, body: &[u8]) -> Http
         Route::PutThumbnail { clip_id, kind } => put_thumbnail(shared, parts, &clip_id, &kind, body),
         Route::GetThumbnail { clip_id, kind } => get_thumbnail(shared, &clip_id, &kind),
         Route::Download { clip_id } => download(shared, parts, &clip_id),
-        Route::AdminClip { clip_id } => admin_clip(shared, &clip_id),
-        Route::AdminStats => Ok(json_response(StatusCode::OK, &shared.stats.to_json())),
-        Route::AdminFaults => set_faults(shared, body),
-        Route::AdminGetFaults => {
-            Ok(json_response(StatusCode::OK, &serde_json::to_value(shared.faults()).expect("faults serialize")))
-        }
-        Route::AdminRequests => Ok(json_response(StatusCode::OK, &shared.requests.to_json())),
+        Route::Admin(admin) => crate::admin::handle(shared, admin, parts, body),
         Route::Unknown => Err(error(StatusCode::NOT_FOUND, "no such endpoint")),
     };
     result.unwrap_or_else(|response| response)
@@ -290,7 +282,7 @@ fn owner_xuid(owner: &str, caller: &Claims) -> Option<String> {
     owner.strip_prefix("xuid(")?.strip_suffix(')').map(str::to_string)
 }
 
-fn not_found() -> HttpResponse {
+pub(crate) fn not_found() -> HttpResponse {
     error(StatusCode::NOT_FOUND, "no such clip")
 }
 
@@ -485,7 +477,7 @@ fn put_thumbnail(
     Ok(empty_response(StatusCode::CREATED))
 }
 
-fn get_thumbnail(shared: &Shared, clip_id: &str, kind: &str) -> Result<HttpResponse, HttpResponse> {
+pub(crate) fn get_thumbnail(shared: &Shared, clip_id: &str, kind: &str) -> Result<HttpResponse, HttpResponse> {
     let thumbnail = shared
         .store
         .thumbnails(clip_id)
@@ -529,7 +521,7 @@ fn requested_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>
 
 /// GameClipUri downloads: capability URIs, so no Authorization is needed; only Published clips, and
 /// never flagged ones.
-fn download(shared: &Shared, parts: &Parts, clip_id: &str) -> Result<HttpResponse, HttpResponse> {
+pub(crate) fn download(shared: &Shared, parts: &Parts, clip_id: &str) -> Result<HttpResponse, HttpResponse> {
     let clip = shared.store.clip(clip_id).ok_or_else(not_found)?;
     if clip_state(shared, &clip) != "Published" || shared.store.social(clip_id).flagged {
         return Err(error(StatusCode::NOT_FOUND, "no published clip with this id"));
@@ -566,7 +558,7 @@ fn download(shared: &Shared, parts: &Parts, clip_id: &str) -> Result<HttpRespons
             left -= want as u64;
         }
     });
-    let mut response = Response::new(ResponseBody::Streamed { chunks, len });
+    let mut response = Response::new(ResponseBody::Streamed { chunks, len: Some(len) });
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
@@ -580,7 +572,7 @@ fn download(shared: &Shared, parts: &Parts, clip_id: &str) -> Result<HttpRespons
 
 /// The service-side state: stored until commit, then derived from the commit time so that it advances
 /// (and survives restarts) without background work.
-fn clip_state(shared: &Shared, clip: &ClipRecord) -> &'static str {
+pub(crate) fn clip_state(shared: &Shared, clip: &ClipRecord) -> &'static str {
     if clip.failed.is_some() {
         return "Error";
     }
@@ -602,7 +594,7 @@ fn iso8601(ms: u64) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 
-fn game_clip(shared: &Shared, clip: &ClipRecord) -> Value {
+pub(crate) fn game_clip(shared: &Shared, clip: &ClipRecord) -> Value {
     let social = shared.store.social(&clip.id);
     let state = if social.flagged { "Flagged" } else { clip_state(shared, clip) };
     let meta = &clip.meta;
@@ -647,35 +639,6 @@ fn game_clip(shared: &Shared, clip: &ClipRecord) -> Value {
         "savedByUser": meta.saved_by_user,
         "greatestMomentId": meta.greatest_moment_id,
     })
-}
-
-fn admin_clip(shared: &Shared, clip_id: &str) -> Result<HttpResponse, HttpResponse> {
-    let clip = shared.store.clip(clip_id).ok_or_else(|| error(StatusCode::NOT_FOUND, "no such clip"))?;
-    let counts = shared.store.block_counts(&clip);
-    let received = counts.iter().filter(|&&n| n > 0).count();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({
-            "gameClipId": clip.id,
-            "owner": clip.owner_xuid,
-            "scid": clip.scid,
-            "state": clip_state(shared, &clip),
-            "fileSize": clip.meta.file_size,
-            "blockSize": clip.block_size,
-            "expectedBlocks": clip.meta.expected_blocks,
-            "receivedBlocks": received,
-            "blockReceiveCounts": counts,
-            "sha256": clip.sha256,
-            "error": clip.failed,
-        }),
-    ))
-}
-
-fn set_faults(shared: &Shared, body: &[u8]) -> Result<HttpResponse, HttpResponse> {
-    let faults: Faults = serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("body is not a fault set: {e}")))?;
-    *shared.faults.write().unwrap_or_else(|p| p.into_inner()) = faults.clone();
-    Ok(json_response(StatusCode::OK, &serde_json::to_value(faults).expect("faults serialize")))
 }
 
 #[cfg(test)]

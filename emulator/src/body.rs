@@ -1,5 +1,5 @@
 //! Response bodies: small ones whole, clip downloads streamed from disk in chunks (memory stays flat
-//! whatever the clip size, as for uploads).
+//! whatever the clip size, as for uploads), and the dashboard's event stream.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -14,7 +14,8 @@ pub enum ResponseBody {
     /// chunk (the file could not be read) aborts the response.
     Streamed {
         chunks: mpsc::Receiver<std::io::Result<Bytes>>,
-        len: u64,
+        /// `None`: sent until the producer stops (server-sent events).
+        len: Option<u64>,
     },
 }
 
@@ -48,7 +49,8 @@ impl Body for ResponseBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             ResponseBody::Whole(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
-            ResponseBody::Streamed { len, .. } => SizeHint::with_exact(*len),
+            ResponseBody::Streamed { len: Some(len), .. } => SizeHint::with_exact(*len),
+            ResponseBody::Streamed { len: None, .. } => SizeHint::default(),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! println!("{} {}", emulator.base_url(), token);
 //! ```
 
+mod admin;
 mod api;
 mod body;
 pub mod faults;

@@ -114,6 +114,7 @@ fn serve_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
     };
     let mut emulator = Emulator::start(config).map_err(|e| format!("cannot start: {e}"))?;
     println!("listening on {}", emulator.base_url());
+    println!("dashboard: {}/", emulator.base_url());
     let _ = std::io::stdout().flush();
     let stop = emulator.stopper();
     let signals = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;

@@ -3,6 +3,7 @@
 //! Authorization value cannot appear here.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -23,13 +24,17 @@ pub struct LoggedRequest {
     pub duration_ms: u64,
     /// Request body bytes read.
     pub bytes: u64,
-    /// The fault injected into it, if any: "503", "reset", "dropped answer", "redirect 307"...
+    /// The fault injected into it, if any: "503", "reset", "dropped answer", "redirect"...
     pub fault: Option<String>,
+    /// A short fingerprint of the Authorization value (`token::fingerprint`), never the value.
+    pub token: Option<String>,
 }
 
 #[derive(Default)]
 pub struct RequestLog {
     kept: Mutex<VecDeque<LoggedRequest>>,
+    /// Requests logged since the start: the dashboard's event stream tells pages when it moves.
+    logged: AtomicU64,
 }
 
 impl RequestLog {
@@ -39,6 +44,11 @@ impl RequestLog {
             kept.pop_front();
         }
         kept.push_back(request);
+        self.logged.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn logged(&self) -> u64 {
+        self.logged.load(Ordering::SeqCst)
     }
 
     /// Oldest first.
@@ -65,11 +75,13 @@ mod tests {
                 duration_ms: 1,
                 bytes: 10,
                 fault: None,
+                token: None,
             });
         }
         let json = log.to_json();
         let kept = json.as_array().unwrap();
         assert_eq!(kept.len(), KEPT);
+        assert_eq!(log.logged(), KEPT as u64 + 20);
         assert_eq!(kept[0]["atMs"], 20);
         assert_eq!(kept[KEPT - 1]["path"], format!("/upload/c?blockNum={}", KEPT + 19));
     }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -25,6 +26,7 @@ use crate::api::{self, HttpResponse, Route, MAX_BODY};
 use crate::faults::{FaultPlan, Faults};
 use crate::stats::Stats;
 use crate::store::Store;
+use crate::token;
 
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
@@ -95,7 +97,9 @@ pub struct Shared {
     pub store: Store,
     pub stats: Stats,
     pub requests: crate::request_log::RequestLog,
-    pub faults: RwLock<Faults>,
+    faults: RwLock<Faults>,
+    /// Bumped by every change of the fault settings (the dashboard's event stream).
+    faults_version: AtomicU64,
     /// Requests seen per Authorization value (for `expire_tokens_after`).
     token_requests: Mutex<HashMap<String, u64>>,
     /// When the shared link is next free (for `link_bandwidth`).
@@ -105,6 +109,15 @@ pub struct Shared {
 impl Shared {
     pub fn faults(&self) -> Faults {
         self.faults.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn replace_faults(&self, faults: Faults) {
+        *self.faults.write().unwrap_or_else(|p| p.into_inner()) = faults;
+        self.faults_version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn faults_version(&self) -> u64 {
+        self.faults_version.load(Ordering::SeqCst)
     }
 }
 
@@ -211,9 +224,17 @@ fn fault_label(plan: &FaultPlan, redirected: bool, token_expired: bool) -> Optio
 async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpResponse, ConnectionDropped> {
     let arrived_ms = api::now_ms();
     let started = tokio::time::Instant::now();
-    let method = request.method().to_string();
-    let path = request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
+    let route = Route::parse(request.method(), request.uri().path());
+    let endpoint = route.endpoint();
+    // Only the service's calls are logged: the dashboard reading the log must not fill it.
+    let logged = route.is_service_call().then(|| {
+        let path = request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
+        let token = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(token::fingerprint);
+        (request.method().to_string(), path, token)
+    });
     let log = |status: u16, bytes: u64, fault: Option<String>| {
+        let Some((method, path, token)) = &logged else { return };
+        shared.stats.call_answered(status);
         shared.requests.push(crate::request_log::LoggedRequest {
             at_ms: arrived_ms,
             method: method.clone(),
@@ -222,11 +243,10 @@ async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpRe
             duration_ms: started.elapsed().as_millis() as u64,
             bytes,
             fault,
+            token: token.clone(),
         })
     };
     let _in_flight = shared.stats.request_started();
-    let route = Route::parse(request.method(), request.uri().path());
-    let endpoint = route.endpoint();
     let (plan, token_limit, redirect_blocks) = if route.is_service_call() {
         let faults = shared.faults();
         (faults.plan(), faults.expire_tokens_after, faults.redirect_blocks)
@@ -351,6 +371,7 @@ impl Emulator {
         let store = Store::open(&config.data_dir)?;
         let shared = Arc::new(Shared {
             faults: RwLock::new(config.faults.clone()),
+            faults_version: AtomicU64::new(0),
             config,
             base_url,
             store,
@@ -386,7 +407,7 @@ impl Emulator {
 
     /// Replace the fault settings while running.
     pub fn set_faults(&self, faults: Faults) {
-        *self.shared.faults.write().unwrap_or_else(|p| p.into_inner()) = faults;
+        self.shared.replace_faults(faults);
     }
 
     /// Blocks until the server stops (for the program: until a signal asks it to).

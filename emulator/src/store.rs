@@ -506,6 +506,20 @@ impl Store {
         (page, total)
     }
 
+    /// The newest `limit` clips of every user and title, and how many there are in all (the dashboard).
+    pub fn newest_clips(&self, limit: u64) -> (Vec<ClipRecord>, u64) {
+        let db = self.db();
+        let total: u64 = db.query_row("SELECT COUNT(*) FROM clips", [], |row| row.get(0)).expect("count query runs");
+        let sql = format!("SELECT {CLIP_COLUMNS} FROM clips ORDER BY created_at_ms DESC, id DESC LIMIT ?1");
+        let mut stmt = db.prepare(&sql).expect("newest query prepares");
+        let clips = stmt
+            .query_map([limit], clip_from_row)
+            .expect("newest query runs")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("newest rows read");
+        (clips, total)
+    }
+
     pub fn thumbnail_path(&self, clip_id: &str, kind: &str) -> PathBuf {
         self.blobs.join(format!("{clip_id}.{kind}.thumb"))
     }

@@ -80,6 +80,39 @@ pub fn mint_for_xuid(xuid: u64) -> String {
     mint(&Claims::for_xuid(xuid))
 }
 
+/// A short fingerprint of an Authorization value, for logs and pages that must never show the value:
+/// the first 8 hex digits of its SHA-256.
+pub fn fingerprint(header_value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(header_value.as_bytes());
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the dashboard's token form asks for: a user, a device type and a lifetime; the rest as
+/// [`Claims::for_xuid`] gives it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MintRequest {
+    pub xuid: String,
+    #[serde(default)]
+    pub device_type: Option<String>,
+    /// Seconds from now; 0 or absent: never expires.
+    #[serde(default)]
+    pub expires_in_seconds: u64,
+}
+
+impl MintRequest {
+    pub fn claims(&self, now_unix: u64) -> Result<Claims, String> {
+        let xuid: u64 = self.xuid.trim().parse().map_err(|_| format!("xuid {:?} is not a number", self.xuid))?;
+        let mut claims = Claims::for_xuid(xuid);
+        if let Some(device_type) = self.device_type.as_deref().filter(|d| !d.is_empty()) {
+            claims.device_type = Some(device_type.to_string());
+        }
+        claims.exp = (self.expires_in_seconds > 0).then(|| now_unix + self.expires_in_seconds);
+        Ok(claims)
+    }
+}
+
 /// The claims of an Authorization value, or why it is not acceptable (401).
 pub fn parse(header_value: &str, now_unix: u64) -> Result<Claims, &'static str> {
     let rest = header_value.strip_prefix("XBL3.0 x=").ok_or("Authorization is not an XBL3.0 token")?;

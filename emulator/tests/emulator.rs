@@ -273,13 +273,141 @@ fn the_request_log_keeps_what_was_asked_and_never_the_authorization_value() {
     let (status, text) = request("GET", &format!("{base}/_emulator/requests"), b"");
     assert_eq!(status, 200);
     let log = json(&text);
-    let calls: Vec<_> = log.as_array().unwrap().iter().filter(|r| r["path"] == "/users/me/scids/s/clips").collect();
+    // Only the service's calls: the admin GET of the faults is not there.
+    let calls: Vec<_> = log.as_array().unwrap().iter().collect();
     assert_eq!(calls.len(), 2, "{text}");
+    assert!(calls.iter().all(|r| r["path"] == "/users/me/scids/s/clips"), "{text}");
     assert_eq!((calls[0]["method"].as_str(), calls[0]["status"].as_u64()), (Some("POST"), Some(200)));
     assert_eq!(calls[0]["bytes"], 34);
     assert!(calls[0]["fault"].is_null());
     assert_eq!((calls[1]["status"].as_u64(), calls[1]["fault"].as_str()), (Some(503), Some("503")));
     let token = token::mint_for_xuid(7);
+    assert_eq!(calls[0]["token"].as_str(), Some(token::fingerprint(&token).as_str()), "a fingerprint of it");
     let secret = token.rsplit(';').next().unwrap();
     assert!(!text.contains(secret) && !text.contains("XBL3.0"), "the log holds the Authorization value");
+}
+
+#[test]
+fn the_dashboard_is_served_from_the_binary_with_nothing_from_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(EmulatorConfig::new(dir.path())).unwrap();
+    let base = emulator.base_url().to_string();
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().new_agent();
+    let get = |path: &str| {
+        let mut response = agent.get(&format!("{base}{path}")).call().unwrap();
+        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+        let (content_type, policy) = (header("content-type"), header("content-security-policy"));
+        (response.status().as_u16(), content_type, policy, response.body_mut().read_to_string().unwrap())
+    };
+    let (status, content_type, policy, page) = get("/");
+    assert_eq!((status, content_type.as_deref()), (200, Some("text/html; charset=utf-8")));
+    assert!(policy.unwrap().starts_with("default-src 'self'"), "only this origin");
+    for (file, kind) in [("app.js", "text/javascript"), ("app.css", "text/css")] {
+        assert!(page.contains(&format!("/_emulator/dashboard/{file}")), "the page loads {file}");
+        let (status, content_type, _, text) = get(&format!("/_emulator/dashboard/{file}"));
+        assert_eq!(status, 200);
+        assert!(content_type.unwrap().starts_with(kind) && text.len() > 1000);
+        // The SVG namespace is a name, never fetched.
+        let text = text.replace("http://www.w3.org/2000/svg", "");
+        assert!(!text.contains("http://") && !text.contains("https://"), "{file} names no other origin");
+    }
+    assert!(!page.contains("https://"), "the page names no other origin");
+    assert_eq!(get("/_emulator/dashboard/secrets.txt").0, 404);
+}
+
+#[test]
+fn the_dashboards_data_every_users_clips_timeline_events_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = Emulator::start(EmulatorConfig::new(dir.path())).unwrap();
+    let base = emulator.base_url().to_string();
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().new_agent();
+
+    // The event stream says at once how many requests were logged, and again after each one.
+    let mut events = agent.get(&format!("{base}/_emulator/events")).call().unwrap();
+    assert_eq!(events.headers().get("content-type").unwrap(), "text/event-stream");
+    let mut events = BufReader::new(events.body_mut().as_reader());
+    let mut next_change = || loop {
+        let mut line = String::new();
+        events.read_line(&mut line).unwrap();
+        if let Some(data) = line.strip_prefix("data: ") {
+            return json(data.trim());
+        }
+    };
+    assert_eq!(next_change(), serde_json::json!({ "requests": 0, "faults": 0 }));
+
+    // Clips of two users and two titles, one of them half uploaded.
+    let create = |xuid: u64, scid: &str| {
+        let response = agent
+            .post(&format!("{base}/users/me/scids/{scid}/clips"))
+            .header("Authorization", &token::mint_for_xuid(xuid))
+            .send(&br#"{"fileSize":10,"expectedBlocks":2}"#[..])
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let created = json(&response);
+        (created["gameClipId"].as_str().unwrap().to_string(), created["uploadId"].as_str().unwrap().to_string())
+    };
+    let (first, _) = create(7, "title-a");
+    assert_eq!(next_change()["requests"], 1);
+    let (second, upload_id) = create(8, "title-b");
+    let (status, _) = request("PUT", &format!("{base}/upload/{second}?uploadId={upload_id}&blockNum=1"), b"fghij");
+    assert_eq!(status, 403, "user 7 may not upload to user 8's clip");
+    let put = agent
+        .put(&format!("{base}/upload/{second}?uploadId={upload_id}&blockNum=1"))
+        .header("Authorization", &token::mint_for_xuid(8))
+        .send(&b"fghij"[..])
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 202);
+
+    // Admin reads are neither faulted nor logged.
+    emulator
+        .set_faults(gameclips_emulator::Faults { fail_rate: [(503, 1.0)].into_iter().collect(), ..Default::default() });
+    let (status, text) = request("GET", &format!("{base}/_emulator/clips"), b"");
+    assert_eq!(status, 200, "{text}");
+    let listed = json(&text);
+    assert_eq!(listed["total"], 2);
+    let clips = listed["clips"].as_array().unwrap();
+    assert_eq!(clips[0]["gameClipId"], second.as_str(), "newest first");
+    assert_eq!((clips[0]["owner"].as_str(), clips[0]["scid"].as_str()), (Some("8"), Some("title-b")));
+    assert_eq!(clips[0]["blockReceiveCounts"], serde_json::json!([0, 1]));
+    assert_eq!(clips[0]["service"]["state"], "PendingUpload");
+    assert_eq!((clips[1]["gameClipId"].as_str(), clips[1]["owner"].as_str()), (Some(first.as_str()), Some("7")));
+
+    // The faults changed: the stream says so.
+    let change = loop {
+        let change = next_change();
+        if change["faults"] == 1 {
+            break change;
+        }
+    };
+    assert_eq!(change["requests"], 4, "two creates, a refused and an accepted block: {change}");
+
+    // The timeline adds up the service calls' bodies and statuses (the admin reads are not in it).
+    let (_, text) = request("GET", &format!("{base}/_emulator/timeline"), b"");
+    let timeline = json(&text);
+    let seconds = timeline["seconds"].as_array().unwrap();
+    let sum = |f: &dyn Fn(&serde_json::Value) -> u64| seconds.iter().map(f).sum::<u64>();
+    let statuses = |code: &str| sum(&|s| s["statuses"][code].as_u64().unwrap_or(0));
+    assert_eq!((statuses("200"), statuses("202"), statuses("403")), (2, 1, 1), "{timeline}");
+    assert_eq!(statuses("503"), 0);
+    assert!(sum(&|s| s["bytes"].as_u64().unwrap()) >= 2 * 34 + 2 * 5, "{timeline}");
+
+    // Tokens minted for the dashboard's form.
+    let (status, text) = request(
+        "POST",
+        &format!("{base}/_emulator/tokens"),
+        br#"{"xuid":"42","deviceType":"Win32","expiresInSeconds":60}"#,
+    );
+    assert_eq!(status, 200, "{text}");
+    let minted = json(&text);
+    let value = minted["token"].as_str().unwrap();
+    assert_eq!(minted["fingerprint"].as_str(), Some(token::fingerprint(value).as_str()));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims = token::parse(value, now).unwrap();
+    assert_eq!((claims.xuid.as_deref(), claims.device_type.as_deref()), (Some("42"), Some("Win32")));
+    assert!(claims.exp.unwrap().abs_diff(now + 60) <= 2);
+    assert!(claims.upload_refusal().is_some(), "a PC token may not upload");
+    let (status, text) = request("POST", &format!("{base}/_emulator/tokens"), br#"{"xuid":"me"}"#);
+    assert_eq!(status, 400, "{text}");
 }
