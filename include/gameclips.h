@@ -162,15 +162,126 @@
 #define CLIPS_CLIP_ID_CAPACITY 64
 
 /*
+ An HTTP answer arrived, any status.
+ */
+#define CLIPS_TRANSPORT_ANSWERED 0
+
+/*
+ DNS or connect failed: provably never reached the service.
+ */
+#define CLIPS_TRANSPORT_NOT_SENT 1
+
+/*
+ Sent, or maybe sent, and no usable answer.
+ */
+#define CLIPS_TRANSPORT_FAILED 2
+
+/*
+ The server's certificate was refused: final, not retried.
+ */
+#define CLIPS_TRANSPORT_TLS_UNTRUSTED 3
+
+/*
+ Ended because gameclips called cancel.
+ */
+#define CLIPS_TRANSPORT_CANCELLED 4
+
+/*
  Opaque. One per signed-in user is the usual pattern.
  */
 typedef struct ClipsClient ClipsClient;
+
+/*
+ One HTTP attempt the title's transport performs. Opaque; valid until `clips_exchange_complete`, even
+ past `clips_client_destroy`.
+ */
+typedef struct ClipsExchange ClipsExchange;
 
 /*
  Called from any library thread, never while the library holds a lock; never after
  `clips_client_destroy` returns. `message` is valid only during the call.
  */
 typedef void (*ClipsLogFn)(void *user, uint32_t level, const char *message);
+
+/*
+ >= 0 success codes, < 0 errors.
+ */
+typedef int32_t ClipsResult;
+
+/*
+ One request or response header.
+ */
+typedef struct ClipsHttpHeader {
+    const char *name;
+    const char *value;
+} ClipsHttpHeader;
+
+/*
+ The request of an exchange. It and everything it points to stay valid until the exchange completes.
+ */
+typedef struct ClipsHttpRequest {
+    uint32_t struct_size;
+    /*
+     "GET", "POST", "PUT" or "DELETE".
+     */
+    const char *method;
+    /*
+     Absolute. The transport must NOT follow redirects itself: gameclips checks each against upload_hosts.
+     */
+    const char *url;
+    /*
+     Includes Authorization: a secret, never log it.
+     */
+    const struct ClipsHttpHeader *headers;
+    size_t header_count;
+    /*
+     NULL when body_len is 0.
+     */
+    const uint8_t *body;
+    size_t body_len;
+    /*
+     A hint: gameclips also calls cancel at its own deadline.
+     */
+    uint32_t timeout_ms;
+} ClipsHttpRequest;
+
+/*
+ Starts the exchange. CLIPS_OK: started (it may already have been completed inside this call, on this
+ thread). CLIPS_E_WOULD_BLOCK: at capacity; not started, no attempt is charged, gameclips tries later.
+ Any other code fails this attempt as one that never reached the service. Called from gameclips'
+ threads, never while gameclips holds a lock.
+ */
+typedef ClipsResult (*ClipsTransportSendFn)(void *user,
+                                            struct ClipsExchange *x,
+                                            const struct ClipsHttpRequest *request);
+
+/*
+ Asks the transport to end an exchange early (gameclips' deadline, cancel, suspend, destroy). Any
+ thread, at most once per exchange; the transport still completes x (CLIPS_TRANSPORT_CANCELLED is
+ fine). It may race with the transport's own completion: a cancel for an exchange being completed is
+ to be ignored.
+ */
+typedef void (*ClipsTransportCancelFn)(void *user, struct ClipsExchange *x);
+
+/*
+ The title's HTTP stack: one HTTP attempt per exchange. gameclips keeps everything else: scheduling,
+ retries and back-off, Retry-After, redirects (checked against upload_hosts), the journal, events.
+ */
+typedef struct ClipsTransport {
+    uint32_t struct_size;
+    /*
+     Handed back to send and cancel, from any of gameclips' threads.
+     */
+    void *user;
+    /*
+     Required.
+     */
+    ClipsTransportSendFn send;
+    /*
+     Required.
+     */
+    ClipsTransportCancelFn cancel;
+} ClipsTransport;
 
 typedef struct ClipsClientOptions {
     uint32_t struct_size;
@@ -236,10 +347,10 @@ typedef struct ClipsClientOptions {
      */
     const char *upload_hosts;
     /*
-     Reserved for the title's own HTTP transport (see "Platform integration"); not in this build yet:
-     must be NULL.
+     The title's own HTTP stack (consoles must use the platform's); copied at create. NULL: the
+     built-in one (a build without the builtin-http feature has none: then it is required).
      */
-    const void *transport;
+    const struct ClipsTransport *transport;
     /*
      Reserved for thread options (see "Platform integration"); not in this build yet: must be NULL.
      */
@@ -254,11 +365,6 @@ typedef struct ClipsClientOptions {
      */
     uint32_t give_up_after_ms;
 } ClipsClientOptions;
-
-/*
- >= 0 success codes, < 0 errors.
- */
-typedef int32_t ClipsResult;
 
 typedef struct ClipsMetadataUpdate {
     uint32_t struct_size;
@@ -682,6 +788,28 @@ ClipsResult clips_get_error_message(struct ClipsClient *c,
  Progress events of one handle are merged; no other event is dropped.
  */
 ClipsResult clips_next_event(struct ClipsClient *c, struct ClipsEvent *out);
+
+/*
+ The answer's HTTP status (100..599).
+ */
+ClipsResult clips_exchange_set_status(struct ClipsExchange *x, uint32_t http_status);
+
+/*
+ One response header; pass every one (gameclips reads Retry-After, Location, Content-Range...).
+ */
+ClipsResult clips_exchange_add_header(struct ClipsExchange *x, const char *name, const char *value);
+
+/*
+ A piece of the answer's body, copied; call as often as needed. Over the library's cap it returns
+ CLIPS_E_HTTP: abort the transfer and complete the exchange.
+ */
+ClipsResult clips_exchange_write_body(struct ClipsExchange *x, const uint8_t *data, size_t len);
+
+/*
+ Ends the exchange with a CLIPS_TRANSPORT_* outcome and an optional message (never the token). After
+ it, `x` is gone.
+ */
+ClipsResult clips_exchange_complete(struct ClipsExchange *x, uint32_t outcome, const char *message);
 
 /*
  Fills `o` with the defaults and its struct_size. NULL is ignored.

@@ -15,7 +15,6 @@ use crate::engine::hosts::{check_url, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 use crate::engine::{Engine, Hold, Job};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Event;
-use crate::http::{Http, HttpConfig};
 use crate::log::{LogSink, Logger};
 use crate::operation::{Answer, Operation, OperationKind};
 use crate::platform::permissions::create_private_dir;
@@ -26,7 +25,9 @@ use crate::protocol::{
 };
 use crate::retry::{Idempotency, DEFAULT_MAX_RETRY_DELAY};
 use crate::status::UploadStatus;
+use crate::transport::title::{HttpTransport, Title};
 use crate::transport::Method;
+use crate::transport::Transport;
 use crate::upload::{ThumbnailKind, Upload, UploadData};
 
 pub const DEFAULT_METADATA_BASE_URL: &str = "https://gameclipsmetadata.xboxlive.com";
@@ -58,6 +59,9 @@ pub struct ClientOptions {
     /// An upload failing this long without progress fails; `None`: it keeps trying until a final
     /// answer, a cancel or destroy.
     pub give_up_after: Option<Duration>,
+    /// The title's own HTTP stack (consoles); `None`: the built-in one (the `builtin-http` feature;
+    /// without it a transport is required). TLS is then the title's business: `ca_bundle_path` is not used.
+    pub transport: Option<Arc<dyn HttpTransport>>,
 }
 
 impl Default for ClientOptions {
@@ -81,6 +85,7 @@ impl Default for ClientOptions {
             log_level: 2,
             max_retry_delay: DEFAULT_MAX_RETRY_DELAY,
             give_up_after: None,
+            transport: None,
         }
     }
 }
@@ -251,6 +256,22 @@ fn bodiless(
     OperationKind::Call { method, path, body: None, idempotency, what, answer }
 }
 
+#[cfg(feature = "builtin-http")]
+fn builtin_transport(options: &ClientOptions) -> Result<Box<dyn Transport>> {
+    Ok(Box::new(crate::http::Http::new(crate::http::HttpConfig {
+        service_version: options.service_version.clone(),
+        request_timeout: options.request_timeout,
+        ca_bundle_path: options.ca_bundle_path.clone(),
+    })?))
+}
+
+#[cfg(not(feature = "builtin-http"))]
+fn builtin_transport(_: &ClientOptions) -> Result<Box<dyn Transport>> {
+    Err(Error::invalid(
+        "this build has no HTTP stack of its own (built without the builtin-http feature): set a transport",
+    ))
+}
+
 pub struct Client {
     engine: Arc<Engine>,
     workers: Mutex<Vec<JoinHandle<()>>>,
@@ -297,13 +318,14 @@ impl Client {
             max_retry_delay: options.max_retry_delay,
             give_up_after: options.give_up_after,
         });
-        let http = Http::new(HttpConfig {
-            service_version: options.service_version.clone(),
-            request_timeout: options.request_timeout,
-            ca_bundle_path: options.ca_bundle_path.clone(),
-        })?;
+        let transport: Box<dyn Transport> = match &options.transport {
+            Some(title) => {
+                Box::new(Title::new(title.clone(), options.service_version.clone(), options.request_timeout))
+            }
+            None => builtin_transport(&options)?,
+        };
         let log = Logger::new(options.log.clone(), options.log_level);
-        let engine = Arc::new(Engine::new(config, Box::new(http), options.max_bytes_per_second, log));
+        let engine = Arc::new(Engine::new(config, transport, options.max_bytes_per_second, log));
         let resumed = match &options.journal_dir {
             Some(dir) => engine.resume_from(dir)?,
             None => Vec::new(),

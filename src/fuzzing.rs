@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::engine::hosts::{check_url, resolve_location, same_origin, UploadHosts, DEFAULT_UPLOAD_HOSTS};
-use crate::http::{parse_retry_after, MAX_RETRY_AFTER};
 use crate::journal::{self, Journal};
 use crate::protocol::{describe_error_body, ClipPage, GameClip, InitialUploadResponse};
+use crate::transport::{parse_retry_after, MAX_RETRY_AFTER};
 use crate::upload::{Resumed, UploadData};
 
 /// The service's JSON answers: the initial call's, a GameClip, a page of them, an error body.
@@ -62,7 +62,7 @@ pub fn upload_uri(data: &[u8]) {
         // allow-list's verdict holds for it.
         assert!(check_url(&block, false).is_ok(), "{uri:?} -> {block:?}");
         assert_eq!(hosts.allows(&block), allowed, "{uri:?} -> {block:?}");
-        assert!(same_origin(&block, uri) || block.parse::<ureq::http::Uri>().is_err(), "{uri:?} -> {block:?}");
+        assert!(same_origin(&block, uri) || block.parse::<http::Uri>().is_err(), "{uri:?} -> {block:?}");
         if let Some(target) = resolve_location(uri, location) {
             let _ = hosts.allows(&target);
             let _ = check_url(&target, false);

@@ -15,10 +15,10 @@ use parking_lot::RwLock;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::MAX_RESPONSE_BYTES;
-use crate::transport::{Body, Method, Outcome, Request, Streaming, Transport};
-
-/// Each request must end within this many request timeouts (each step of it within one).
-pub const REQUEST_DEADLINE_FACTOR: u32 = 4;
+use crate::transport::{
+    content_range, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming, Transport,
+    REQUEST_DEADLINE_FACTOR,
+};
 
 pub struct HttpConfig {
     pub service_version: String,
@@ -33,13 +33,6 @@ pub struct Http {
     service_version: String,
 }
 
-/// `bytes START-END/TOTAL` (or `bytes */TOTAL`).
-fn content_range(value: &str) -> Option<(Option<u64>, Option<u64>)> {
-    let (range, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
-    let start = range.split_once('-').and_then(|(start, _)| start.trim().parse().ok());
-    Some((start, total.trim().parse().ok()))
-}
-
 fn load_roots(path: &Path) -> Result<RootCerts> {
     let pem = std::fs::read(path).map_err(|e| Error::invalid(format!("ca_bundle_path {}: {e}", path.display())))?;
     let certs: Vec<_> = ureq::tls::parse_pem(&pem)
@@ -52,22 +45,6 @@ fn load_roots(path: &Path) -> Result<RootCerts> {
         return Err(Error::invalid(format!("ca_bundle_path {} holds no PEM certificate", path.display())));
     }
     Ok(RootCerts::new_with_certs(&certs))
-}
-
-/// The longest wait a `Retry-After` may impose; a longer one (or a date far ahead) is clamped so a
-/// misbehaving server cannot park an upload for hours.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
-
-/// `Retry-After` in either form: delay-seconds, or an HTTP-date (IMF-fixdate, e.g.
-/// "Sun, 06 Nov 1994 08:49:37 GMT", or the obsolete forms), relative to `now`. A date in the past
-/// means "now".
-pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    let wait = match value.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => httpdate::parse_http_date(value).ok()?.duration_since(now).unwrap_or(Duration::ZERO),
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// A whole answer, its body read up to the cap.
@@ -161,15 +138,10 @@ impl Http {
         Ok(Http { agent: RwLock::new(agent_config.new_agent()), agent_config, service_version: config.service_version })
     }
 
-    fn request(&self, method: Method, uri: Uri, authorization: Option<&str>) -> ureq::http::request::Builder {
-        let mut builder = ureq::http::Request::builder()
-            .method(method.as_str())
-            .uri(uri)
-            .header("X-RequestedServiceVersion", &self.service_version)
-            .header("x-xbl-contract-version", "1")
-            .header("Accept", "application/json");
-        if let Some(authorization) = authorization {
-            builder = builder.header("Authorization", authorization);
+    fn request(&self, request: &Request<'_>, uri: Uri) -> ureq::http::request::Builder {
+        let mut builder = ureq::http::Request::builder().method(request.method.as_str()).uri(uri);
+        for (name, value) in service_headers(&self.service_version, request) {
+            builder = builder.header(name, value);
         }
         builder
     }
@@ -179,7 +151,6 @@ impl Http {
         builder: ureq::http::request::Builder,
         body: Body,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        let builder = builder.header("Content-Type", body.content_type());
         let agent = self.agent.read().clone();
         // Each kind of body is its own request type; bytes go as a slice so the length is known.
         match body {
@@ -209,12 +180,7 @@ impl Transport for Http {
             Ok(uri) => uri,
             Err(refused) => return refused,
         };
-        let is_initial_post = request.method == Method::Post && request.url.ends_with("/clips");
-        let mut builder = self.request(request.method, uri, request.authorization);
-        if !is_initial_post {
-            builder = builder.header("Cache-Control", "no-cache");
-        }
-        match self.run(builder, request.body) {
+        match self.run(self.request(&request, uri), request.body) {
             Ok(response) => answered(response),
             Err(e) => failed(e),
         }
@@ -224,7 +190,8 @@ impl Transport for Http {
     /// streamed to disk; anything else as an [`Outcome`]. `authorization` is `None` for hosts that must
     /// not see it.
     fn download(&self, url: &str, authorization: Option<&str>, from: u64) -> Result<Streaming, Outcome> {
-        let mut builder = self.request(Method::Get, parse_uri(url)?, authorization).header("Cache-Control", "no-cache");
+        let get = Request { method: Method::Get, url, authorization, body: Body::Empty };
+        let mut builder = self.request(&get, parse_uri(url)?);
         if from > 0 {
             builder = builder.header("Range", format!("bytes={from}-"));
         }
@@ -255,40 +222,5 @@ impl Transport for Http {
         let fresh = self.agent_config.new_agent();
         let old = std::mem::replace(&mut *self.agent.write(), fresh);
         old.shutdown();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_takes_seconds_or_an_http_date() {
-        let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now), Some(Duration::from_secs(10)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:30 GMT", now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("Thu, 01 Jan 2099 00:00:00 GMT", now), Some(MAX_RETRY_AFTER));
-        assert_eq!(parse_retry_after("99999999", now), Some(MAX_RETRY_AFTER));
-        let leap_day = std::time::UNIX_EPOCH + Duration::from_secs(1_835_438_400 - 60);
-        assert_eq!(parse_retry_after("Tue, 29 Feb 2028 12:00:00 GMT", leap_day), Some(Duration::from_secs(60)));
-        for bad in [
-            "soon",
-            "-5",
-            "Sun, 06 Nov 1994 08:49:37 PST",
-            "Sun, 32 Nov 1994 08:49:37 GMT",
-            "Sun, 06 Nov 189499999999999999 08:49:37 GMT", // found by fuzzing: overflowed
-            "",
-        ] {
-            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn content_range_gives_start_and_total() {
-        assert_eq!(content_range("bytes 100-199/1000"), Some((Some(100), Some(1000))));
-        assert_eq!(content_range("bytes 5-9/*"), Some((Some(5), None)));
-        assert_eq!(content_range("bytes */1000"), Some((None, Some(1000))));
-        assert_eq!(content_range("items 1-2/3"), None);
     }
 }

@@ -15,6 +15,7 @@ pub mod error;
 mod events;
 mod handles;
 mod host_health;
+#[cfg(feature = "builtin-http")]
 mod http;
 mod journal;
 mod lifecycle;
@@ -38,4 +39,5 @@ pub use events::{Event, EventKind};
 pub use log::{LogLevel, LogSink};
 pub use protocol::{ClipPage, ClipSource, GameClip, GameClipUri, Thumbnail, ThumbnailSource, Visibility};
 pub use status::{UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
+pub use transport::title::{Exchange, ExchangeError, ExchangeOutcome, ExchangeRequest, HttpTransport, SendResult};
 pub use upload::UploadData;

@@ -1,8 +1,11 @@
 //! The seam under the engine: one request out, one [`Outcome`] back. The engine decides what to send
-//! and what an outcome means; a [`Transport`] only moves bytes. The built-in one is [`crate::http::Http`]
-//! (ureq); unit tests script the wire with [`fake::FakeTransport`].
+//! and what an outcome means; a [`Transport`] only moves bytes. The built-in one is `crate::http::Http`
+//! (ureq, with the `builtin-http` feature); [`title::Title`] sends through the title's own HTTP stack;
+//! unit tests script the wire with [`fake::FakeTransport`]. What every transport sends alike (the
+//! service's headers) and reads alike (Retry-After, Content-Range) is here.
 
 use std::io::Read;
+use std::time::Duration;
 
 use crate::error::ErrorKind;
 
@@ -91,6 +94,51 @@ pub struct Streaming {
     pub body: Box<dyn Read + Send>,
 }
 
+/// Each request must end within this many request timeouts (each step of it within one).
+pub const REQUEST_DEADLINE_FACTOR: u32 = 4;
+
+/// The headers every request carries: the service's version headers, Accept, the Authorization value
+/// (when the host may see it), the body's type, and no-cache except on the initial POST.
+pub fn service_headers(service_version: &str, request: &Request<'_>) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
+        ("X-RequestedServiceVersion", service_version.to_string()),
+        ("x-xbl-contract-version", "1".to_string()),
+        ("Accept", "application/json".to_string()),
+        ("Content-Type", request.body.content_type().to_string()),
+    ];
+    if let Some(authorization) = request.authorization {
+        headers.push(("Authorization", authorization.to_string()));
+    }
+    let is_initial_post = request.method == Method::Post && request.url.ends_with("/clips");
+    if !is_initial_post {
+        headers.push(("Cache-Control", "no-cache".to_string()));
+    }
+    headers
+}
+
+/// `bytes START-END/TOTAL` (or `bytes */TOTAL`).
+pub fn content_range(value: &str) -> Option<(Option<u64>, Option<u64>)> {
+    let (range, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let start = range.split_once('-').and_then(|(start, _)| start.trim().parse().ok());
+    Some((start, total.trim().parse().ok()))
+}
+
+/// The longest wait a `Retry-After` may impose; a longer one (or a date far ahead) is clamped so a
+/// misbehaving server cannot park an upload for hours.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// `Retry-After` in either form: delay-seconds, or an HTTP-date (IMF-fixdate, e.g.
+/// "Sun, 06 Nov 1994 08:49:37 GMT", or the obsolete forms), relative to `now`. A date in the past
+/// means "now".
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => httpdate::parse_http_date(value).ok()?.duration_since(now).unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
 pub trait Transport: Send + Sync {
     /// One request, never retried here (the engine decides that), no redirect followed, the answer's
     /// body read up to `protocol::MAX_RESPONSE_BYTES` (over it: `Outcome::Refused`).
@@ -110,3 +158,39 @@ pub trait Transport: Send + Sync {
 
 #[cfg(test)]
 pub mod fake;
+pub mod title;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now), Some(Duration::from_secs(10)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:30 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Thu, 01 Jan 2099 00:00:00 GMT", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("99999999", now), Some(MAX_RETRY_AFTER));
+        let leap_day = std::time::UNIX_EPOCH + Duration::from_secs(1_835_438_400 - 60);
+        assert_eq!(parse_retry_after("Tue, 29 Feb 2028 12:00:00 GMT", leap_day), Some(Duration::from_secs(60)));
+        for bad in [
+            "soon",
+            "-5",
+            "Sun, 06 Nov 1994 08:49:37 PST",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 189499999999999999 08:49:37 GMT", // found by fuzzing: overflowed
+            "",
+        ] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn content_range_gives_start_and_total() {
+        assert_eq!(content_range("bytes 100-199/1000"), Some((Some(100), Some(1000))));
+        assert_eq!(content_range("bytes 5-9/*"), Some((Some(5), None)));
+        assert_eq!(content_range("bytes */1000"), Some((None, Some(1000))));
+        assert_eq!(content_range("items 1-2/3"), None);
+    }
+}

@@ -497,3 +497,79 @@ fn operation_exports_refuse_bad_arguments_before_sending_anything() {
     }
     unsafe { clips_client_destroy(c) };
 }
+
+/// The exchange the test transport below was given last.
+static GIVEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+unsafe extern "C" fn keep_exchange(
+    _user: *mut libc::c_void,
+    x: *mut ClipsExchange,
+    _request: *const ClipsHttpRequest,
+) -> ClipsResult {
+    GIVEN.store(x as usize, std::sync::atomic::Ordering::SeqCst);
+    CLIPS_OK
+}
+
+unsafe extern "C" fn ignore_cancel(_user: *mut libc::c_void, _x: *mut ClipsExchange) {}
+
+#[test]
+fn exchange_calls_refuse_dead_exchanges_and_bad_values_and_transports_need_both_functions() {
+    let mut transport =
+        ClipsTransport { struct_size: 0, user: null_mut(), send: Some(keep_exchange), cancel: Some(ignore_cancel) };
+    let create = |transport: &ClipsTransport| {
+        let mut options = unsafe { std::mem::zeroed::<ClipsClientOptions>() };
+        unsafe { clips_client_options_init(&mut options) };
+        options.metadata_base_url = c"http://127.0.0.1:9".as_ptr();
+        options.flags = CLIPS_FLAG_ALLOW_INSECURE_HTTP;
+        options.transport = transport;
+        let mut client = null_mut();
+        (unsafe { clips_client_create(&options, &mut client) }, client)
+    };
+    expect(create(&transport).0, CLIPS_E_INVALID_ARGUMENT, "struct_size");
+    transport.struct_size = std::mem::size_of::<ClipsTransport>() as u32;
+    transport.cancel = None;
+    expect(create(&transport).0, CLIPS_E_INVALID_ARGUMENT, "transport.send and transport.cancel are required");
+    transport.cancel = Some(ignore_cancel);
+    let (result, c) = create(&transport);
+    assert_eq!(result, CLIPS_OK, "{}", last_error());
+    let authorization = CString::new(token()).unwrap();
+    assert_eq!(unsafe { clips_set_authorization(c, authorization.as_ptr()) }, CLIPS_OK);
+
+    unsafe {
+        for dead in [null_mut(), (&mut 0u64 as *mut u64).cast::<ClipsExchange>()] {
+            expect(clips_exchange_set_status(dead, 200), CLIPS_E_INVALID_HANDLE, "not a live exchange");
+            expect(clips_exchange_add_header(dead, c"a".as_ptr(), c"b".as_ptr()), CLIPS_E_INVALID_HANDLE, "not a live");
+            expect(clips_exchange_write_body(dead, [1u8].as_ptr(), 1), CLIPS_E_INVALID_HANDLE, "not a live exchange");
+            expect(clips_exchange_complete(dead, CLIPS_TRANSPORT_FAILED, null()), CLIPS_E_INVALID_HANDLE, "not a live");
+        }
+        let mut op = 0;
+        assert_eq!(clips_list_clips(c, null(), c"scid".as_ptr(), 0, null(), &mut op), CLIPS_OK, "{}", last_error());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while GIVEN.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            assert!(std::time::Instant::now() < deadline, "the transport was never asked");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let x = GIVEN.load(std::sync::atomic::Ordering::SeqCst) as *mut ClipsExchange;
+        expect(clips_exchange_set_status(x, 99), CLIPS_E_INVALID_ARGUMENT, "http_status 99");
+        expect(clips_exchange_set_status(x, 600), CLIPS_E_INVALID_ARGUMENT, "http_status 600");
+        assert_eq!(clips_exchange_set_status(x, 200), CLIPS_OK);
+        expect(clips_exchange_add_header(x, null(), c"v".as_ptr()), CLIPS_E_INVALID_ARGUMENT, "name is NULL");
+        expect(clips_exchange_add_header(x, c"n".as_ptr(), null()), CLIPS_E_INVALID_ARGUMENT, "value is NULL");
+        expect(clips_exchange_write_body(x, null(), 5), CLIPS_E_INVALID_ARGUMENT, "data is NULL");
+        assert_eq!(clips_exchange_write_body(x, null(), 0), CLIPS_OK);
+        let big = vec![b'x'; 1024 * 1024 + 1];
+        expect(clips_exchange_write_body(x, big.as_ptr(), big.len()), CLIPS_E_HTTP, "larger than the library reads");
+        expect(clips_exchange_complete(x, 5, null()), CLIPS_E_INVALID_ARGUMENT, "not a CLIPS_TRANSPORT_* value");
+        let bad_utf8 = [0xffu8, 0];
+        expect(
+            clips_exchange_complete(x, CLIPS_TRANSPORT_FAILED, bad_utf8.as_ptr().cast()),
+            CLIPS_E_INVALID_ARGUMENT,
+            "message is not valid UTF-8",
+        );
+        // Still live after the refused calls: a correct completion is taken, once.
+        assert_eq!(clips_exchange_complete(x, CLIPS_TRANSPORT_FAILED, c"gave up".as_ptr()), CLIPS_OK);
+        expect(clips_exchange_complete(x, CLIPS_TRANSPORT_FAILED, null()), CLIPS_E_INVALID_HANDLE, "not a live");
+        expect(clips_exchange_set_status(x, 200), CLIPS_E_INVALID_HANDLE, "not a live exchange");
+        clips_client_destroy(c);
+    }
+}

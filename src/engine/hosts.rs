@@ -2,7 +2,7 @@
 //! or when allowed), where the Authorization value may go (the metadata host and the configured upload
 //! hosts), and how a redirect's Location is resolved. Every transport gets URLs already checked here.
 
-use ureq::http::Uri;
+use http::Uri;
 
 use crate::error::{Error, Result};
 

@@ -12,6 +12,7 @@ use super::boundary::{
     c_str, guard, guard_value, non_null, non_null_mut, read_versioned, required_c_str, with_last_error, write_str,
 };
 use super::registry;
+use super::transport::CTransport;
 use super::types::*;
 use crate::error::Error;
 use crate::log::LogLevel;
@@ -85,9 +86,16 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
     if o.log_level > CLIPS_LOG_TRACE {
         return Err(Error::invalid(format!("log_level {} is not a CLIPS_LOG_* value", o.log_level)));
     }
-    if !o.transport.is_null() || !o.threads.is_null() {
-        return Err(Error::invalid("transport and threads are not supported by this build: leave them NULL"));
+    if !o.threads.is_null() {
+        return Err(Error::invalid("threads is not supported by this build yet: leave it NULL"));
     }
+    let transport = if o.transport.is_null() {
+        None
+    } else {
+        // SAFETY: non-NULL and, per the contract, readable for its struct_size.
+        let transport = unsafe { read_versioned(o.transport, ClipsTransport::empty(), "ClipsTransport") }?;
+        Some(Arc::new(CTransport::new(transport)?) as Arc<dyn crate::HttpTransport>)
+    };
     let text = |ptr, name| c_str!(ptr, name);
     let millis = |ms: u32| Duration::from_millis(u64::from(ms));
     Ok(ClientOptions {
@@ -108,6 +116,7 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
         log_level: o.log_level,
         max_retry_delay: millis(or_default(o.max_retry_delay_ms, defaults.max_retry_delay.as_millis() as u32)),
         give_up_after: (o.give_up_after_ms != 0).then(|| millis(o.give_up_after_ms)),
+        transport,
     })
 }
 

@@ -12,12 +12,14 @@ mod client;
 mod operations;
 mod registry;
 mod status;
+mod transport;
 pub mod types;
 mod uploads;
 
 pub use client::*;
 pub use operations::*;
 pub use status::*;
+pub use transport::*;
 pub use types::*;
 pub use uploads::*;
 
@@ -30,6 +32,20 @@ unsafe impl Versioned for ClipsClientOptions {
             max_buffered_bytes, max_bytes_per_second, request_timeout_ms, shutdown_timeout_ms, journal_dir,
             ca_bundle_path, flags, log_fn, log_user, log_level, upload_hosts, transport, threads, max_retry_delay_ms,
             give_up_after_ms)
+    }
+}
+
+// SAFETY: as above.
+unsafe impl Versioned for ClipsTransport {
+    fn fields() -> Vec<(&'static str, usize, usize)> {
+        fields!(ClipsTransport; struct_size, user, send, cancel)
+    }
+}
+
+impl ClipsTransport {
+    /// What fields a smaller (older) struct lacks default to: none, so such a struct is refused.
+    fn empty() -> ClipsTransport {
+        ClipsTransport { struct_size: 0, user: std::ptr::null_mut(), send: None, cancel: None }
     }
 }
 

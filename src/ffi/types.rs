@@ -122,6 +122,77 @@ pub const CLIPS_MAX_TITLE_DATA_BYTES: u32 = 10240;
 /// `ClipsClipInfo.game_clip_id` holds ids up to 63 bytes and their NUL.
 pub const CLIPS_CLIP_ID_CAPACITY: usize = 64;
 
+/// One HTTP attempt the title's transport performs. Opaque; valid until `clips_exchange_complete`, even
+/// past `clips_client_destroy`.
+pub struct ClipsExchange {
+    pub(crate) _private: u8,
+}
+
+/// One request or response header.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ClipsHttpHeader {
+    pub name: *const c_char,
+    pub value: *const c_char,
+}
+
+/// The request of an exchange. It and everything it points to stay valid until the exchange completes.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ClipsHttpRequest {
+    pub struct_size: u32,
+    /// "GET", "POST", "PUT" or "DELETE".
+    pub method: *const c_char,
+    /// Absolute. The transport must NOT follow redirects itself: gameclips checks each against upload_hosts.
+    pub url: *const c_char,
+    /// Includes Authorization: a secret, never log it.
+    pub headers: *const ClipsHttpHeader,
+    pub header_count: size_t,
+    /// NULL when body_len is 0.
+    pub body: *const u8,
+    pub body_len: size_t,
+    /// A hint: gameclips also calls cancel at its own deadline.
+    pub timeout_ms: u32,
+}
+
+/// Starts the exchange. CLIPS_OK: started (it may already have been completed inside this call, on this
+/// thread). CLIPS_E_WOULD_BLOCK: at capacity; not started, no attempt is charged, gameclips tries later.
+/// Any other code fails this attempt as one that never reached the service. Called from gameclips'
+/// threads, never while gameclips holds a lock.
+pub type ClipsTransportSendFn = Option<
+    unsafe extern "C" fn(user: *mut c_void, x: *mut ClipsExchange, request: *const ClipsHttpRequest) -> ClipsResult,
+>;
+/// Asks the transport to end an exchange early (gameclips' deadline, cancel, suspend, destroy). Any
+/// thread, at most once per exchange; the transport still completes x (CLIPS_TRANSPORT_CANCELLED is
+/// fine). It may race with the transport's own completion: a cancel for an exchange being completed is
+/// to be ignored.
+pub type ClipsTransportCancelFn = Option<unsafe extern "C" fn(user: *mut c_void, x: *mut ClipsExchange)>;
+
+/// The title's HTTP stack: one HTTP attempt per exchange. gameclips keeps everything else: scheduling,
+/// retries and back-off, Retry-After, redirects (checked against upload_hosts), the journal, events.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ClipsTransport {
+    pub struct_size: u32,
+    /// Handed back to send and cancel, from any of gameclips' threads.
+    pub user: *mut c_void,
+    /// Required.
+    pub send: ClipsTransportSendFn,
+    /// Required.
+    pub cancel: ClipsTransportCancelFn,
+}
+
+/// An HTTP answer arrived, any status.
+pub const CLIPS_TRANSPORT_ANSWERED: u32 = 0;
+/// DNS or connect failed: provably never reached the service.
+pub const CLIPS_TRANSPORT_NOT_SENT: u32 = 1;
+/// Sent, or maybe sent, and no usable answer.
+pub const CLIPS_TRANSPORT_FAILED: u32 = 2;
+/// The server's certificate was refused: final, not retried.
+pub const CLIPS_TRANSPORT_TLS_UNTRUSTED: u32 = 3;
+/// Ended because gameclips called cancel.
+pub const CLIPS_TRANSPORT_CANCELLED: u32 = 4;
+
 /// Called from any library thread, never while the library holds a lock; never after
 /// `clips_client_destroy` returns. `message` is valid only during the call.
 pub type ClipsLogFn = Option<unsafe extern "C" fn(user: *mut c_void, level: u32, message: *const c_char)>;
@@ -165,9 +236,9 @@ pub struct ClipsClientOptions {
     /// `*.domain` wildcards, each with an optional `:port`. NULL: "*.xboxlive.com,gameclips.xbox.live".
     /// "": the metadata host only. An upload URI or redirect elsewhere fails the upload with CLIPS_E_HTTP.
     pub upload_hosts: *const c_char,
-    /// Reserved for the title's own HTTP transport (see "Platform integration"); not in this build yet:
-    /// must be NULL.
-    pub transport: *const c_void,
+    /// The title's own HTTP stack (consoles must use the platform's); copied at create. NULL: the
+    /// built-in one (a build without the builtin-http feature has none: then it is required).
+    pub transport: *const ClipsTransport,
     /// Reserved for thread options (see "Platform integration"); not in this build yet: must be NULL.
     pub threads: *const c_void,
     /// The longest back-off between an upload's attempts through transient failures (network errors,

@@ -393,6 +393,36 @@ static void operations(ClipsClient *c, const char *id, const char *pushed_id, co
     drain_events(c);
 }
 
+static ClipsResult never_send(void *user, ClipsExchange *x, const ClipsHttpRequest *request) {
+    (void)user;
+    (void)x;
+    (void)request;
+    return CLIPS_E_INTERNAL;
+}
+
+/* The title's transport: incomplete transports are refused at create; dead exchanges everywhere. */
+static void transport_refusals(const char *url) {
+    ClipsTransport t;
+    memset(&t, 0, sizeof t);
+    ClipsClientOptions o;
+    clips_client_options_init(&o);
+    o.metadata_base_url = url;
+    o.flags = CLIPS_FLAG_ALLOW_INSECURE_HTTP;
+    o.transport = &t;
+    ClipsClient *c = NULL;
+    EXPECT(clips_client_create(&o, &c), CLIPS_E_INVALID_ARGUMENT); /* struct_size 0 */
+    t.struct_size = sizeof t;
+    t.send = never_send;
+    EXPECT(clips_client_create(&o, &c), CLIPS_E_INVALID_ARGUMENT); /* no cancel */
+    REQUIRE(c == NULL);
+    uint8_t byte = 1;
+    EXPECT(clips_exchange_set_status(NULL, 200), CLIPS_E_INVALID_HANDLE);
+    EXPECT(clips_exchange_add_header(NULL, "Retry-After", "1"), CLIPS_E_INVALID_HANDLE);
+    EXPECT(clips_exchange_write_body(NULL, &byte, 1), CLIPS_E_INVALID_HANDLE);
+    EXPECT(clips_exchange_complete(NULL, CLIPS_TRANSPORT_FAILED, NULL), CLIPS_E_INVALID_HANDLE);
+    EXPECT(clips_exchange_complete((ClipsExchange *)&byte, CLIPS_TRANSPORT_FAILED, NULL), CLIPS_E_INVALID_HANDLE);
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: %s BASE_URL TOKEN WORK_DIR\n", argv[0]);
@@ -408,6 +438,7 @@ int main(int argc, char **argv) {
     fclose(f);
 
     globals();
+    transport_refusals(url);
     ClipsClient *c = create_client(url, token);
     char id[CLIPS_CLIP_ID_CAPACITY] = "";
     file_upload(c, path, id, sizeof id);

@@ -321,7 +321,11 @@ pub fn tool_present(tool: &str) -> bool {
 /// Compiles a C file against the library with the system C compiler, in strict C99 plus `extra` flags,
 /// into `exe`.
 pub fn compile_c(source: &Path, exe: &Path, extra: &[&str]) -> PathBuf {
-    let lib_dir = library_dir();
+    compile_c_against(&library_dir(), source, exe, extra, &[])
+}
+
+/// As [`compile_c`], against the cdylib in `lib_dir`, with `libs` (`-lcurl`...) linked after it.
+pub fn compile_c_against(lib_dir: &Path, source: &Path, exe: &Path, extra: &[&str], libs: &[&str]) -> PathBuf {
     assert!(lib_dir.join("libgameclips.so").exists() || cfg!(not(target_os = "linux")), "no cdylib in {lib_dir:?}");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let compile = Command::new(&cc)
@@ -333,8 +337,9 @@ pub fn compile_c(source: &Path, exe: &Path, extra: &[&str]) -> PathBuf {
         .arg("-o")
         .arg(exe)
         .arg("-L")
-        .arg(&lib_dir)
+        .arg(lib_dir)
         .arg("-lgameclips")
+        .args(libs)
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
         .output()
         .expect("a C compiler (cc) is installed");
