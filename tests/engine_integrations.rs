@@ -21,6 +21,11 @@ fn succeeded(what: &str, output: &Output) -> String {
 
 /// Runs an example program `exe URL TOKEN FILE` on a fresh clip; returns its output and the clip's bytes.
 fn run_on_clip(server: &TestServer, exe: &Path, program: Option<&str>) -> (String, Vec<u8>) {
+    run_on_clip_with(server, exe, program, &library_dir())
+}
+
+/// As [`run_on_clip`], loading the library from `lib_dir` (and nowhere else cargo put one).
+fn run_on_clip_with(server: &TestServer, exe: &Path, program: Option<&str>, lib_dir: &Path) -> (String, Vec<u8>) {
     let source = pattern(3 * 1024 * 1024 + 99, 21);
     let clip = write_file(server.dir.path(), "clip.mp4", &source);
     let mut command = match program {
@@ -31,8 +36,7 @@ fn run_on_clip(server: &TestServer, exe: &Path, program: Option<&str>) -> (Strin
         }
         None => Command::new(exe),
     };
-    let output =
-        command.arg(server.url()).arg(token()).arg(&clip).env("LD_LIBRARY_PATH", library_dir()).output().unwrap();
+    let output = command.arg(server.url()).arg(token()).arg(&clip).env("LD_LIBRARY_PATH", lib_dir).output().unwrap();
     (succeeded("the example", &output), source)
 }
 
@@ -90,6 +94,65 @@ fn cmake_builds_the_c_example_through_the_imported_target() {
     succeeded("cmake configure", &configure);
     succeeded("cmake build", &Command::new("cmake").arg("--build").arg(&build).output().unwrap());
     let (stdout, source) = run_on_clip(&server, &build.join("upload_file"), None);
+    assert_uploaded(&server, &stdout, &source);
+}
+
+#[test]
+fn installed_like_a_c_library_the_c_example_builds_with_pkg_config_and_find_package_and_runs() {
+    if !tool_present("pkg-config") || !tool_present("cmake") {
+        eprintln!("pkg-config and cmake are needed: skipped (.ci/run installs them)");
+        return;
+    }
+    let server = TestServer::start();
+    let prefix = server.dir.path().join("prefix");
+    let install = Command::new("sh")
+        .arg(repo_root().join("tools/install.sh"))
+        .arg("--prefix")
+        .arg(&prefix)
+        .arg("--from")
+        .arg(library_dir())
+        .output()
+        .unwrap();
+    succeeded("tools/install.sh", &install);
+    let lib = prefix.join("lib");
+    let soname = format!("libgameclips.so.{CLIPS_ABI_VERSION}");
+    assert!(lib.join(&soname).is_file() && lib.join("libgameclips.a").is_file());
+    assert_eq!(std::fs::read_link(lib.join("libgameclips.so")).unwrap(), Path::new(&soname));
+    assert!(prefix.join("include/gameclips.h").is_file() && prefix.join("include/gameclips.hpp").is_file());
+
+    // pkg-config, as a Makefile would use it.
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "gameclips"])
+        .env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
+        .output()
+        .unwrap();
+    let flags = succeeded("pkg-config", &flags);
+    let exe = server.dir.path().join("upload_file_pkg_config");
+    let compile = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-std=c99", "-Wall", "-Werror", "-D_POSIX_C_SOURCE=199309L"])
+        .arg(repo_root().join("examples/c/upload_file.c"))
+        .arg("-o")
+        .arg(&exe)
+        .args(flags.split_whitespace())
+        .output()
+        .unwrap();
+    succeeded("cc $(pkg-config --cflags --libs gameclips)", &compile);
+    let (stdout, source) = run_on_clip_with(&server, &exe, None, &lib);
+    assert_uploaded(&server, &stdout, &source);
+
+    // CMake's find_package(gameclips) in config mode.
+    let build = server.dir.path().join("find-package-build");
+    let configure = Command::new("cmake")
+        .arg("-S")
+        .arg(repo_root().join("tests/install"))
+        .arg("-B")
+        .arg(&build)
+        .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
+        .output()
+        .unwrap();
+    succeeded("cmake configure (find_package)", &configure);
+    succeeded("cmake build", &Command::new("cmake").arg("--build").arg(&build).output().unwrap());
+    let (stdout, source) = run_on_clip_with(&server, &build.join("upload_file"), None, &lib);
     assert_uploaded(&server, &stdout, &source);
 }
 
