@@ -283,6 +283,41 @@ typedef struct ClipsTransport {
     ClipsTransportCancelFn cancel;
 } ClipsTransport;
 
+/*
+ Creates a thread for the library and runs entry(arg) on it until entry returns. CLIPS_OK, or the
+ client is not created (then entry must never run).
+ */
+typedef ClipsResult (*ClipsStartThreadFn)(void *user, const char *name, void (*entry)(void *arg), void *arg);
+
+/*
+ The library's threads (middleware threads on consoles must be the title's choice).
+ */
+typedef struct ClipsThreadOptions {
+    uint32_t struct_size;
+    /*
+     NULL: "gameclips" -> threads named "gameclips-worker-0"... (Linux keeps the first 15 bytes).
+     */
+    const char *name_prefix;
+    /*
+     Bytes; 0: the platform's default.
+     */
+    uint32_t stack_size;
+    /*
+     Bit N = logical CPU N; 0: not set. Linux, Android and Windows; elsewhere use start_thread.
+     */
+    uint64_t affinity_mask;
+    /*
+     Optional: the title creates every thread the library needs (its job system, FRunnableThread, a
+     console's thread API). clips_client_destroy waits for their entries to return within
+     shutdown_timeout_ms.
+     */
+    ClipsStartThreadFn start_thread;
+    /*
+     Handed back to start_thread.
+     */
+    void *user;
+} ClipsThreadOptions;
+
 typedef struct ClipsClientOptions {
     uint32_t struct_size;
     /*
@@ -352,9 +387,9 @@ typedef struct ClipsClientOptions {
      */
     const struct ClipsTransport *transport;
     /*
-     Reserved for thread options (see "Platform integration"); not in this build yet: must be NULL.
+     How the library's threads are made; copied at create. NULL: the defaults.
      */
-    const void *threads;
+    const struct ClipsThreadOptions *threads;
     /*
      The longest back-off between an upload's attempts through transient failures (network errors,
      408, 429, 5xx), which never fail an upload by count; 0: 120000.

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -18,6 +17,7 @@ use crate::events::Event;
 use crate::log::{LogSink, Logger};
 use crate::operation::{Answer, Operation, OperationKind};
 use crate::platform::permissions::create_private_dir;
+use crate::platform::threads::{Spawned, ThreadOptions};
 use crate::protocol::{
     check_caption, check_clip_id, check_scid, check_title_data, clip_types_wire, is_iso8601_utc, iso8601_now,
     owner_segment, percent_encode, ClipSource, GameClip, InitialUploadRequest, ThumbnailSource, Visibility,
@@ -62,6 +62,8 @@ pub struct ClientOptions {
     /// The title's own HTTP stack (consoles); `None`: the built-in one (the `builtin-http` feature;
     /// without it a transport is required). TLS is then the title's business: `ca_bundle_path` is not used.
     pub transport: Option<Arc<dyn HttpTransport>>,
+    /// How the library's threads are made (names, stack, affinity, or the title's own `start_thread`).
+    pub threads: ThreadOptions,
 }
 
 impl Default for ClientOptions {
@@ -86,6 +88,7 @@ impl Default for ClientOptions {
             max_retry_delay: DEFAULT_MAX_RETRY_DELAY,
             give_up_after: None,
             transport: None,
+            threads: ThreadOptions::default(),
         }
     }
 }
@@ -274,7 +277,7 @@ fn builtin_transport(_: &ClientOptions) -> Result<Box<dyn Transport>> {
 
 pub struct Client {
     engine: Arc<Engine>,
-    workers: Mutex<Vec<JoinHandle<()>>>,
+    workers: Mutex<Vec<Spawned>>,
     shutdown_timeout: Duration,
     resumed: Vec<u64>,
 }
@@ -330,9 +333,15 @@ impl Client {
             Some(dir) => engine.resume_from(dir)?,
             None => Vec::new(),
         };
-        let workers = engine
-            .start_workers(options.worker_threads)
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start worker threads: {e}")))?;
+        options.threads.check().map_err(Error::invalid)?;
+        let workers = match engine.start_workers(options.worker_threads, &options.threads) {
+            Ok(workers) => workers,
+            Err(e) => {
+                // Those that did start end with the engine.
+                engine.stop();
+                return Err(Error::new(ErrorKind::Internal, format!("cannot start worker threads: {e}")));
+            }
+        };
         Ok(Client { engine, workers: Mutex::new(workers), shutdown_timeout: options.shutdown_timeout, resumed })
     }
 
@@ -632,7 +641,7 @@ impl Client {
         let all_ended = workers.iter().all(|w| w.is_finished());
         for worker in workers {
             if worker.is_finished() {
-                let _ = worker.join();
+                worker.join();
             }
         }
         // Uploads that ended since a worker last looked (a cancel just before destroy, say) must not

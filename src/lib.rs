@@ -37,6 +37,7 @@ pub use client::{Client, ClientOptions, MetadataUpdate, UploadRequest, DEFAULT_M
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventKind};
 pub use log::{LogLevel, LogSink};
+pub use platform::threads::{ThreadOptions, ThreadStarter};
 pub use protocol::{ClipPage, ClipSource, GameClip, GameClipUri, Thumbnail, ThumbnailSource, Visibility};
 pub use status::{UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
 pub use transport::title::{Exchange, ExchangeError, ExchangeOutcome, ExchangeRequest, HttpTransport, SendResult};

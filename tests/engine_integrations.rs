@@ -219,7 +219,10 @@ fn every_export_goes_through_the_panic_boundary() {
         let path = entry.unwrap().path();
         let source = std::fs::read_to_string(&path).unwrap();
         let mut rest = source.as_str();
-        while let Some(at) = rest.find("extern \"C\" fn ") {
+        // Exports are the #[no_mangle] functions (a callback the library hands to C is not one).
+        while let Some(at) = rest.find("#[no_mangle]") {
+            rest = &rest[at..];
+            let Some(at) = rest.find("extern \"C\" fn ") else { break };
             rest = &rest[at + "extern \"C\" fn ".len()..];
             let name = &rest[..rest.find('(').unwrap()];
             // The body runs from the signature's `{` to the next export (or the end of the file).

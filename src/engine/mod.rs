@@ -18,9 +18,9 @@ mod scheduler;
 mod tests;
 mod uploads;
 
+use crate::platform::threads::{self, Spawned, ThreadOptions};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
@@ -180,11 +180,11 @@ impl Engine {
         }
     }
 
-    pub fn start_workers(self: &Arc<Self>, count: u32) -> std::io::Result<Vec<JoinHandle<()>>> {
+    pub fn start_workers(self: &Arc<Self>, count: u32, threads: &ThreadOptions) -> std::io::Result<Vec<Spawned>> {
         (0..count)
             .map(|i| {
                 let engine = self.clone();
-                std::thread::Builder::new().name(format!("gameclips-worker-{i}")).spawn(move || {
+                threads::spawn(threads, "worker", i, move || {
                     while let Some(admitted) = engine.scheduler.next_work() {
                         engine.run(admitted);
                     }

@@ -12,6 +12,7 @@ use super::boundary::{
     c_str, guard, guard_value, non_null, non_null_mut, read_versioned, required_c_str, with_last_error, write_str,
 };
 use super::registry;
+use super::threads::thread_options;
 use super::transport::CTransport;
 use super::types::*;
 use crate::error::Error;
@@ -86,9 +87,13 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
     if o.log_level > CLIPS_LOG_TRACE {
         return Err(Error::invalid(format!("log_level {} is not a CLIPS_LOG_* value", o.log_level)));
     }
-    if !o.threads.is_null() {
-        return Err(Error::invalid("threads is not supported by this build yet: leave it NULL"));
-    }
+    let threads = if o.threads.is_null() {
+        crate::ThreadOptions::default()
+    } else {
+        // SAFETY: non-NULL and, per the contract, readable for its struct_size.
+        let threads = unsafe { read_versioned(o.threads, ClipsThreadOptions::empty(), "ClipsThreadOptions") }?;
+        thread_options(&threads)?
+    };
     let transport = if o.transport.is_null() {
         None
     } else {
@@ -117,6 +122,7 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
         max_retry_delay: millis(or_default(o.max_retry_delay_ms, defaults.max_retry_delay.as_millis() as u32)),
         give_up_after: (o.give_up_after_ms != 0).then(|| millis(o.give_up_after_ms)),
         transport,
+        threads,
     })
 }
 

@@ -10,8 +10,10 @@
 pub mod boundary;
 mod client;
 mod operations;
+pub(crate) mod os;
 mod registry;
 mod status;
+mod threads;
 mod transport;
 pub mod types;
 mod uploads;
@@ -39,6 +41,27 @@ unsafe impl Versioned for ClipsClientOptions {
 unsafe impl Versioned for ClipsTransport {
     fn fields() -> Vec<(&'static str, usize, usize)> {
         fields!(ClipsTransport; struct_size, user, send, cancel)
+    }
+}
+
+// SAFETY: as above.
+unsafe impl Versioned for ClipsThreadOptions {
+    fn fields() -> Vec<(&'static str, usize, usize)> {
+        fields!(ClipsThreadOptions; struct_size, name_prefix, stack_size, affinity_mask, start_thread, user)
+    }
+}
+
+impl ClipsThreadOptions {
+    /// What a smaller (older) struct lacks: the defaults.
+    fn empty() -> ClipsThreadOptions {
+        ClipsThreadOptions {
+            struct_size: 0,
+            name_prefix: std::ptr::null(),
+            stack_size: 0,
+            affinity_mask: 0,
+            start_thread: None,
+            user: std::ptr::null_mut(),
+        }
     }
 }
 

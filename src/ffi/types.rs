@@ -182,6 +182,36 @@ pub struct ClipsTransport {
     pub cancel: ClipsTransportCancelFn,
 }
 
+/// Creates a thread for the library and runs entry(arg) on it until entry returns. CLIPS_OK, or the
+/// client is not created (then entry must never run).
+pub type ClipsStartThreadFn = Option<
+    unsafe extern "C" fn(
+        user: *mut c_void,
+        name: *const c_char,
+        entry: Option<unsafe extern "C" fn(arg: *mut c_void)>,
+        arg: *mut c_void,
+    ) -> ClipsResult,
+>;
+
+/// The library's threads (middleware threads on consoles must be the title's choice).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ClipsThreadOptions {
+    pub struct_size: u32,
+    /// NULL: "gameclips" -> threads named "gameclips-worker-0"... (Linux keeps the first 15 bytes).
+    pub name_prefix: *const c_char,
+    /// Bytes; 0: the platform's default.
+    pub stack_size: u32,
+    /// Bit N = logical CPU N; 0: not set. Linux, Android and Windows; elsewhere use start_thread.
+    pub affinity_mask: u64,
+    /// Optional: the title creates every thread the library needs (its job system, FRunnableThread, a
+    /// console's thread API). clips_client_destroy waits for their entries to return within
+    /// shutdown_timeout_ms.
+    pub start_thread: ClipsStartThreadFn,
+    /// Handed back to start_thread.
+    pub user: *mut c_void,
+}
+
 /// An HTTP answer arrived, any status.
 pub const CLIPS_TRANSPORT_ANSWERED: u32 = 0;
 /// DNS or connect failed: provably never reached the service.
@@ -239,8 +269,8 @@ pub struct ClipsClientOptions {
     /// The title's own HTTP stack (consoles must use the platform's); copied at create. NULL: the
     /// built-in one (a build without the builtin-http feature has none: then it is required).
     pub transport: *const ClipsTransport,
-    /// Reserved for thread options (see "Platform integration"); not in this build yet: must be NULL.
-    pub threads: *const c_void,
+    /// How the library's threads are made; copied at create. NULL: the defaults.
+    pub threads: *const ClipsThreadOptions,
     /// The longest back-off between an upload's attempts through transient failures (network errors,
     /// 408, 429, 5xx), which never fail an upload by count; 0: 120000.
     pub max_retry_delay_ms: u32,

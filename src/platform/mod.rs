@@ -3,3 +3,4 @@
 
 pub mod file_io;
 pub mod permissions;
+pub mod threads;
