@@ -201,6 +201,44 @@ private:
     friend class Client;
 };
 
+// One HTTP attempt of the title's transport (see HttpTransport). A view: copying it copies the pointer.
+class Exchange {
+public:
+    explicit Exchange(ClipsExchange *x) : x_(x) {}
+    ClipsExchange *get() const { return x_; }
+    Result set_status(uint32_t http_status) const { return detail::check(clips_exchange_set_status(x_, http_status)); }
+    Result add_header(std::string_view name, std::string_view value) const {
+        std::string n(name), v(value);
+        return detail::check(clips_exchange_add_header(x_, n.c_str(), v.c_str()));
+    }
+    // Over the library's cap it fails with CLIPS_E_HTTP: abort the transfer and complete.
+    Result write_body(const void *data, size_t len) const {
+        return detail::check(clips_exchange_write_body(x_, static_cast<const uint8_t *>(data), len));
+    }
+    // CLIPS_TRANSPORT_*; after it the exchange is gone.
+    Result complete(uint32_t outcome, std::string_view message = {}) const {
+        std::string m(message);
+        return detail::check(clips_exchange_complete(x_, outcome, message.empty() ? nullptr : m.c_str()));
+    }
+
+private:
+    ClipsExchange *x_;
+};
+
+// The title's HTTP stack (consoles must use the platform's: xCurl, WinHTTP, IHttpRequest...). gameclips
+// keeps scheduling, retries, Retry-After, redirects and the journal; the transport performs one attempt
+// per exchange, follows no redirect, and completes every exchange exactly once, from any thread (inside
+// send included). It must outlive every Client that uses it.
+class HttpTransport {
+public:
+    virtual ~HttpTransport() = default;
+    // CLIPS_OK: started. CLIPS_E_WOULD_BLOCK: at capacity, not started (no attempt is charged).
+    // `request` and what it points to stay valid until the exchange completes.
+    virtual ClipsResult send(Exchange exchange, const ClipsHttpRequest &request) noexcept = 0;
+    // End it early; still complete it (CLIPS_TRANSPORT_CANCELLED). Ignore a cancel for one being completed.
+    virtual void cancel(Exchange exchange) noexcept = 0;
+};
+
 class ClientOptions {
 public:
     ClientOptions() { clips_client_options_init(&options_); }
@@ -221,6 +259,34 @@ public:
         options_.log_fn = fn, options_.log_user = user, options_.log_level = level;
         return *this;
     }
+    ClientOptions &max_retry_delay_ms(uint32_t ms) { return options_.max_retry_delay_ms = ms, *this; }
+    ClientOptions &give_up_after_ms(uint32_t ms) { return options_.give_up_after_ms = ms, *this; }
+    // Every request through the title's own HTTP stack.
+    ClientOptions &transport(HttpTransport &transport) {
+        transport_.struct_size = sizeof transport_;
+        transport_.user = &transport;
+        transport_.send = [](void *user, ClipsExchange *x, const ClipsHttpRequest *request) -> ClipsResult {
+            return static_cast<HttpTransport *>(user)->send(Exchange(x), *request);
+        };
+        transport_.cancel = [](void *user, ClipsExchange *x) { static_cast<HttpTransport *>(user)->cancel(Exchange(x)); };
+        has_transport_ = true;
+        return *this;
+    }
+    // Thread names "{prefix}-worker-N", their stack size (0: default) and CPUs (bit N: CPU N; 0: any).
+    ClientOptions &threads(std::string_view name_prefix, uint32_t stack_size = 0, uint64_t affinity_mask = 0) {
+        thread_prefix_.set(name_prefix);
+        threads_.stack_size = stack_size;
+        threads_.affinity_mask = affinity_mask;
+        has_threads_ = true;
+        return *this;
+    }
+    // Every thread the library needs comes from the title (its job system, FRunnableThread...).
+    ClientOptions &start_thread(ClipsStartThreadFn start, void *user) {
+        threads_.start_thread = start;
+        threads_.user = user;
+        has_threads_ = true;
+        return *this;
+    }
     // The C struct, its strings pointing into this object: valid while it lives unchanged.
     const ClipsClientOptions &c_options() {
         options_.metadata_base_url = base_url_.c_str();
@@ -228,13 +294,20 @@ public:
         options_.journal_dir = journal_dir_.c_str();
         options_.ca_bundle_path = ca_bundle_path_.c_str();
         options_.upload_hosts = upload_hosts_.c_str();
+        options_.transport = has_transport_ ? &transport_ : nullptr;
+        threads_.struct_size = sizeof threads_;
+        threads_.name_prefix = thread_prefix_.c_str();
+        options_.threads = has_threads_ ? &threads_ : nullptr;
         return options_;
     }
 
 private:
     ClientOptions &set(detail::OptionalString &field, std::string_view value) { return field.set(value), *this; }
     ClipsClientOptions options_;
-    detail::OptionalString base_url_, service_version_, journal_dir_, ca_bundle_path_, upload_hosts_;
+    detail::OptionalString base_url_, service_version_, journal_dir_, ca_bundle_path_, upload_hosts_, thread_prefix_;
+    ClipsTransport transport_{};
+    ClipsThreadOptions threads_{};
+    bool has_transport_ = false, has_threads_ = false;
 };
 
 class UploadOptions {

@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const std::string scid = argc > 4 ? argv[4] : "00000000-0000-0000-0000-00006e7c2ab1";
-    auto created = gameclips::Client::create(gameclips::ClientOptions().metadata_base_url(argv[1]));
+    auto created = gameclips::Client::create(gameclips::ClientOptions().metadata_base_url(argv[1]).threads("cppclips"));
     if (!created) return fail("create", created.error());
     gameclips::Client client = std::move(created.value());
     if (auto result = client.set_authorization(argv[2]); !result) return fail("set_authorization", result);

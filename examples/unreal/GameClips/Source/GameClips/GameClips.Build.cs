@@ -9,6 +9,8 @@ public class GameClips : ModuleRules
     {
         PCHUsage = PCHUsageMode.UseExplicitOrSharedPCHs;
         PublicDependencyModuleNames.AddRange(new[] { "Core", "CoreUObject", "Engine" });
+        // The engine's HTTP module: on consoles it is the platform's own stack, as certification requires.
+        PrivateDependencyModuleNames.Add("HTTP");
 
         string ThirdParty = Path.GetFullPath(Path.Combine(ModuleDirectory, "..", "ThirdParty", "gameclips"));
         PublicIncludePaths.Add(Path.Combine(ThirdParty, "include"));

@@ -1,6 +1,7 @@
 #include "GameClipsSubsystem.h"
 
 #include "gameclips.h"
+#include "GameClipsPlatform.h"
 
 DEFINE_LOG_CATEGORY_STATIC(LogGameClips, Log, All);
 
@@ -16,6 +17,22 @@ void UGameClipsSubsystem::Initialize(FSubsystemCollectionBase& Collection)
     clips_client_options_init(&Options);
     const FTCHARToUTF8 Url(*MetadataBaseUrl);
     Options.metadata_base_url = MetadataBaseUrl.IsEmpty() ? nullptr : Url.Get();
+    // Requests through the engine's HTTP module and workers on engine threads: on consoles that is the
+    // platform's HTTP stack and thread API. (PC may use the library's own stack: bUseEngineHttp = false.)
+    ClipsTransport Transport;
+    ClipsThreadOptions Threads;
+    if (bUseEngineHttp)
+    {
+        // Kept for the subsystem's life (never freed): a request's delegate may complete its exchange
+        // after the client is gone.
+        HttpTransport = new FGameClipsHttpTransport();
+        Transport = HttpTransport->Make();
+        Options.transport = &Transport;
+        EngineThreads = new FGameClipsThreads();
+        FMemory::Memzero(Threads);
+        EngineThreads->Apply(Threads);
+        Options.threads = &Threads;
+    }
     const ClipsResult Result = clips_client_create(&Options, &Client);
     if (Result != CLIPS_OK)
     {
@@ -29,6 +46,18 @@ void UGameClipsSubsystem::Deinitialize()
     // Waits at most the shutdown timeout; uploads with a journal resume next time.
     clips_client_destroy(Client);
     Client = nullptr;
+    if (HttpTransport)
+    {
+        // Exchanges gameclips gave up on are still completed by their requests' delegates.
+        HttpTransport->CancelAll();
+    }
+    if (EngineThreads)
+    {
+        // clips_client_destroy waited for the entries; the threads end now.
+        EngineThreads->JoinAll();
+        delete EngineThreads;
+        EngineThreads = nullptr;
+    }
     Super::Deinitialize();
 }
 

@@ -9,6 +9,8 @@
 #include "GameClipsSubsystem.generated.h"
 
 struct ClipsClient;
+class FGameClipsHttpTransport;
+class FGameClipsThreads;
 
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(FGameClipsUploaded, int64, Upload, const FString&, GameClipId);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_ThreeParams(FGameClipsProgress, int64, Upload, int64, BytesDone, int64, BytesTotal);
@@ -25,6 +27,10 @@ public:
     /** The metadata endpoint; empty: the real service. Use the emulator's URL in development. */
     UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "GameClips")
     FString MetadataBaseUrl;
+
+    /** Send through the engine's HTTP module and run workers on engine threads (required on consoles). */
+    UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "GameClips")
+    bool bUseEngineHttp = true;
 
     /** The title's service configuration id. */
     UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "GameClips")
@@ -74,4 +80,6 @@ private:
     FString ReadString(int64 Handle, bool bResultJson) const;
 
     ClipsClient* Client = nullptr;
+    FGameClipsHttpTransport* HttpTransport = nullptr;
+    FGameClipsThreads* EngineThreads = nullptr;
 };
