@@ -16,7 +16,7 @@ use parking_lot::RwLock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::MAX_RESPONSE_BYTES;
 use crate::transport::{
-    content_range, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming, Transport,
+    download_span, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming, Transport,
     REQUEST_DEADLINE_FACTOR,
 };
 
@@ -201,16 +201,7 @@ impl Transport for Http {
             return Err(answered(response));
         }
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
-        let range = header("Content-Range").and_then(content_range);
-        let length = header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
-        let (starts_at, total) = match (status, range) {
-            (206, Some((Some(start), total))) => (start, total),
-            (206, _) => {
-                let message = "a 206 answer without a usable Content-Range".to_string();
-                return Err(Outcome::Transport { reached_service: true, message });
-            }
-            _ => (0, length),
-        };
+        let (starts_at, total) = download_span(status, header("Content-Range"), header("Content-Length"))?;
         Ok(Streaming { starts_at, total, body: Box::new(response.into_body().into_reader()) })
     }
 

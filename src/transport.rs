@@ -123,6 +123,23 @@ pub fn content_range(value: &str) -> Option<(Option<u64>, Option<u64>)> {
     Some((start, total.trim().parse().ok()))
 }
 
+/// Where a 2xx download answer's body starts in the file and the file's whole size, from its
+/// Content-Range (206) or Content-Length (200) header values.
+pub fn download_span(
+    status: u16,
+    content_range_value: Option<&str>,
+    content_length: Option<&str>,
+) -> Result<(u64, Option<u64>), Outcome> {
+    match (status, content_range_value.and_then(content_range)) {
+        (206, Some((Some(start), total))) => Ok((start, total)),
+        (206, _) => {
+            let message = "a 206 answer without a usable Content-Range".to_string();
+            Err(Outcome::Transport { reached_service: true, message })
+        }
+        _ => Ok((0, content_length.and_then(|v| v.trim().parse::<u64>().ok()))),
+    }
+}
+
 /// The longest wait a `Retry-After` may impose; a longer one (or a date far ahead) is clamped so a
 /// misbehaving server cannot park an upload for hours.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);

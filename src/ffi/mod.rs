@@ -115,6 +115,13 @@ unsafe impl Versioned for ClipsEvent {
     }
 }
 
+// SAFETY: as above. (The library fills this one; the title reads it.)
+unsafe impl Versioned for ClipsHttpRequest {
+    fn fields() -> Vec<(&'static str, usize, usize)> {
+        fields!(ClipsHttpRequest; struct_size, method, url, headers, header_count, body, body_len, timeout_ms)
+    }
+}
+
 /// (name, offset, end) of each field of a struct.
 pub type Fields = Vec<(&'static str, usize, usize)>;
 
@@ -132,6 +139,9 @@ pub fn versioned_structs() -> Vec<(&'static str, usize, Fields)> {
         entry::<ClipsMetadataUpdate>("ClipsMetadataUpdate"),
         entry::<ClipsClipInfo>("ClipsClipInfo"),
         entry::<ClipsEvent>("ClipsEvent"),
+        entry::<ClipsTransport>("ClipsTransport"),
+        entry::<ClipsThreadOptions>("ClipsThreadOptions"),
+        entry::<ClipsHttpRequest>("ClipsHttpRequest"),
     ]
 }
 

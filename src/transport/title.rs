@@ -19,7 +19,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::error::ErrorKind;
 use crate::protocol::MAX_RESPONSE_BYTES;
-use crate::transport::{content_range, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming};
+use crate::transport::{download_span, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming};
 use crate::transport::{Transport, REQUEST_DEADLINE_FACTOR};
 
 /// What the title says of an exchange when it completes it.
@@ -422,16 +422,8 @@ impl Transport for Title {
         {
             return Err(outcome_of(&mut answer));
         }
-        let range = header(&answer.headers, "Content-Range").and_then(content_range);
-        let length = header(&answer.headers, "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
-        let (starts_at, total) = match (status, range) {
-            (206, Some((Some(start), total))) => (start, total),
-            (206, _) => {
-                let message = "a 206 answer without a usable Content-Range".to_string();
-                return Err(Outcome::Transport { reached_service: true, message });
-            }
-            _ => (0, length),
-        };
+        let (starts_at, total) =
+            download_span(status, header(&answer.headers, "Content-Range"), header(&answer.headers, "Content-Length"))?;
         drop(answer);
         let reader = ExchangeReader {
             exchange,
