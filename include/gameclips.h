@@ -449,6 +449,23 @@ typedef struct ClipsClipInfo {
     uint32_t views;
 } ClipsClipInfo;
 
+/*
+ The title's allocator. Called from any thread at the same time.
+ */
+typedef struct ClipsMemoryHooks {
+    uint32_t struct_size;
+    void *user;
+    /*
+     `align` is a power of two; NULL: out of memory.
+     */
+    void *(*alloc)(void *user, size_t size, size_t align);
+    /*
+     May be NULL: then alloc, copy and free.
+     */
+    void *(*realloc)(void *user, void *ptr, size_t old_size, size_t new_size, size_t align);
+    void (*free)(void *user, void *ptr, size_t size, size_t align);
+} ClipsMemoryHooks;
+
 typedef struct ClipsStatus {
     uint32_t struct_size;
     /*
@@ -606,6 +623,12 @@ typedef struct ClipsUploadOptions {
  The service refused: over quota.
  */
 #define CLIPS_E_QUOTA -13
+
+/*
+ A block-sized buffer could not be had (the memory hooks' alloc returned NULL): the call fails,
+ nothing aborts.
+ */
+#define CLIPS_E_OUT_OF_MEMORY -14
 
 #define CLIPS_E_INTERNAL -100
 
@@ -787,6 +810,18 @@ void clips_clip_info_init(struct ClipsClipInfo *out);
  The main figures of the clip a completed clips_get_clip read.
  */
 ClipsResult clips_get_clip_info(struct ClipsClient *c, ClipsHandle op, struct ClipsClipInfo *out);
+
+/*
+ Routes the C library's allocations through the title's functions. Before any other call; later:
+ CLIPS_E_WRONG_STATE. alloc and free are required, realloc may be NULL.
+ */
+ClipsResult clips_set_memory_hooks(const struct ClipsMemoryHooks *hooks);
+
+/*
+ Frees what the calling thread holds (its last error message); call it before a thread of the title
+ that used the library ends, where the title accounts memory per thread.
+ */
+void clips_release_thread_memory(void);
 
 /*
  Sets struct_size (and zeroes the rest). NULL is ignored.

@@ -24,11 +24,13 @@ pub enum ErrorKind {
     IncompatibleVersion,
     /// The service refused the clip: over quota.
     Quota,
+    /// A block-sized buffer could not be had: the call failed, nothing aborted.
+    OutOfMemory,
     Internal,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::InvalidArgument,
         ErrorKind::InvalidHandle,
         ErrorKind::WouldBlock,
@@ -42,6 +44,7 @@ impl ErrorKind {
         ErrorKind::Shutdown,
         ErrorKind::IncompatibleVersion,
         ErrorKind::Quota,
+        ErrorKind::OutOfMemory,
         ErrorKind::Internal,
     ];
 
@@ -62,6 +65,7 @@ impl ErrorKind {
             ErrorKind::Shutdown => CLIPS_E_SHUTDOWN,
             ErrorKind::IncompatibleVersion => CLIPS_E_INCOMPATIBLE_VERSION,
             ErrorKind::Quota => CLIPS_E_QUOTA,
+            ErrorKind::OutOfMemory => CLIPS_E_OUT_OF_MEMORY,
             ErrorKind::Internal => CLIPS_E_INTERNAL,
         }
     }

@@ -64,6 +64,8 @@ fn null_pointers_are_refused_by_every_export() {
         expect(clips_resume(null_mut()), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
         expect(clips_set_bandwidth_limit(null_mut(), 1), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
         expect(clips_suspend(null_mut(), 100), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
+        expect(clips_set_memory_hooks(null()), CLIPS_E_INVALID_ARGUMENT, "hooks is NULL");
+        clips_release_thread_memory();
         expect(clips_set_network_status(null_mut(), CLIPS_NETWORK_ONLINE), CLIPS_E_INVALID_ARGUMENT, "client is NULL");
         expect(clips_last_error_message(buf.as_mut_ptr().cast(), buf.len(), null_mut()), CLIPS_E_INVALID_ARGUMENT, "");
 
@@ -571,5 +573,39 @@ fn exchange_calls_refuse_dead_exchanges_and_bad_values_and_transports_need_both_
         expect(clips_exchange_complete(x, CLIPS_TRANSPORT_FAILED, null()), CLIPS_E_INVALID_HANDLE, "not a live");
         expect(clips_exchange_set_status(x, 200), CLIPS_E_INVALID_HANDLE, "not a live exchange");
         clips_client_destroy(c);
+    }
+}
+
+unsafe extern "C" fn never_alloc(_user: *mut libc::c_void, _size: usize, _align: usize) -> *mut libc::c_void {
+    null_mut()
+}
+
+unsafe extern "C" fn never_free(_user: *mut libc::c_void, _ptr: *mut libc::c_void, _size: usize, _align: usize) {}
+
+#[test]
+fn memory_hooks_are_refused_once_the_library_is_in_use_and_incomplete_ones_always() {
+    let _server = TestServer::start();
+    let mut hooks = ClipsMemoryHooks {
+        struct_size: 8,
+        user: null_mut(),
+        alloc: Some(never_alloc),
+        realloc: None,
+        free: Some(never_free),
+    };
+    unsafe {
+        expect(clips_set_memory_hooks(&hooks), CLIPS_E_INVALID_ARGUMENT, "struct_size 8 is smaller");
+        hooks.struct_size = std::mem::size_of::<ClipsMemoryHooks>() as u32;
+        hooks.free = None;
+        expect(clips_set_memory_hooks(&hooks), CLIPS_E_INVALID_ARGUMENT, "hooks.alloc and hooks.free are required");
+        hooks.free = Some(never_free);
+        // This process has long been using the library (and its allocator): too late.
+        expect(clips_set_memory_hooks(&hooks), CLIPS_E_WRONG_STATE, "before any other clips_* call");
+        // The thread's last error message goes; the next one is as good as ever.
+        clips_release_thread_memory();
+        let mut len = 0;
+        let mut buf = [0u8; 8];
+        assert_eq!(clips_last_error_message(buf.as_mut_ptr().cast(), buf.len(), &mut len), CLIPS_OK);
+        assert_eq!(len, 1, "an empty message after release");
+        expect(clips_set_memory_hooks(null()), CLIPS_E_INVALID_ARGUMENT, "hooks is NULL");
     }
 }

@@ -169,7 +169,7 @@ fn library_without_builtin_http() -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build
-            .args(["build", "--lib", "-p", "gameclips", "--no-default-features", "--target-dir"])
+            .args(["build", "--lib", "-p", "gameclips-capi", "--no-default-features", "--target-dir"])
             .arg(&target)
             .current_dir(repo_root());
         let release = profile_dir.file_name().is_some_and(|name| name == "release");

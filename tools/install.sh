@@ -30,7 +30,7 @@ done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "$from" ]; then
-    (cd "$root" && cargo build --lib --release -p gameclips "$@")
+    (cd "$root" && cargo build --lib --release -p gameclips-capi "$@")
     from="$root/target/release"
 fi
 abi=$(sed -n 's/^pub const CLIPS_ABI_VERSION: u32 = \([0-9]*\);/\1/p' "$root/src/ffi/types.rs")

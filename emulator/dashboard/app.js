@@ -311,13 +311,17 @@ function drawStatuses(seconds) {
 
 const refreshFaults = coalesced(async () => {
   const faults = await getJson("/_emulator/faults");
+  const first = state.faults === null;
+  const changed = JSON.stringify(faults) !== JSON.stringify(state.faults);
+  state.faults = faults;
+  if (!changed) return; // the change this page applied, coming back: the form already shows it
+  const note = document.getElementById("faults-note");
   if (state.faultsDirty) {
-    document.getElementById("faults-note").textContent = "changed elsewhere; Discard edits shows the new settings";
-    state.faults = faults;
+    note.textContent = "changed elsewhere; Discard edits shows the new settings";
     return;
   }
-  state.faults = faults;
   renderFaults(faults);
+  if (!first) note.textContent = `changed elsewhere at ${clock(Date.now())}`;
 });
 
 function renderFaults(faults) {
@@ -340,7 +344,6 @@ function renderFaults(faults) {
   const rates = document.getElementById("fail-rates");
   rates.replaceChildren(...Object.entries(faults.failRate || {}).map(([status, rate]) => failRateRow(status, rate)));
   state.faultsDirty = false;
-  document.getElementById("faults-note").textContent = "";
 }
 
 function failRateRow(status, rate) {
@@ -466,7 +469,10 @@ document.addEventListener("DOMContentLoaded", () => {
     markDirty();
   });
   document.getElementById("clear-faults").addEventListener("click", () => applyFaults({}));
-  document.getElementById("reload-faults").addEventListener("click", () => { state.faultsDirty = false; renderFaults(state.faults); });
+  document.getElementById("reload-faults").addEventListener("click", () => {
+    renderFaults(state.faults);
+    document.getElementById("faults-note").textContent = "";
+  });
   document.getElementById("token-form").addEventListener("submit", (event) => { event.preventDefault(); mint(event.target); });
   document.getElementById("copy-token").addEventListener("click", copyToken);
 

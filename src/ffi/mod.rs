@@ -9,6 +9,7 @@
 
 pub mod boundary;
 mod client;
+pub mod memory;
 mod operations;
 pub(crate) mod os;
 mod registry;
@@ -19,6 +20,7 @@ pub mod types;
 mod uploads;
 
 pub use client::*;
+pub use memory::*;
 pub use operations::*;
 pub use status::*;
 pub use transport::*;
@@ -115,6 +117,13 @@ unsafe impl Versioned for ClipsEvent {
     }
 }
 
+// SAFETY: as above.
+unsafe impl Versioned for ClipsMemoryHooks {
+    fn fields() -> Vec<(&'static str, usize, usize)> {
+        fields!(ClipsMemoryHooks; struct_size, user, alloc, realloc, free)
+    }
+}
+
 // SAFETY: as above. (The library fills this one; the title reads it.)
 unsafe impl Versioned for ClipsHttpRequest {
     fn fields() -> Vec<(&'static str, usize, usize)> {
@@ -142,6 +151,7 @@ pub fn versioned_structs() -> Vec<(&'static str, usize, Fields)> {
         entry::<ClipsTransport>("ClipsTransport"),
         entry::<ClipsThreadOptions>("ClipsThreadOptions"),
         entry::<ClipsHttpRequest>("ClipsHttpRequest"),
+        entry::<ClipsMemoryHooks>("ClipsMemoryHooks"),
     ]
 }
 

@@ -41,6 +41,9 @@ pub const CLIPS_E_SHUTDOWN: ClipsResult = -11;
 pub const CLIPS_E_INCOMPATIBLE_VERSION: ClipsResult = -12;
 /// The service refused: over quota.
 pub const CLIPS_E_QUOTA: ClipsResult = -13;
+/// A block-sized buffer could not be had (the memory hooks' alloc returned NULL): the call fails,
+/// nothing aborts.
+pub const CLIPS_E_OUT_OF_MEMORY: ClipsResult = -14;
 pub const CLIPS_E_INTERNAL: ClipsResult = -100;
 
 /// `ClipsClientOptions.flags`: allow plain http to hosts other than loopback.
@@ -180,6 +183,27 @@ pub struct ClipsTransport {
     pub send: ClipsTransportSendFn,
     /// Required.
     pub cancel: ClipsTransportCancelFn,
+}
+
+/// The title's allocator. Called from any thread at the same time.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ClipsMemoryHooks {
+    pub struct_size: u32,
+    pub user: *mut c_void,
+    /// `align` is a power of two; NULL: out of memory.
+    pub alloc: Option<unsafe extern "C" fn(user: *mut c_void, size: size_t, align: size_t) -> *mut c_void>,
+    /// May be NULL: then alloc, copy and free.
+    pub realloc: Option<
+        unsafe extern "C" fn(
+            user: *mut c_void,
+            ptr: *mut c_void,
+            old_size: size_t,
+            new_size: size_t,
+            align: size_t,
+        ) -> *mut c_void,
+    >,
+    pub free: Option<unsafe extern "C" fn(user: *mut c_void, ptr: *mut c_void, size: size_t, align: size_t)>,
 }
 
 /// Creates a thread for the library and runs entry(arg) on it until entry returns. CLIPS_OK, or the

@@ -60,7 +60,7 @@ use crate::status_board::StatusBoard;
 use blocks::BlockSet;
 pub use clip_file::{Layout, OpenedFile};
 use creates::{siblings_key, CreateLedger, CreateOutcome, Search};
-pub use push_budget::{PushBudget, PushedBlock};
+pub use push_budget::{CopyRefused, PushBudget, PushedBlock};
 pub use resumed::Resumed;
 
 /// Where an upload's bytes come from.
@@ -932,11 +932,15 @@ impl Upload {
                 .check_pushable(num, bytes.len())
         };
         pushable(&self.inner.read())?;
-        let block = PushedBlock::copy_of(bytes, budget).ok_or_else(|| {
-            Error::new(
+        let block = PushedBlock::copy_of(bytes, budget).map_err(|refused| match refused {
+            CopyRefused::OverBudget => Error::new(
                 ErrorKind::WouldBlock,
                 format!("max_buffered_bytes ({}) is in use by blocks not yet sent; push again later", budget.max()),
-            )
+            ),
+            CopyRefused::OutOfMemory => Error::new(
+                ErrorKind::OutOfMemory,
+                format!("no memory for a copy of block {num} ({} bytes); nothing was kept", bytes.len()),
+            ),
         })?;
         let mut inner = self.inner.lock();
         pushable(&inner)?;

@@ -37,9 +37,17 @@ impl PushBudget {
 
     /// A buffer of `len` bytes: for a full block, a spare one if there is one. Shorter (last) blocks
     /// get their own, so memory stays within the budget, which counts pushed bytes.
-    fn buffer(&self, len: usize) -> Box<[u8]> {
+    /// A buffer of `len` bytes: a spare one, or a new one if memory can be had (never an abort: titles
+    /// with memory hooks may run out, and a push must then fail, not the game).
+    fn buffer(&self, len: usize) -> Option<Box<[u8]>> {
         let spare = if len == self.block_size { self.spare.lock().pop() } else { None };
-        spare.unwrap_or_else(|| vec![0u8; len].into_boxed_slice())
+        if spare.is_some() {
+            return spare;
+        }
+        let mut fresh = Vec::new();
+        fresh.try_reserve_exact(len).ok()?;
+        fresh.resize(len, 0);
+        Some(fresh.into_boxed_slice())
     }
 
     fn give_back(&self, buffer: Box<[u8]>) {
@@ -69,16 +77,25 @@ pub struct PushedBlock {
     reservation: Reservation,
 }
 
+/// Why a pushed block was not copied.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CopyRefused {
+    /// `max_buffered_bytes` is in use by blocks not yet sent: push again later.
+    OverBudget,
+    /// No memory for the copy.
+    OutOfMemory,
+}
+
 impl PushedBlock {
-    /// A copy of `bytes`, or `None` when the budget cannot take them now.
-    pub fn copy_of(bytes: &[u8], budget: &Arc<PushBudget>) -> Option<PushedBlock> {
+    /// A copy of `bytes`, or why there is none.
+    pub fn copy_of(bytes: &[u8], budget: &Arc<PushBudget>) -> Result<PushedBlock, CopyRefused> {
         if !budget.try_reserve(bytes.len() as u64) {
-            return None;
+            return Err(CopyRefused::OverBudget);
         }
         let reservation = Reservation { budget: budget.clone(), bytes: bytes.len() as u64 };
-        let mut buffer = reservation.budget.buffer(bytes.len());
+        let mut buffer = reservation.budget.buffer(bytes.len()).ok_or(CopyRefused::OutOfMemory)?;
         buffer.copy_from_slice(bytes);
-        Some(PushedBlock { buffer: Some(buffer), reservation })
+        Ok(PushedBlock { buffer: Some(buffer), reservation })
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -103,7 +120,7 @@ mod tests {
         let budget = Arc::new(PushBudget::new(2048, 1024));
         let first = PushedBlock::copy_of(&[1; 1024], &budget).expect("fits");
         let second = PushedBlock::copy_of(&[2; 1024], &budget).expect("fits");
-        assert!(PushedBlock::copy_of(&[3; 1], &budget).is_none(), "over the budget");
+        assert_eq!(PushedBlock::copy_of(&[3; 1], &budget).err(), Some(CopyRefused::OverBudget), "over the budget");
         let address = first.bytes().as_ptr();
         drop(first);
         let third = PushedBlock::copy_of(&[3; 1024], &budget).expect("room again");

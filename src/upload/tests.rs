@@ -347,7 +347,7 @@ fn budget_used(budget: &Arc<PushBudget>) -> u64 {
     // The budget's own counter is private; what can be reserved tells it.
     let mut held = 0;
     let mut copies = Vec::new();
-    while let Some(copy) = PushedBlock::copy_of(&[0; BLOCK as usize], budget) {
+    while let Ok(copy) = PushedBlock::copy_of(&[0; BLOCK as usize], budget) {
         copies.push(copy);
         held += u64::from(BLOCK);
     }

@@ -423,6 +423,34 @@ static void transport_refusals(const char *url) {
     EXPECT(clips_exchange_complete((ClipsExchange *)&byte, CLIPS_TRANSPORT_FAILED, NULL), CLIPS_E_INVALID_HANDLE);
 }
 
+static void *refuse_alloc(void *user, size_t size, size_t align) {
+    (void)user;
+    (void)size;
+    (void)align;
+    return NULL;
+}
+
+static void ignore_free(void *user, void *ptr, size_t size, size_t align) {
+    (void)user;
+    (void)ptr;
+    (void)size;
+    (void)align;
+}
+
+/* Memory hooks after other calls are refused (this harness has made many by now). */
+static void memory_hook_refusals(void) {
+    ClipsMemoryHooks hooks;
+    memset(&hooks, 0, sizeof hooks);
+    EXPECT(clips_set_memory_hooks(NULL), CLIPS_E_INVALID_ARGUMENT);
+    hooks.struct_size = sizeof hooks;
+    hooks.alloc = refuse_alloc;
+    EXPECT(clips_set_memory_hooks(&hooks), CLIPS_E_INVALID_ARGUMENT); /* no free */
+    hooks.free = ignore_free;
+    EXPECT(clips_set_memory_hooks(&hooks), CLIPS_E_WRONG_STATE);
+    clips_release_thread_memory();
+    clips_release_thread_memory();
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: %s BASE_URL TOKEN WORK_DIR\n", argv[0]);
@@ -439,6 +467,7 @@ int main(int argc, char **argv) {
 
     globals();
     transport_refusals(url);
+    memory_hook_refusals();
     ClipsClient *c = create_client(url, token);
     char id[CLIPS_CLIP_ID_CAPACITY] = "";
     file_upload(c, path, id, sizeof id);

@@ -288,7 +288,7 @@ fn build_library() -> PathBuf {
     let dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
-    build.args(["build", "--lib", "-p", "gameclips"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+    build.args(["build", "--lib", "-p", "gameclips-capi"]).current_dir(env!("CARGO_MANIFEST_DIR"));
     if dir.file_name().is_some_and(|name| name == "release") {
         build.arg("--release");
     }

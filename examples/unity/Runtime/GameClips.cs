@@ -31,6 +31,7 @@ namespace GameClips
         Shutdown = -11,
         IncompatibleVersion = -12,
         Quota = -13,
+        OutOfMemory = -14,
         Internal = -100,
     }
 
