@@ -190,7 +190,7 @@ impl Transport for Http {
     /// streamed to disk; anything else as an [`Outcome`]. `authorization` is `None` for hosts that must
     /// not see it.
     fn download(&self, url: &str, authorization: Option<&str>, from: u64) -> Result<Streaming, Outcome> {
-        let get = Request { method: Method::Get, url, authorization, body: Body::Empty };
+        let get = Request { method: Method::Get, url, authorization, body: Body::Empty, stop: None };
         let mut builder = self.request(&get, parse_uri(url)?);
         if from > 0 {
             builder = builder.header("Range", format!("bytes={from}-"));

@@ -62,6 +62,9 @@ pub struct Request<'a> {
     /// `None` for hosts that must not see it.
     pub authorization: Option<&'a str>,
     pub body: Body<'a>,
+    /// Whether the job that asked has ended (the game cancelled it): a transport that can end a request
+    /// early does (the title's is asked to cancel). `None`: nothing to watch.
+    pub stop: Option<&'a dyn Fn() -> bool>,
 }
 
 /// What came back from one request.

@@ -115,11 +115,17 @@ fn never_answers(wrapper: &[&str], flags: &[&str], name: &str) -> (Output, HashM
     // request_timeout_ms 250: gameclips' deadline is 1000 ms; shutdown_timeout_ms is 1000.
     let first_cancel = number(&lines, "first_cancel_ms");
     assert!((900..4000).contains(&first_cancel), "cancelled after {first_cancel} ms");
+    let on_cancel = number(&lines, "cancel_on_cancel_ms");
+    assert!(on_cancel < 500, "clips_cancel reached the transport's cancel after {on_cancel} ms");
     let destroy = number(&lines, "destroy_ms");
     assert!(destroy < 1500, "destroy took {destroy} ms");
     let late: Vec<u64> = lines["late_completions"].split(" of ").map(|n| n.parse().unwrap()).collect();
     assert!(late[1] > 0 && late[0] == late[1], "completions after destroy: {late:?}");
-    println!("never-answering transport ({name}): first cancel after {first_cancel} ms, destroy {destroy} ms, {} late completions", late[1]);
+    println!(
+        "never-answering transport ({name}): first cancel after {first_cancel} ms, cancel on clips_cancel after \
+         {on_cancel} ms, destroy {destroy} ms, {} late completions",
+        late[1]
+    );
     (output, lines)
 }
 

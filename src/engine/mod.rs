@@ -333,8 +333,9 @@ impl Engine {
         self.transport.send(request)
     }
 
-    /// A GET with the Authorization value (the metadata host's reads).
-    fn get(&self, url: &str, authorization: &str) -> Outcome {
-        self.send(Request { method: Method::Get, url, authorization: Some(authorization), body: Body::Empty })
+    /// A GET with the Authorization value (the metadata host's reads), for a job that `stop` says ended.
+    fn get(&self, url: &str, authorization: &str, stop: &dyn Fn() -> bool) -> Outcome {
+        let authorization = Some(authorization);
+        self.send(Request { method: Method::Get, url, authorization, body: Body::Empty, stop: Some(stop) })
     }
 }

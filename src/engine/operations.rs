@@ -67,17 +67,19 @@ impl Engine {
     fn send_step(&self, operation: &Operation, step: &Step, authorization: &str) -> Option<(Verdict, Signal)> {
         let local = |error| Some((Verdict::Fail(error), Signal::Unknown));
         let base = &self.config.metadata_base_url;
+        let ended = || !operation.is_running();
         let outcome = match (&operation.kind, step) {
             (OperationKind::Call { method, path, body, .. }, _) => {
                 let url = format!("{base}{path}");
                 let body = body.as_deref().map_or(Body::Empty, Body::Json);
-                self.send(Request { method: *method, url: &url, authorization: Some(authorization), body })
+                let authorization = Some(authorization);
+                self.send(Request { method: *method, url: &url, authorization, body, stop: Some(&ended) })
             }
             (OperationKind::Download { clip_path, destination }, Step::FindSource) => {
                 // Only attempts of this operation resume a partial file: one left by another download to
                 // the same path (stopped by a shutdown, say) holds other bytes.
                 let _ = fs::remove_file(partial_path(destination));
-                self.get(&format!("{base}{clip_path}"), authorization)
+                self.get(&format!("{base}{clip_path}"), authorization, &ended)
             }
             (OperationKind::Download { destination, .. }, Step::Fetch(source)) => {
                 let part = partial_path(destination);

@@ -78,6 +78,7 @@ impl Engine {
         };
         let base = &self.config.metadata_base_url;
         let scid = &upload.scid;
+        let ended = || upload.has_ended();
         let outcome = match piece {
             Piece::Create => {
                 let body = self.initial_call_body(upload);
@@ -87,29 +88,33 @@ impl Engine {
                     url: &url,
                     authorization: Some(&authorization),
                     body: Body::Json(&body),
+                    stop: Some(&ended),
                 })
             }
-            Piece::FindOrphans => self.get(&format!("{base}/users/me/scids/{scid}/clips?maxItems=100"), &authorization),
+            Piece::FindOrphans => {
+                self.get(&format!("{base}/users/me/scids/{scid}/clips?maxItems=100"), &authorization, &ended)
+            }
             Piece::RemoveOrphan(clip_id) => self.send(Request {
                 method: Method::Delete,
                 url: &format!("{base}/users/me/scids/{scid}/clips/{clip_id}"),
                 authorization: Some(&authorization),
                 body: Body::Empty,
+                stop: Some(&ended),
             }),
             Piece::CheckResumed | Piece::ConfirmCommit => {
                 let clip_id = upload.clip_id().expect("a created clip is checked");
-                self.get(&format!("{base}/users/me/scids/{scid}/clips/{clip_id}"), &authorization)
+                self.get(&format!("{base}/users/me/scids/{scid}/clips/{clip_id}"), &authorization, &ended)
             }
             Piece::Block(block) => match block_body(block) {
                 Ok(body) => {
                     let url = block.clip.response.block_url(&block.clip.upload_id, block.num);
-                    self.send_upload(&url, &authorization, body)
+                    self.send_upload(&url, &authorization, body, &ended)
                 }
                 Err(error) => return local(error),
             },
             Piece::Thumbnail(thumbnail) => match read_thumbnail(thumbnail) {
                 Ok((image, media_type)) => {
-                    self.send_upload(&thumbnail.url, &authorization, Body::Image(&image, media_type))
+                    self.send_upload(&thumbnail.url, &authorization, Body::Image(&image, media_type), &ended)
                 }
                 Err(error) => return local(error),
             },
@@ -154,7 +159,7 @@ impl Engine {
     /// [`super::hosts::UploadHosts`]): the Authorization value goes nowhere else, so anything else is
     /// refused with a message naming it. (The first URL is checked here too: a journal may hold one from
     /// before the list changed.)
-    fn send_upload(&self, url: &str, authorization: &str, body: Body) -> Outcome {
+    fn send_upload(&self, url: &str, authorization: &str, body: Body, stop: &dyn Fn() -> bool) -> Outcome {
         let mut url = url.to_string();
         let mut redirected_by = None;
         for _ in 0..=MAX_REDIRECTS {
@@ -165,7 +170,9 @@ impl Engine {
                 };
                 return Outcome::Refused { kind: ErrorKind::Http, message };
             }
-            match self.send(Request { method: Method::Put, url: &url, authorization: Some(authorization), body }) {
+            let put =
+                Request { method: Method::Put, url: &url, authorization: Some(authorization), body, stop: Some(stop) };
+            match self.send(put) {
                 Outcome::Answered { status: status @ (301 | 302 | 307 | 308), location: Some(location), .. } => {
                     let Some(target) = resolve_location(&url, &location) else {
                         let message = format!("HTTP {status} to an unusable Location {location:?}");

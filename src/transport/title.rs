@@ -213,6 +213,8 @@ enum GaveUp {
     Shut,
     Abandoned,
     Deadline,
+    /// The game cancelled the upload or operation that asked.
+    JobEnded,
 }
 
 impl Title {
@@ -292,14 +294,23 @@ impl Title {
     }
 
     /// Waits until `ready` holds of the answer, the title completes, or gameclips stops waiting.
-    fn wait(&self, exchange: &Exchange, generation: u64, ready: impl Fn(&Answer) -> bool) -> Result<(), GaveUp> {
+    fn wait(
+        &self,
+        exchange: &Exchange,
+        generation: u64,
+        stop: Option<&dyn Fn() -> bool>,
+        ready: impl Fn(&Answer) -> bool,
+    ) -> Result<(), GaveUp> {
         let deadline = Instant::now() + self.deadline();
         let mut answer = exchange.0.answer.lock();
         loop {
             if answer.completed.is_some() || ready(&answer) {
                 return Ok(());
             }
-            let gave_up = self.gave_up(generation).or((Instant::now() >= deadline).then_some(GaveUp::Deadline));
+            let gave_up = self
+                .gave_up(generation)
+                .or((Instant::now() >= deadline).then_some(GaveUp::Deadline))
+                .or(stop.is_some_and(|ended| ended()).then_some(GaveUp::JobEnded));
             if let Some(gave_up) = gave_up {
                 drop(answer);
                 // The title still completes the exchange; nobody waits for it any more.
@@ -318,12 +329,13 @@ impl Title {
         &self,
         request: ExchangeRequest,
         body_cap: Option<u64>,
+        stop: Option<&dyn Fn() -> bool>,
         ready: impl Fn(&Answer) -> bool,
     ) -> Result<Exchange, Outcome> {
         let exchange = Exchange::new(request, body_cap);
         let generation = self.gate.generation.load(Ordering::SeqCst);
         self.start(&exchange)?;
-        let waited = self.wait(&exchange, generation, ready);
+        let waited = self.wait(&exchange, generation, stop, ready);
         self.finished(&exchange);
         match waited {
             Ok(()) => Ok(exchange),
@@ -353,6 +365,7 @@ fn gave_up_outcome(gave_up: GaveUp, deadline: Duration) -> Outcome {
         GaveUp::Shut => "the client is shutting down".to_string(),
         GaveUp::Abandoned => "the request was abandoned (suspend or offline)".to_string(),
         GaveUp::Deadline => format!("the title's transport did not answer within {} ms", deadline.as_millis()),
+        GaveUp::JobEnded => "the request was cancelled with its upload or operation".to_string(),
     };
     Outcome::Transport { reached_service: true, message }
 }
@@ -395,26 +408,28 @@ fn outcome_of(answer: &mut Answer) -> Outcome {
 
 impl Transport for Title {
     fn send(&self, request: Request<'_>) -> Outcome {
+        let stop = request.stop;
         let request = match self.exchange_request(&request, None) {
             Ok(request) => request,
             Err(e) => {
                 return Outcome::Transport { reached_service: false, message: format!("cannot read the block: {e}") }
             }
         };
-        match self.exchange(request, Some(MAX_RESPONSE_BYTES), |_| false) {
+        match self.exchange(request, Some(MAX_RESPONSE_BYTES), stop, |_| false) {
             Ok(exchange) => outcome_of(&mut exchange.0.answer.lock()),
             Err(outcome) => outcome,
         }
     }
 
     fn download(&self, url: &str, authorization: Option<&str>, from: u64) -> Result<Streaming, Outcome> {
-        let get = Request { method: Method::Get, url, authorization, body: Body::Empty };
+        let get = Request { method: Method::Get, url, authorization, body: Body::Empty, stop: None };
         let range = (from > 0).then(|| ("Range", format!("bytes={from}-")));
         let request = self
             .exchange_request(&get, range)
             .map_err(|e| Outcome::Transport { reached_service: false, message: e.to_string() })?;
         // Headers come before the body: the first body byte (or the end) says they are all in.
-        let exchange = self.exchange(request, None, |answer| answer.status.is_some() && !answer.chunks.is_empty())?;
+        let exchange =
+            self.exchange(request, None, None, |answer| answer.status.is_some() && !answer.chunks.is_empty())?;
         let mut answer = exchange.0.answer.lock();
         let status = answer.status.unwrap_or(0);
         if answer.completed.as_ref().is_some_and(|(outcome, _)| *outcome != ExchangeOutcome::Answered)
@@ -545,7 +560,7 @@ mod tests {
     }
 
     fn get(url: &str) -> Request<'_> {
-        Request { method: Method::Get, url, authorization: Some("XBL3.0 x=1;secret"), body: Body::Empty }
+        Request { method: Method::Get, url, authorization: Some("XBL3.0 x=1;secret"), body: Body::Empty, stop: None }
     }
 
     #[test]
@@ -653,6 +668,21 @@ mod tests {
         assert_eq!(*scripted.cancels.lock(), 2);
         // A completion long after anyone waited is harmless.
         assert_eq!(kept.lock()[1].complete(ExchangeOutcome::Answered, ""), Err(ExchangeError::Completed));
+    }
+
+    #[test]
+    fn a_request_of_a_job_the_game_cancelled_is_cancelled_at_once() {
+        let (title, scripted) = scripted_title(|_| SendResult::Started);
+        let started = Instant::now();
+        let ended = || started.elapsed() >= Duration::from_millis(60);
+        let mut request = get("https://h/x");
+        request.stop = Some(&ended);
+        match title.send(request) {
+            Outcome::Transport { message, .. } => assert!(message.contains("cancelled with its upload"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_millis(300), "not the 400 ms deadline: {:?}", started.elapsed());
+        assert_eq!(*scripted.cancels.lock(), 1);
     }
 
     #[test]

@@ -454,6 +454,29 @@ int main(int argc, char **argv) {
             sleep_ms(5);
         }
         printf("first_cancel_ms %ld\n", now_ms() - started);
+        /* The game cancels an operation whose request hangs: the transport hears cancel at once. (The
+           list goes first, so that only the get's exchange is in flight.) */
+        CHECK(clips_cancel(c, op) == CLIPS_OK);
+        sleep_ms(200);
+        pthread_mutex_lock(&t.lock);
+        unsigned held_before = t.held_count, cancels_before = t.cancels;
+        pthread_mutex_unlock(&t.lock);
+        ClipsHandle cancelled = 0;
+        CHECK(clips_get_clip(c, NULL, SCID, "00000000-0000-0000-0000-000000000001", &cancelled) == CLIPS_OK);
+        long asked = now_ms();
+        for (int held = 0; !held && now_ms() - asked < 5000; sleep_ms(1)) {
+            pthread_mutex_lock(&t.lock);
+            held = t.held_count > held_before;
+            pthread_mutex_unlock(&t.lock);
+        }
+        long cancel_at = now_ms();
+        CHECK(clips_cancel(c, cancelled) == CLIPS_OK);
+        for (int heard = 0; !heard && now_ms() - cancel_at < 5000; sleep_ms(1)) {
+            pthread_mutex_lock(&t.lock);
+            heard = t.cancels > cancels_before;
+            pthread_mutex_unlock(&t.lock);
+        }
+        printf("cancel_on_cancel_ms %ld\n", now_ms() - cancel_at);
         ClipsUploadOptions u;
         clips_upload_options_init(&u);
         u.scid = SCID;
