@@ -401,6 +401,23 @@ typedef struct ClipsClientOptions {
     uint32_t give_up_after_ms;
 } ClipsClientOptions;
 
+/*
+ The title's allocator. Called from any thread at the same time.
+ */
+typedef struct ClipsMemoryHooks {
+    uint32_t struct_size;
+    void *user;
+    /*
+     `align` is a power of two; NULL: out of memory.
+     */
+    void *(*alloc)(void *user, size_t size, size_t align);
+    /*
+     May be NULL: then alloc, copy and free.
+     */
+    void *(*realloc)(void *user, void *ptr, size_t old_size, size_t new_size, size_t align);
+    void (*free)(void *user, void *ptr, size_t size, size_t align);
+} ClipsMemoryHooks;
+
 typedef struct ClipsMetadataUpdate {
     uint32_t struct_size;
     /*
@@ -448,23 +465,6 @@ typedef struct ClipsClipInfo {
      */
     uint32_t views;
 } ClipsClipInfo;
-
-/*
- The title's allocator. Called from any thread at the same time.
- */
-typedef struct ClipsMemoryHooks {
-    uint32_t struct_size;
-    void *user;
-    /*
-     `align` is a power of two; NULL: out of memory.
-     */
-    void *(*alloc)(void *user, size_t size, size_t align);
-    /*
-     May be NULL: then alloc, copy and free.
-     */
-    void *(*realloc)(void *user, void *ptr, size_t old_size, size_t new_size, size_t align);
-    void (*free)(void *user, void *ptr, size_t size, size_t align);
-} ClipsMemoryHooks;
 
 typedef struct ClipsStatus {
     uint32_t struct_size;
@@ -705,6 +705,18 @@ ClipsResult clips_last_error_message(char *buf, size_t cap, size_t *out_len);
 const char *clips_result_name(ClipsResult result);
 
 /*
+ Routes the C library's allocations through the title's functions. Before any other call; later:
+ CLIPS_E_WRONG_STATE. alloc and free are required, realloc may be NULL.
+ */
+ClipsResult clips_set_memory_hooks(const struct ClipsMemoryHooks *hooks);
+
+/*
+ Frees what the calling thread holds (its last error message); call it before a thread of the title
+ that used the library ends, where the title accounts memory per thread.
+ */
+void clips_release_thread_memory(void);
+
+/*
  Fills `m` with "change nothing" and its struct_size. NULL is ignored.
  */
 void clips_metadata_update_init(struct ClipsMetadataUpdate *m);
@@ -810,18 +822,6 @@ void clips_clip_info_init(struct ClipsClipInfo *out);
  The main figures of the clip a completed clips_get_clip read.
  */
 ClipsResult clips_get_clip_info(struct ClipsClient *c, ClipsHandle op, struct ClipsClipInfo *out);
-
-/*
- Routes the C library's allocations through the title's functions. Before any other call; later:
- CLIPS_E_WRONG_STATE. alloc and free are required, realloc may be NULL.
- */
-ClipsResult clips_set_memory_hooks(const struct ClipsMemoryHooks *hooks);
-
-/*
- Frees what the calling thread holds (its last error message); call it before a thread of the title
- that used the library ends, where the title accounts memory per thread.
- */
-void clips_release_thread_memory(void);
 
 /*
  Sets struct_size (and zeroes the rest). NULL is ignored.
