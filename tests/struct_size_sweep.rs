@@ -114,6 +114,14 @@ fn bytes_of<T: Copy>(value: &T) -> Vec<u8> {
     unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), std::mem::size_of::<T>()) }.to_vec()
 }
 
+/// clips_client_create's result for these options; a client it made is destroyed at once.
+fn create_and_destroy(options: *const ClipsClientOptions) -> ClipsResult {
+    let mut created = ptr::null_mut();
+    let result = unsafe { clips_client_create(options, &mut created) };
+    unsafe { clips_client_destroy(created) };
+    result
+}
+
 unsafe extern "C" fn refuse_send(
     _user: *mut libc::c_void,
     _x: *mut ClipsExchange,
@@ -137,12 +145,7 @@ fn every_struct_size_of_every_versioned_struct_gives_a_result_code() {
     unsafe { clips_client_options_init(&mut options) };
     options.metadata_base_url = url.as_ptr();
     options.worker_threads = 1;
-    let counts = sweep("ClipsClientOptions", &bytes_of(&options), &mut |at| {
-        let mut created = ptr::null_mut();
-        let result = unsafe { clips_client_create(at.cast(), &mut created) };
-        unsafe { clips_client_destroy(created) };
-        result
-    });
+    let counts = sweep("ClipsClientOptions", &bytes_of(&options), &mut |at| create_and_destroy(at.cast()));
     report.push(("ClipsClientOptions", counts));
 
     // ClipsTransport and ClipsThreadOptions, read by clips_client_create through the options' pointers.
@@ -152,10 +155,7 @@ fn every_struct_size_of_every_versioned_struct_gives_a_result_code() {
     let counts = sweep("ClipsTransport", &bytes_of(&transport), &mut |at| {
         let mut with = options;
         with.transport = at.cast();
-        let mut created = ptr::null_mut();
-        let result = unsafe { clips_client_create(&with, &mut created) };
-        unsafe { clips_client_destroy(created) };
-        result
+        create_and_destroy(&with)
     });
     report.push(("ClipsTransport", counts));
     let prefix = CString::new("swept").unwrap();
@@ -165,10 +165,7 @@ fn every_struct_size_of_every_versioned_struct_gives_a_result_code() {
     let counts = sweep("ClipsThreadOptions", &bytes_of(&threads), &mut |at| {
         let mut with = options;
         with.threads = at.cast();
-        let mut created = ptr::null_mut();
-        let result = unsafe { clips_client_create(&with, &mut created) };
-        unsafe { clips_client_destroy(created) };
-        result
+        create_and_destroy(&with)
     });
     report.push(("ClipsThreadOptions", counts));
 

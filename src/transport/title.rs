@@ -67,7 +67,6 @@ pub enum ExchangeError {
 }
 
 /// The request as the title sends it. Everything is owned here, so it stays valid until completion.
-#[derive(Debug)]
 pub struct ExchangeRequest {
     pub method: &'static str,
     pub url: String,
@@ -76,6 +75,24 @@ pub struct ExchangeRequest {
     pub body: Vec<u8>,
     /// A hint: gameclips also cancels at its own deadline.
     pub timeout: Duration,
+}
+
+/// Never shows the Authorization value, nor the body.
+impl std::fmt::Debug for ExchangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| (*name, if name.eq_ignore_ascii_case("Authorization") { "(hidden)" } else { value }))
+            .collect();
+        f.debug_struct("ExchangeRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("body_len", &self.body.len())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 #[derive(Default)]
@@ -178,9 +195,11 @@ impl Exchange {
         Ok(answer)
     }
 
-    /// True the first time only: cancel is asked at most once per exchange.
-    fn first_cancel(&self) -> bool {
-        !self.0.cancel_asked.swap(true, Ordering::SeqCst)
+    /// Asks the title to cancel, the first time only: cancel is asked at most once per exchange.
+    fn cancel_once(&self, http: &dyn HttpTransport) {
+        if !self.0.cancel_asked.swap(true, Ordering::SeqCst) {
+            http.cancel(self);
+        }
     }
 
     fn same(&self, other: &Exchange) -> bool {
@@ -195,6 +214,19 @@ struct Gate {
     generation: AtomicU64,
     in_flight: Mutex<Vec<Exchange>>,
     capacity_freed: Condvar,
+}
+
+impl Gate {
+    /// Why a wait begun at `generation` must end now, if it must.
+    fn gave_up(&self, generation: u64) -> Option<GaveUp> {
+        if self.shut.load(Ordering::SeqCst) {
+            Some(GaveUp::Shut)
+        } else if self.generation.load(Ordering::SeqCst) != generation {
+            Some(GaveUp::Abandoned)
+        } else {
+            None
+        }
+    }
 }
 
 pub(crate) struct Title {
@@ -256,7 +288,7 @@ impl Title {
     fn start(&self, exchange: &Exchange) -> Result<(), Outcome> {
         let generation = self.gate.generation.load(Ordering::SeqCst);
         loop {
-            if let Some(gave_up) = self.gave_up(generation) {
+            if let Some(gave_up) = self.gate.gave_up(generation) {
                 return Err(not_started(gave_up));
             }
             match self.http.send(exchange.clone()) {
@@ -272,20 +304,10 @@ impl Title {
         }
         self.gate.in_flight.lock().push(exchange.clone());
         // Suspend or destroy may have swept the in-flight list before it held this exchange.
-        if self.gave_up(generation).is_some() && exchange.first_cancel() {
-            self.http.cancel(exchange);
+        if self.gate.gave_up(generation).is_some() {
+            exchange.cancel_once(&*self.http);
         }
         Ok(())
-    }
-
-    fn gave_up(&self, generation: u64) -> Option<GaveUp> {
-        if self.gate.shut.load(Ordering::SeqCst) {
-            Some(GaveUp::Shut)
-        } else if self.gate.generation.load(Ordering::SeqCst) != generation {
-            Some(GaveUp::Abandoned)
-        } else {
-            None
-        }
     }
 
     fn finished(&self, exchange: &Exchange) {
@@ -308,15 +330,14 @@ impl Title {
                 return Ok(());
             }
             let gave_up = self
+                .gate
                 .gave_up(generation)
                 .or((Instant::now() >= deadline).then_some(GaveUp::Deadline))
                 .or(stop.is_some_and(|ended| ended()).then_some(GaveUp::JobEnded));
             if let Some(gave_up) = gave_up {
                 drop(answer);
                 // The title still completes the exchange; nobody waits for it any more.
-                if exchange.first_cancel() {
-                    self.http.cancel(exchange);
-                }
+                exchange.cancel_once(&*self.http);
                 return Err(gave_up);
             }
             // Woken by the title; the short period also notices suspend and destroy.
@@ -468,9 +489,7 @@ impl Title {
         // Never call into the title while holding a lock.
         let in_flight: Vec<Exchange> = self.gate.in_flight.lock().clone();
         for exchange in in_flight {
-            if exchange.first_cancel() {
-                self.http.cancel(&exchange);
-            }
+            exchange.cancel_once(&*self.http);
             exchange.0.changed.notify_all();
         }
         self.gate.capacity_freed.notify_all();
@@ -504,13 +523,10 @@ impl Read for ExchangeReader {
                     Some((_, message)) => return Err(io::Error::other(title_said(message))),
                     None => {}
                 }
-                let stopped = self.gate.shut.load(Ordering::SeqCst)
-                    || self.gate.generation.load(Ordering::SeqCst) != self.generation;
+                let stopped = self.gate.gave_up(self.generation).is_some();
                 if stopped || Instant::now() >= deadline {
                     drop(answer);
-                    if self.exchange.first_cancel() {
-                        self.http.cancel(&self.exchange);
-                    }
+                    self.exchange.cancel_once(&*self.http);
                     let why = if stopped { "the download was abandoned" } else { "the download stalled" };
                     return Err(io::Error::new(io::ErrorKind::TimedOut, why));
                 }
@@ -528,8 +544,8 @@ impl Drop for ExchangeReader {
     fn drop(&mut self) {
         // The engine stopped reading before the end: the title may stop sending.
         let done = self.exchange.0.answer.lock().completed.is_some();
-        if !done && self.exchange.first_cancel() {
-            self.http.cancel(&self.exchange);
+        if !done {
+            self.exchange.cancel_once(&*self.http);
         }
     }
 }
@@ -568,6 +584,7 @@ mod tests {
         let (title, _) = scripted_title(|x| {
             assert_eq!(x.request().method, "GET");
             assert!(x.request().headers.iter().any(|(n, v)| *n == "Authorization" && v.ends_with("secret")));
+            assert!(!format!("{:?}", x.request()).contains("secret"), "Debug hides the Authorization value");
             x.set_status(503).unwrap();
             x.add_header("Retry-After", "7").unwrap();
             x.write_body(b"{\"a\":").unwrap();

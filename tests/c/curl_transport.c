@@ -352,13 +352,20 @@ static long file_size(const char *path) {
     return size;
 }
 
-static void session(ClipsClient *c, const char *file) {
+/* Begins a file-mode upload of `file`. */
+static ClipsHandle begin_file(ClipsClient *c, const char *file) {
     ClipsUploadOptions u;
     clips_upload_options_init(&u);
     u.scid = SCID;
     u.file_path = file;
     ClipsHandle h = 0;
     CHECK(clips_begin_upload(c, &u, &h) == CLIPS_OK);
+    return h;
+}
+
+static void session(ClipsClient *c, const char *file) {
+    ClipsUploadOptions u;
+    ClipsHandle h = begin_file(c, file);
     ClipsStatus s = wait_end(c, h, 60000);
     CHECK(s.state == CLIPS_STATE_COMPLETED);
     print_clip_id(c, h, "file_clip");
@@ -503,13 +510,7 @@ int main(int argc, char **argv) {
         if (held > 0) CHECK(clips_exchange_complete(t.held[0], CLIPS_TRANSPORT_ANSWERED, NULL) == CLIPS_E_INVALID_HANDLE);
     } else {
         ClipsClient *c = make_client(base, token, 1, 0);
-        ClipsUploadOptions u;
-        clips_upload_options_init(&u);
-        u.scid = SCID;
-        u.file_path = file;
-        ClipsHandle h = 0;
-        CHECK(clips_begin_upload(c, &u, &h) == CLIPS_OK);
-        ClipsStatus s = wait_end(c, h, 30000);
+        ClipsStatus s = wait_end(c, begin_file(c, file), 30000);
         printf("redirect_state %u result %s\n", s.state, clips_result_name(s.result));
         clips_client_destroy(c);
     }
