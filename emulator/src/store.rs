@@ -332,7 +332,7 @@ impl Store {
         let file = OpenOptions::new().write(true).open(self.blob_path(clip_id)).map_err(|_| BlockError::NotFound)?;
         write_all_at(&file, data, block_num * block_size).expect("block write to the clip file");
 
-        let committed = {
+        let complete = {
             let mut db = self.db();
             let tx = db.transaction().expect("transaction");
             tx.execute(
@@ -344,19 +344,12 @@ impl Store {
             let have: u64 = tx
                 .query_row("SELECT COUNT(*) FROM blocks WHERE clip_id = ?1", [clip_id], |row| row.get(0))
                 .expect("count");
-            let committing = have == expected
-                && tx
-                    .execute(
-                        "UPDATE clips SET committed_at_ms = ?2 WHERE id = ?1 AND committed_at_ms IS NULL AND failed IS NULL",
-                        params![clip_id, now_ms],
-                    )
-                    .expect("commit")
-                    == 1;
             tx.commit().expect("commit transaction");
-            committing
+            have == expected
         };
-        if committed {
-            self.verify_committed(clip_id, file_size);
+        // The clip shows as committed only with its verdict: a resent block answered while the file was
+        // still being checked must not report a commit whose checksum is not there yet.
+        if complete && self.commit_verified(clip_id, file_size, now_ms) {
             return Ok(BlockOutcome::Committed);
         }
         Ok(if self.clip(clip_id).is_some_and(|c| c.committed_at_ms.is_some()) {
@@ -366,8 +359,9 @@ impl Store {
         })
     }
 
-    /// The service joins the blocks and checks the file; a mismatch puts the clip in `Error`.
-    fn verify_committed(&self, clip_id: &str, file_size: u64) {
+    /// The service joins the blocks and checks the file (a mismatch puts the clip in `Error`), then
+    /// commits it with that verdict in one statement. False when another request committed it first.
+    fn commit_verified(&self, clip_id: &str, file_size: u64, now_ms: u64) -> bool {
         let path = self.blob_path(clip_id);
         let on_disk = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let (failed, sha) = if on_disk != file_size {
@@ -376,8 +370,13 @@ impl Store {
             (None, Some(sha256_file(&path).expect("clip file is readable")))
         };
         self.db()
-            .execute("UPDATE clips SET failed = ?2, sha256 = ?3 WHERE id = ?1", params![clip_id, failed, sha])
-            .expect("verification result");
+            .execute(
+                "UPDATE clips SET committed_at_ms = ?2, failed = ?3, sha256 = ?4
+                 WHERE id = ?1 AND committed_at_ms IS NULL AND failed IS NULL",
+                params![clip_id, now_ms, failed, sha],
+            )
+            .expect("commit with its verdict")
+            == 1
     }
 
     /// Bytes of all the clips a user holds (for the quota).
