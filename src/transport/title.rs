@@ -285,10 +285,11 @@ impl Title {
     }
 
     /// Hands the exchange to the title, waiting while it is at capacity; `Err` when it was not started.
-    fn start(&self, exchange: &Exchange) -> Result<(), Outcome> {
+    fn start(&self, exchange: &Exchange, stop: Option<&dyn Fn() -> bool>) -> Result<(), Outcome> {
         let generation = self.gate.generation.load(Ordering::SeqCst);
         loop {
-            if let Some(gave_up) = self.gate.gave_up(generation) {
+            let job_ended = stop.is_some_and(|ended| ended()).then_some(GaveUp::JobEnded);
+            if let Some(gave_up) = self.gate.gave_up(generation).or(job_ended) {
                 return Err(not_started(gave_up));
             }
             match self.http.send(exchange.clone()) {
@@ -355,7 +356,7 @@ impl Title {
     ) -> Result<Exchange, Outcome> {
         let exchange = Exchange::new(request, body_cap);
         let generation = self.gate.generation.load(Ordering::SeqCst);
-        self.start(&exchange)?;
+        self.start(&exchange, stop)?;
         let waited = self.wait(&exchange, generation, stop, ready);
         self.finished(&exchange);
         match waited {
@@ -376,6 +377,7 @@ fn title_said(message: &str) -> String {
 fn not_started(gave_up: GaveUp) -> Outcome {
     let message = match gave_up {
         GaveUp::Shut => "the client is shutting down",
+        GaveUp::JobEnded => "the request was cancelled with its upload or operation before it started",
         _ => "the request was abandoned before it started (suspend or offline)",
     };
     Outcome::Transport { reached_service: false, message: message.into() }
@@ -700,6 +702,27 @@ mod tests {
         }
         assert!(started.elapsed() < Duration::from_millis(300), "not the 400 ms deadline: {:?}", started.elapsed());
         assert_eq!(*scripted.cancels.lock(), 1);
+    }
+
+    #[test]
+    fn a_job_cancelled_while_the_transport_is_at_capacity_is_never_sent() {
+        let (title, scripted) = scripted_title(|_| SendResult::WouldBlock);
+        let (sent, outcome) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let ended = || started.elapsed() >= Duration::from_millis(60);
+            let mut request = get("https://h/x");
+            request.stop = Some(&ended);
+            let _ = sent.send(title.send(request));
+        });
+        // Without the job's stop checked, the worker would wait for capacity forever.
+        match outcome.recv_timeout(Duration::from_secs(2)) {
+            Ok(Outcome::Transport { reached_service: false, message }) => {
+                assert!(message.contains("before it started"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(*scripted.cancels.lock(), 0, "nothing was started, so nothing is cancelled");
     }
 
     #[test]
