@@ -583,6 +583,57 @@ fn write_all_at(file: &File, mut data: &[u8], mut offset: u64) -> io::Result<()>
 mod tests {
     use super::*;
 
+    /// A resent last block racing the one that completes the clip: whichever answer says Committed, the
+    /// checksum is already there (a commit once showed before its sha256 did).
+    #[test]
+    fn a_commit_is_never_seen_without_its_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+        let block = 1 << 20;
+        let data = vec![7u8; block];
+        for round in 0..8 {
+            let id = format!("clip-{round}");
+            let clip = NewClip {
+                greatest_moment_id: String::new(),
+                user_caption: String::new(),
+                session_ref: String::new(),
+                date_recorded: "2026-01-01T00:00:00Z".into(),
+                duration_seconds: 1,
+                expected_blocks: 2,
+                file_size: 2 * block as u64,
+                clip_type: "DeveloperInitiated".into(),
+                source: "TitleDirect".into(),
+                visibility: "Default".into(),
+                title_data: String::new(),
+                system_properties: String::new(),
+                users_in_session: Vec::new(),
+                thumbnail_source: "Default".into(),
+                thumbnail_offset_ms: 0,
+                saved_by_user: false,
+            };
+            store.create_clip(&id, "1", "scid", "upload", &clip, 1);
+            assert_eq!(store.put_block(&id, 0, &data, 2 << 20, 2), Ok(BlockOutcome::Stored));
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let racers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (store, barrier, data, id) = (store.clone(), barrier.clone(), data.clone(), id.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        let outcome = store.put_block(&id, 1, &data, 2 << 20, 3).unwrap();
+                        (outcome, store.clip(&id).unwrap().sha256)
+                    })
+                })
+                .collect();
+            for racer in racers {
+                let (outcome, sha) = racer.join().unwrap();
+                if outcome == BlockOutcome::Committed {
+                    assert_eq!(sha.as_deref(), Some(sha256_file(&store.blob_path(&id)).unwrap().as_str()));
+                }
+            }
+            assert!(store.clip(&id).unwrap().sha256.is_some(), "round {round}: the clip was committed");
+        }
+    }
+
     #[test]
     fn block_size_is_inferred_from_any_block() {
         // 100 bytes in 4 blocks of 30: 30, 30, 30, 10.
