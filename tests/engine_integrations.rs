@@ -75,6 +75,40 @@ fn cpp_wrapper_example_builds_strict_and_uploads_byte_exact() {
     assert!(stdout.lines().any(|l| l.starts_with("rating 9: CLIPS_E_INVALID_ARGUMENT")), "{stdout}");
 }
 
+/// The wrapper's `HttpTransport`, over libcurl and completed inside `send`: every request of an upload,
+/// an update and a get goes through it.
+#[test]
+fn cpp_wrapper_transport_over_libcurl_uploads_byte_exact() {
+    if !tool_present("curl-config") {
+        eprintln!("libcurl4-openssl-dev is not installed: skipped (.ci/run installs it)");
+        return;
+    }
+    let server = TestServer::start();
+    let lib_dir = library_dir();
+    let exe = server.dir.path().join("curl_transport_cpp");
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let compile = Command::new(&cxx)
+        .args(CXX_FLAGS)
+        .arg("-I")
+        .arg(repo_root().join("include"))
+        .arg(repo_root().join("examples/cpp/curl_transport.cpp"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("-L{}", lib_dir.display()))
+        .args(["-lgameclips", "-lcurl"])
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .output()
+        .unwrap();
+    succeeded("compiling examples/cpp/curl_transport.cpp", &compile);
+    let (stdout, source) = run_on_clip(&server, &exe, None);
+    assert_uploaded(&server, &stdout, &source);
+    assert!(stdout.lines().any(|l| l == "caption: via curl"), "{stdout}");
+    let exchanges: u32 = stdout.lines().find_map(|l| l.strip_prefix("exchanges: ")).unwrap().parse().unwrap();
+    // The initial call, 2 blocks, the update and the get at least.
+    assert!(exchanges >= 5, "{stdout}");
+    println!("C++ HttpTransport over libcurl: {exchanges} exchanges, byte-exact");
+}
+
 #[test]
 fn cmake_builds_the_c_example_through_the_imported_target() {
     if !tool_present("cmake") {
