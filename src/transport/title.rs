@@ -400,8 +400,10 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// The outcome of a completed exchange whose whole body is in hand.
 fn outcome_of(answer: &mut Answer) -> Outcome {
     let (outcome, message) = answer.completed.clone().unwrap_or((ExchangeOutcome::Failed, String::new()));
+    // However the title ends a transfer it aborted on our refusal (curl reports a write error), the
+    // verdict is the refusal: final, never retried.
     match outcome {
-        ExchangeOutcome::Answered if answer.too_large => Outcome::Refused {
+        _ if answer.too_large => Outcome::Refused {
             kind: ErrorKind::Http,
             message: format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes; not read"),
         },
@@ -646,6 +648,14 @@ mod tests {
             x.write_body(&big).unwrap();
             assert_eq!(x.write_body(b"!"), Err(ExchangeError::TooLarge));
             x.complete(ExchangeOutcome::Answered, "").unwrap();
+            SendResult::Started
+        });
+        assert!(matches!(title.send(get("https://h/x")), Outcome::Refused { kind: ErrorKind::Http, .. }));
+        // A title that aborts the transfer on the refusal may report it as failed: still final.
+        let (title, _) = scripted_title(|x| {
+            x.set_status(200).unwrap();
+            x.write_body(&vec![b'x'; MAX_RESPONSE_BYTES as usize + 1]).unwrap_err();
+            x.complete(ExchangeOutcome::Failed, "write error").unwrap();
             SendResult::Started
         });
         assert!(matches!(title.send(get("https://h/x")), Outcome::Refused { kind: ErrorKind::Http, .. }));
