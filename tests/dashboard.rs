@@ -225,6 +225,7 @@ fn the_dashboard_shows_the_uploaded_clip_plays_it_and_its_fault_editor_reaches_t
     );
     let video = browser.script("const v = document.getElementById('video'); return [v.duration, v.currentTime]");
     assert!((video[0].as_f64().unwrap() - 3.0).abs() < 0.2, "duration {video}");
+    eprintln!("video: [duration, currentTime] = {video} s");
     let ranged = ureq::get(&format!("{}/_emulator/clips/{id}/video", server.url()))
         .header("Range", "bytes=100-199")
         .config()
