@@ -642,6 +642,14 @@ extern "C" {
 void clips_client_options_init(struct ClipsClientOptions *o);
 
 /*
+ As clips_client_options_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
+ header's `clips_client_options_init(o)` macro calls this with `sizeof *(o)`, so a program built against an
+ older header is never written past its struct by a newer library.
+ */
+ClipsResult clips_client_options_init_sized(struct ClipsClientOptions *o,
+                                            size_t size);
+
+/*
  Creates a client and its worker threads. `*out` is written only on success.
  */
 ClipsResult clips_client_create(const struct ClipsClientOptions *o, struct ClipsClient **out);
@@ -720,6 +728,14 @@ void clips_release_thread_memory(void);
  Fills `m` with "change nothing" and its struct_size. NULL is ignored.
  */
 void clips_metadata_update_init(struct ClipsMetadataUpdate *m);
+
+/*
+ As clips_metadata_update_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
+ header's `clips_metadata_update_init(m)` macro calls this with `sizeof *(m)`, so a program built against an
+ older header is never written past its struct by a newer library.
+ */
+ClipsResult clips_metadata_update_init_sized(struct ClipsMetadataUpdate *m,
+                                             size_t size);
 
 /*
  Changes one of the caller's clips. Every field is checked first: one invalid field and nothing is
@@ -819,6 +835,13 @@ ClipsResult clips_get_result_json(struct ClipsClient *c,
 void clips_clip_info_init(struct ClipsClipInfo *out);
 
 /*
+ As clips_clip_info_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
+ header's `clips_clip_info_init(out)` macro calls this with `sizeof *(out)`, so a program built against an
+ older header is never written past its struct by a newer library.
+ */
+ClipsResult clips_clip_info_init_sized(struct ClipsClipInfo *out, size_t size);
+
+/*
  The main figures of the clip a completed clips_get_clip read.
  */
 ClipsResult clips_get_clip_info(struct ClipsClient *c, ClipsHandle op, struct ClipsClipInfo *out);
@@ -829,9 +852,23 @@ ClipsResult clips_get_clip_info(struct ClipsClient *c, ClipsHandle op, struct Cl
 void clips_status_init(struct ClipsStatus *s);
 
 /*
+ As clips_status_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
+ header's `clips_status_init(s)` macro calls this with `sizeof *(s)`, so a program built against an
+ older header is never written past its struct by a newer library.
+ */
+ClipsResult clips_status_init_sized(struct ClipsStatus *s, size_t size);
+
+/*
  Sets struct_size (and zeroes the rest). NULL is ignored.
  */
 void clips_event_init(struct ClipsEvent *e);
+
+/*
+ As clips_event_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
+ header's `clips_event_init(e)` macro calls this with `sizeof *(e)`, so a program built against an
+ older header is never written past its struct by a newer library.
+ */
+ClipsResult clips_event_init_sized(struct ClipsEvent *e, size_t size);
 
 /*
  A snapshot of the upload. Allocation-free; cheap enough to call every frame.
@@ -887,6 +924,14 @@ ClipsResult clips_exchange_complete(struct ClipsExchange *x, uint32_t outcome, c
 void clips_upload_options_init(struct ClipsUploadOptions *o);
 
 /*
+ As clips_upload_options_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
+ header's `clips_upload_options_init(o)` macro calls this with `sizeof *(o)`, so a program built against an
+ older header is never written past its struct by a newer library.
+ */
+ClipsResult clips_upload_options_init_sized(struct ClipsUploadOptions *o,
+                                            size_t size);
+
+/*
  Validates the options and returns a handle at once; the initial call, and in file mode opening the
  file, run on a worker (a file that cannot be read fails the upload with CLIPS_E_IO).
  */
@@ -934,3 +979,15 @@ ClipsResult clips_resumed_uploads(struct ClipsClient *c, ClipsHandle *out, size_
 #endif  // __cplusplus
 
 #endif  /* GAMECLIPS_H */
+
+/* Each clips_*_init(p) fills exactly the struct this header declares: it passes sizeof *(p) to its
+   _sized form, so a newer library never writes past a struct built against this header. */
+#ifndef GAMECLIPS_H_INIT_MACROS
+#define GAMECLIPS_H_INIT_MACROS
+#define clips_client_options_init(o) ((void)clips_client_options_init_sized((o), sizeof *(o)))
+#define clips_upload_options_init(o) ((void)clips_upload_options_init_sized((o), sizeof *(o)))
+#define clips_status_init(s) ((void)clips_status_init_sized((s), sizeof *(s)))
+#define clips_event_init(e) ((void)clips_event_init_sized((e), sizeof *(e)))
+#define clips_metadata_update_init(m) ((void)clips_metadata_update_init_sized((m), sizeof *(m)))
+#define clips_clip_info_init(out) ((void)clips_clip_info_init_sized((out), sizeof *(out)))
+#endif  /* GAMECLIPS_H_INIT_MACROS */

@@ -153,6 +153,29 @@ fn null_pointers_are_refused_by_every_export() {
     }
 }
 
+/// The sized `_init` forms (what the header's `_init` macros call) refuse NULL, sizes that are no
+/// version's and sizes past `u32`, each with a message naming the struct.
+#[test]
+fn sized_inits_refuse_null_and_sizes_of_no_version() {
+    type SizedInit = unsafe fn(*mut u8, usize) -> ClipsResult;
+    let inits: [(&str, SizedInit); 6] = [
+        ("ClipsClientOptions", |p, n| unsafe { clips_client_options_init_sized(p.cast(), n) }),
+        ("ClipsUploadOptions", |p, n| unsafe { clips_upload_options_init_sized(p.cast(), n) }),
+        ("ClipsStatus", |p, n| unsafe { clips_status_init_sized(p.cast(), n) }),
+        ("ClipsEvent", |p, n| unsafe { clips_event_init_sized(p.cast(), n) }),
+        ("ClipsMetadataUpdate", |p, n| unsafe { clips_metadata_update_init_sized(p.cast(), n) }),
+        ("ClipsClipInfo", |p, n| unsafe { clips_clip_info_init_sized(p.cast(), n) }),
+    ];
+    for (name, init) in inits {
+        expect(unsafe { init(null_mut(), 64) }, CLIPS_E_INVALID_ARGUMENT, &format!("{name} is NULL"));
+        let mut bytes = [0x5Au8; 8];
+        expect(unsafe { init(bytes.as_mut_ptr(), 2) }, CLIPS_E_INVALID_ARGUMENT, "not the size of any version");
+        assert_eq!(bytes, [0x5A; 8], "{name}: a refused init wrote something");
+        expect(unsafe { init(bytes.as_mut_ptr(), usize::MAX) }, CLIPS_E_INVALID_ARGUMENT, name);
+        assert_eq!(bytes, [0x5A; 8], "{name}: a refused init wrote something");
+    }
+}
+
 #[test]
 fn dead_zero_and_foreign_handles_are_invalid() {
     let server = TestServer::start();

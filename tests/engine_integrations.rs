@@ -293,12 +293,15 @@ fn the_shared_library_has_a_versioned_soname() {
 fn a_caller_with_older_smaller_structs_still_uploads() {
     let server = TestServer::start();
     let url = CString::new(server.url()).unwrap();
-    let mut options = unsafe { std::mem::zeroed::<ClipsClientOptions>() };
-    unsafe { clips_client_options_init(&mut options) };
-    options.metadata_base_url = url.as_ptr();
-    // Version 0 of the options ended after `flags` (no log function fields).
+    // Version 0 of the options ended after `flags` (no log function fields). Its program's init (the
+    // header's macro) passes its sizeof: the library fills exactly that allocation, then the program sets
+    // the fields it knows.
     let old_client_size = std::mem::offset_of!(ClipsClientOptions, flags) + 4;
-    let old_client = exact_copy(&options, old_client_size);
+    let mut old_client = vec![0xA5u8; old_client_size];
+    old_client.shrink_to_fit();
+    assert_eq!(unsafe { clips_client_options_init_sized(old_client.as_mut_ptr().cast(), old_client_size) }, CLIPS_OK);
+    let at = std::mem::offset_of!(ClipsClientOptions, metadata_base_url);
+    old_client[at..at + std::mem::size_of::<usize>()].copy_from_slice(&(url.as_ptr() as usize).to_ne_bytes());
     let mut client = std::ptr::null_mut();
     assert_eq!(unsafe { clips_client_create(old_client.as_ptr().cast(), &mut client) }, CLIPS_OK, "{}", last_error());
     let token = CString::new(token()).unwrap();

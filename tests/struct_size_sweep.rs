@@ -248,3 +248,102 @@ fn every_struct_size_of_every_versioned_struct_gives_a_result_code() {
     }
     unsafe { clips_client_destroy(client) };
 }
+
+/// A sized `_init` (what the header's `_init` macro calls) and the struct its full `_init` leaves.
+type SizedInit = (&'static str, unsafe fn(*mut u8, usize) -> ClipsResult, fn() -> Vec<u8>);
+
+fn fully_initialised<T: Copy>(init: unsafe extern "C" fn(*mut T)) -> Vec<u8> {
+    let mut value = unsafe { std::mem::zeroed::<T>() };
+    unsafe { init(&mut value) };
+    bytes_of(&value)
+}
+
+/// Every sized init at every size from 0 to the struct's size + 8, with garbage and with a guard page
+/// right after `size` bytes: nothing is written past `size`; a size that ends between fields gets the
+/// defaults' fields and that struct_size; a size inside a field is refused with nothing written; a larger
+/// (newer) struct gets our fields, zeros and its own struct_size, and CLIPS_E_INCOMPATIBLE_VERSION.
+#[test]
+fn sized_inits_write_exactly_the_callers_struct_at_every_size() {
+    let inits: [SizedInit; 6] = [
+        (
+            "ClipsClientOptions",
+            |p, n| unsafe { clips_client_options_init_sized(p.cast(), n) },
+            || fully_initialised(clips_client_options_init),
+        ),
+        (
+            "ClipsUploadOptions",
+            |p, n| unsafe { clips_upload_options_init_sized(p.cast(), n) },
+            || fully_initialised(clips_upload_options_init),
+        ),
+        (
+            "ClipsStatus",
+            |p, n| unsafe { clips_status_init_sized(p.cast(), n) },
+            || fully_initialised(clips_status_init),
+        ),
+        ("ClipsEvent", |p, n| unsafe { clips_event_init_sized(p.cast(), n) }, || fully_initialised(clips_event_init)),
+        (
+            "ClipsMetadataUpdate",
+            |p, n| unsafe { clips_metadata_update_init_sized(p.cast(), n) },
+            || fully_initialised(clips_metadata_update_init),
+        ),
+        (
+            "ClipsClipInfo",
+            |p, n| unsafe { clips_clip_info_init_sized(p.cast(), n) },
+            || fully_initialised(clips_clip_info_init),
+        ),
+    ];
+    let guard = GuardedPage::new();
+    for (name, init, full) in inits {
+        let full = full();
+        let ours = full.len();
+        let (_, _, fields) = versioned_structs().into_iter().find(|(n, ..)| *n == name).unwrap();
+        let is_a_version = |size: usize| size >= 4 && !fields.iter().any(|&(_, start, end)| start < size && size < end);
+        let mut counts = Counts::default();
+        for size in 0..=ours + 8 {
+            let mut bytes = vec![GARBAGE; ours + 16];
+            let result = unsafe { init(bytes.as_mut_ptr(), size) };
+            assert!(bytes[size..].iter().all(|&b| b == GARBAGE), "{name}: a write past size {size}");
+            let at = guard.at_end(size);
+            // SAFETY: `size` bytes of the mapping's first page.
+            unsafe { ptr::write_bytes(at, GARBAGE, size) };
+            assert_eq!(unsafe { init(at, size) }, result, "{name} at size {size}: the placements disagree");
+            // SAFETY: as above.
+            let guarded = unsafe { std::slice::from_raw_parts(at, size) };
+            assert_eq!(guarded, &bytes[..size], "{name} at size {size}");
+
+            let stated = || u32::from_ne_bytes(bytes[..4].try_into().unwrap()) as usize;
+            // Field bytes only: padding holds whatever the compiler left there.
+            let fields_match = |upto: usize| {
+                fields.iter().filter(|&&(field, _, end)| field != "struct_size" && end <= upto).all(
+                    |&(field, start, end)| {
+                        let same = bytes[start..end] == full[start..end];
+                        assert!(same, "{name} at size {size}: field {field} differs from the full _init's");
+                        same
+                    },
+                )
+            };
+            if size > ours {
+                assert_eq!(result, CLIPS_E_INCOMPATIBLE_VERSION, "{name} at size {size}: {}", last_error());
+                assert_eq!(stated(), size);
+                assert!(fields_match(ours) && bytes[ours..size].iter().all(|&b| b == 0), "{name} at {size}");
+            } else if is_a_version(size) {
+                assert_eq!(result, CLIPS_OK, "{name} at size {size}: {}", last_error());
+                assert_eq!(stated(), size);
+                assert!(fields_match(size));
+            } else {
+                assert_eq!(result, CLIPS_E_INVALID_ARGUMENT, "{name} at size {size}");
+                assert!(bytes[..size].iter().all(|&b| b == GARBAGE), "{name}: refused size {size} wrote");
+            }
+            counts.calls += 2;
+            if result == CLIPS_OK {
+                counts.ok += 2;
+            } else {
+                counts.refused += 2;
+            }
+        }
+        println!(
+            "{name}_init_sized: {} calls, {} CLIPS_OK, {} refused with a code",
+            counts.calls, counts.ok, counts.refused
+        );
+    }
+}

@@ -282,3 +282,48 @@ pub unsafe fn write_versioned<T: Versioned>(out: *mut T, mut value: T, name: &st
     unsafe { std::ptr::copy_nonoverlapping((&value as *const T).cast::<u8>(), out.cast::<u8>(), checked) };
     Ok(())
 }
+
+/// Fills a caller's struct of `size` bytes (the `sizeof` its header declared) with `defaults`, never
+/// writing past `size`. A caller built against an older header gets the fields it has, and its
+/// struct_size says so. A larger struct (a newer header) gets our fields, zeros after them and its own
+/// struct_size, which every call then refuses with CLIPS_E_INCOMPATIBLE_VERSION (as this does). A size
+/// that is no version's is refused and nothing is written.
+///
+/// # Safety
+/// `out` is non-NULL and valid for writing `size` bytes.
+pub unsafe fn init_versioned<T: Versioned>(out: *mut T, size: usize, defaults: T, name: &str) -> Result<(), Error> {
+    let stated =
+        u32::try_from(size).map_err(|_| Error::invalid(format!("{size} bytes is not the size of any {name}")))?;
+    let ours = size_of::<T>();
+    let checked = check_struct_size::<T>(stated, name);
+    if size <= ours {
+        checked.clone()?;
+    }
+    let mut value = defaults;
+    // SAFETY: T starts with its u32 struct_size field.
+    unsafe { (&mut value as *mut T).cast::<u32>().write(stated) };
+    // SAFETY: out is valid for `size` bytes and `value` is a live T; the regions are distinct.
+    unsafe { std::ptr::copy_nonoverlapping((&value as *const T).cast::<u8>(), out.cast::<u8>(), size.min(ours)) };
+    if size > ours {
+        // SAFETY: out is valid for `size` bytes.
+        unsafe { out.cast::<u8>().add(ours).write_bytes(0, size - ours) };
+    }
+    checked.map(|_| ())
+}
+
+/// The body of a sized `_init` export: `out` must be non-NULL, and gets `defaults` as
+/// [`init_versioned`] writes them.
+///
+/// # Safety
+/// `out` is NULL or valid for writing `size` bytes.
+pub unsafe fn init_sized<T: Versioned>(
+    out: *mut T,
+    size: size_t,
+    defaults: fn() -> T,
+    name: &str,
+) -> Result<ClipsResult, Error> {
+    let out = non_null_mut(out, name)?;
+    // SAFETY: non-NULL and, per the contract, writable for `size` bytes.
+    unsafe { init_versioned(out, size, defaults(), name) }?;
+    Ok(CLIPS_OK)
+}

@@ -5,7 +5,8 @@
 use libc::{c_char, size_t};
 
 use super::boundary::{
-    c_str, guard, guard_value, non_null, non_null_mut, read_versioned, required_c_str, write_str, write_versioned,
+    c_str, guard, guard_value, init_sized, non_null, non_null_mut, read_versioned, required_c_str, write_str,
+    write_versioned,
 };
 use super::registry;
 use super::types::*;
@@ -74,6 +75,17 @@ pub unsafe extern "C" fn clips_metadata_update_init(m: *mut ClipsMetadataUpdate)
             // SAFETY: non-NULL and, per the contract, a writable ClipsMetadataUpdate.
             unsafe { m.write(ClipsMetadataUpdate::defaults()) };
         }
+    })
+}
+
+/// As clips_metadata_update_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
+/// header's `clips_metadata_update_init(m)` macro calls this with `sizeof *(m)`, so a program built against an
+/// older header is never written past its struct by a newer library.
+#[no_mangle]
+pub unsafe extern "C" fn clips_metadata_update_init_sized(m: *mut ClipsMetadataUpdate, size: size_t) -> ClipsResult {
+    guard("clips_metadata_update_init_sized", || {
+        // SAFETY: forwarded contract: `m` is NULL or writable for `size` bytes.
+        unsafe { init_sized(m, size, ClipsMetadataUpdate::defaults, "ClipsMetadataUpdate") }
     })
 }
 
@@ -262,6 +274,17 @@ pub unsafe extern "C" fn clips_clip_info_init(out: *mut ClipsClipInfo) {
             // SAFETY: non-NULL and, per the contract, a writable ClipsClipInfo.
             unsafe { out.write(ClipsClipInfo::empty()) };
         }
+    })
+}
+
+/// As clips_clip_info_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
+/// header's `clips_clip_info_init(out)` macro calls this with `sizeof *(out)`, so a program built against an
+/// older header is never written past its struct by a newer library.
+#[no_mangle]
+pub unsafe extern "C" fn clips_clip_info_init_sized(out: *mut ClipsClipInfo, size: size_t) -> ClipsResult {
+    guard("clips_clip_info_init_sized", || {
+        // SAFETY: forwarded contract: `out` is NULL or writable for `size` bytes.
+        unsafe { init_sized(out, size, ClipsClipInfo::empty, "ClipsClipInfo") }
     })
 }
 

@@ -2,7 +2,7 @@
 
 use libc::{c_char, size_t};
 
-use super::boundary::{check_versioned, guard, guard_value, non_null_mut, write_str, write_versioned};
+use super::boundary::{check_versioned, guard, guard_value, init_sized, non_null_mut, write_str, write_versioned};
 use super::registry;
 use super::types::*;
 use crate::events::Event;
@@ -39,6 +39,18 @@ impl From<Event> for ClipsEvent {
     }
 }
 
+fn empty_event() -> ClipsEvent {
+    ClipsEvent {
+        struct_size: std::mem::size_of::<ClipsEvent>() as u32,
+        kind: 0,
+        handle: 0,
+        result: CLIPS_OK,
+        http_status: 0,
+        bytes_done: 0,
+        bytes_total: 0,
+    }
+}
+
 fn zeroed_status() -> ClipsStatus {
     ClipsStatus {
         struct_size: std::mem::size_of::<ClipsStatus>() as u32,
@@ -65,23 +77,36 @@ pub unsafe extern "C" fn clips_status_init(s: *mut ClipsStatus) {
     })
 }
 
+/// As clips_status_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
+/// header's `clips_status_init(s)` macro calls this with `sizeof *(s)`, so a program built against an
+/// older header is never written past its struct by a newer library.
+#[no_mangle]
+pub unsafe extern "C" fn clips_status_init_sized(s: *mut ClipsStatus, size: size_t) -> ClipsResult {
+    guard("clips_status_init_sized", || {
+        // SAFETY: forwarded contract: `s` is NULL or writable for `size` bytes.
+        unsafe { init_sized(s, size, zeroed_status, "ClipsStatus") }
+    })
+}
+
 /// Sets struct_size (and zeroes the rest). NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn clips_event_init(e: *mut ClipsEvent) {
     guard_value("clips_event_init", (), || {
         if !e.is_null() {
-            let event = ClipsEvent {
-                struct_size: std::mem::size_of::<ClipsEvent>() as u32,
-                kind: 0,
-                handle: 0,
-                result: CLIPS_OK,
-                http_status: 0,
-                bytes_done: 0,
-                bytes_total: 0,
-            };
             // SAFETY: non-NULL and writable, per the contract.
-            unsafe { e.write(event) };
+            unsafe { e.write(empty_event()) };
         }
+    })
+}
+
+/// As clips_event_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
+/// header's `clips_event_init(e)` macro calls this with `sizeof *(e)`, so a program built against an
+/// older header is never written past its struct by a newer library.
+#[no_mangle]
+pub unsafe extern "C" fn clips_event_init_sized(e: *mut ClipsEvent, size: size_t) -> ClipsResult {
+    guard("clips_event_init_sized", || {
+        // SAFETY: forwarded contract: `e` is NULL or writable for `size` bytes.
+        unsafe { init_sized(e, size, empty_event, "ClipsEvent") }
     })
 }
 

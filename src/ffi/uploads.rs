@@ -2,7 +2,9 @@
 
 use libc::size_t;
 
-use super::boundary::{c_str, guard, guard_value, non_null, non_null_mut, read_versioned, required_c_str, write_list};
+use super::boundary::{
+    c_str, guard, guard_value, init_sized, non_null, non_null_mut, read_versioned, required_c_str, write_list,
+};
 use super::registry;
 use super::types::*;
 use crate::error::Error;
@@ -97,6 +99,17 @@ pub unsafe extern "C" fn clips_upload_options_init(o: *mut ClipsUploadOptions) {
             // SAFETY: non-NULL and, per the contract, a writable ClipsUploadOptions.
             unsafe { o.write(ClipsUploadOptions::defaults()) };
         }
+    })
+}
+
+/// As clips_upload_options_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
+/// header's `clips_upload_options_init(o)` macro calls this with `sizeof *(o)`, so a program built against an
+/// older header is never written past its struct by a newer library.
+#[no_mangle]
+pub unsafe extern "C" fn clips_upload_options_init_sized(o: *mut ClipsUploadOptions, size: size_t) -> ClipsResult {
+    guard("clips_upload_options_init_sized", || {
+        // SAFETY: forwarded contract: `o` is NULL or writable for `size` bytes.
+        unsafe { init_sized(o, size, ClipsUploadOptions::defaults, "ClipsUploadOptions") }
     })
 }
 

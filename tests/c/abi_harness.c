@@ -87,13 +87,41 @@ static void globals(void) {
     REQUIRE(exact[len - 1] == '\0');
     free(exact);
 
-    /* The init functions ignore NULL. */
-    clips_client_options_init(NULL);
-    clips_upload_options_init(NULL);
-    clips_status_init(NULL);
-    clips_event_init(NULL);
-    clips_metadata_update_init(NULL);
-    clips_clip_info_init(NULL);
+    /* The init functions ignore NULL (the parentheses call the functions, not the header's macros). */
+    (clips_client_options_init)(NULL);
+    (clips_upload_options_init)(NULL);
+    (clips_status_init)(NULL);
+    (clips_event_init)(NULL);
+    (clips_metadata_update_init)(NULL);
+    (clips_clip_info_init)(NULL);
+
+    /* Their sized forms refuse NULL and sizes that are no version's, writing nothing; a struct from a
+       newer header (larger) gets this library's fields, zeros, and its own size, which calls refuse. */
+    EXPECT(clips_client_options_init_sized(NULL, sizeof(ClipsClientOptions)), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_upload_options_init_sized(NULL, sizeof(ClipsUploadOptions)), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_status_init_sized(NULL, sizeof(ClipsStatus)), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_event_init_sized(NULL, sizeof(ClipsEvent)), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_metadata_update_init_sized(NULL, sizeof(ClipsMetadataUpdate)), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_clip_info_init_sized(NULL, sizeof(ClipsClipInfo)), CLIPS_E_INVALID_ARGUMENT);
+    unsigned char *tiny = malloc(3); /* exactly 3 bytes: ASan and valgrind see any write past them */
+    EXPECT(clips_client_options_init_sized((ClipsClientOptions *)(void *)tiny, 3), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_upload_options_init_sized((ClipsUploadOptions *)(void *)tiny, 3), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_status_init_sized((ClipsStatus *)(void *)tiny, 3), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_event_init_sized((ClipsEvent *)(void *)tiny, 3), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_metadata_update_init_sized((ClipsMetadataUpdate *)(void *)tiny, 3), CLIPS_E_INVALID_ARGUMENT);
+    EXPECT(clips_clip_info_init_sized((ClipsClipInfo *)(void *)tiny, 3), CLIPS_E_INVALID_ARGUMENT);
+    free(tiny);
+    /* An older header's status ended after `retries`: only those bytes are written. */
+    size_t old_status = offsetof(ClipsStatus, retry_in_ms);
+    ClipsStatus *older = malloc(old_status);
+    EXPECT(clips_status_init_sized(older, old_status), CLIPS_OK);
+    REQUIRE(older->struct_size == old_status);
+    free(older);
+    size_t newer_size = sizeof(ClipsEvent) + 16;
+    ClipsEvent *newer = malloc(newer_size);
+    EXPECT(clips_event_init_sized(newer, newer_size), CLIPS_E_INCOMPATIBLE_VERSION);
+    REQUIRE(newer->struct_size == newer_size);
+    free(newer);
 }
 
 static ClipsClient *create_client(const char *url, const char *token) {

@@ -146,7 +146,7 @@ namespace GameClips
         public GameClipsClient(string metadataBaseUrl = null)
         {
             var options = new Native.ClientOptions();
-            Native.clips_client_options_init(ref options);
+            Native.clips_client_options_init_sized(ref options, Native.SizeOf<Native.ClientOptions>());
             using (var url = new Utf8(metadataBaseUrl))
             {
                 options.metadata_base_url = url.Pointer;
@@ -176,7 +176,7 @@ namespace GameClips
         public ulong BeginUpload(UploadSettings settings)
         {
             var options = new Native.UploadOptions();
-            Native.clips_upload_options_init(ref options);
+            Native.clips_upload_options_init_sized(ref options, Native.SizeOf<Native.UploadOptions>());
             using (var scid = new Utf8(settings.Scid))
             using (var path = new Utf8(settings.FilePath))
             using (var caption = new Utf8(settings.UserCaption))
@@ -211,7 +211,7 @@ namespace GameClips
         public Status Poll(ulong handle)
         {
             var status = new Native.Status();
-            Native.clips_status_init(ref status);
+            Native.clips_status_init_sized(ref status, Native.SizeOf<Native.Status>());
             Check(Native.clips_poll(client, handle, ref status));
             return new Status
             {
@@ -229,7 +229,7 @@ namespace GameClips
         public bool NextEvent(out ClipsEventInfo info)
         {
             var native = new Native.Event();
-            Native.clips_event_init(ref native);
+            Native.clips_event_init_sized(ref native, Native.SizeOf<Native.Event>());
             var result = Native.clips_next_event(client, ref native);
             info = new ClipsEventInfo
             {
@@ -270,7 +270,7 @@ namespace GameClips
         public ulong UpdateMetadata(string scid, string clipId, string userCaption, Visibility visibility = Visibility.Unchanged, string titleData = null)
         {
             var update = new Native.MetadataUpdate();
-            Native.clips_metadata_update_init(ref update);
+            Native.clips_metadata_update_init_sized(ref update, Native.SizeOf<Native.MetadataUpdate>());
             using (var s = new Utf8(scid))
             using (var id = new Utf8(clipId))
             using (var caption = new Utf8(userCaption))
@@ -409,7 +409,7 @@ namespace GameClips
             public IntPtr log_fn, log_user;
             public uint log_level;
             public IntPtr upload_hosts;
-            // Must match the header to its end: clips_client_options_init writes the whole struct.
+            // The _init_sized calls are told this struct's size, so the library never writes past it.
             public IntPtr transport, threads;
             public uint max_retry_delay_ms, give_up_after_ms;
         }
@@ -462,7 +462,10 @@ namespace GameClips
 
         [DllImport(Library)] internal static extern uint clips_abi_version();
         [DllImport(Library)] internal static extern int clips_last_error_message(byte[] buf, UIntPtr cap, out UIntPtr len);
-        [DllImport(Library)] internal static extern void clips_client_options_init(ref ClientOptions o);
+        /// <summary>The size the library is told a struct has: it writes no byte past it.</summary>
+        internal static UIntPtr SizeOf<T>() where T : struct { return (UIntPtr)Marshal.SizeOf(typeof(T)); }
+
+        [DllImport(Library)] internal static extern int clips_client_options_init_sized(ref ClientOptions o, UIntPtr size);
         [DllImport(Library)] internal static extern int clips_client_create(ref ClientOptions o, out ClientSafeHandle client);
         [DllImport(Library)] internal static extern void clips_client_destroy(IntPtr client);
         [DllImport(Library)] internal static extern int clips_set_authorization(ClientSafeHandle c, IntPtr value);
@@ -470,19 +473,19 @@ namespace GameClips
         [DllImport(Library)] internal static extern int clips_suspend(ClientSafeHandle c, uint maxMs);
         [DllImport(Library)] internal static extern int clips_set_network_status(ClientSafeHandle c, uint status);
         [DllImport(Library)] internal static extern int clips_resume(ClientSafeHandle c);
-        [DllImport(Library)] internal static extern void clips_upload_options_init(ref UploadOptions o);
+        [DllImport(Library)] internal static extern int clips_upload_options_init_sized(ref UploadOptions o, UIntPtr size);
         [DllImport(Library)] internal static extern int clips_begin_upload(ClientSafeHandle c, ref UploadOptions o, out ulong upload);
         [DllImport(Library)] internal static extern int clips_push_block(ClientSafeHandle c, ulong upload, uint blockNum, byte[] data, UIntPtr len);
         [DllImport(Library)] internal static extern int clips_cancel(ClientSafeHandle c, ulong handle);
         [DllImport(Library)] internal static extern int clips_release(ClientSafeHandle c, ulong handle);
-        [DllImport(Library)] internal static extern void clips_status_init(ref Status s);
+        [DllImport(Library)] internal static extern int clips_status_init_sized(ref Status s, UIntPtr size);
         [DllImport(Library)] internal static extern int clips_poll(ClientSafeHandle c, ulong handle, ref Status s);
-        [DllImport(Library)] internal static extern void clips_event_init(ref Event e);
+        [DllImport(Library)] internal static extern int clips_event_init_sized(ref Event e, UIntPtr size);
         [DllImport(Library)] internal static extern int clips_next_event(ClientSafeHandle c, ref Event e);
         [DllImport(Library)] internal static extern int clips_get_clip_id(ClientSafeHandle c, ulong handle, byte[] buf, UIntPtr cap, out UIntPtr len);
         [DllImport(Library)] internal static extern int clips_get_error_message(ClientSafeHandle c, ulong handle, byte[] buf, UIntPtr cap, out UIntPtr len);
         [DllImport(Library)] internal static extern int clips_get_result_json(ClientSafeHandle c, ulong op, byte[] buf, UIntPtr cap, out UIntPtr len);
-        [DllImport(Library)] internal static extern void clips_metadata_update_init(ref MetadataUpdate m);
+        [DllImport(Library)] internal static extern int clips_metadata_update_init_sized(ref MetadataUpdate m, UIntPtr size);
         [DllImport(Library)] internal static extern int clips_update_metadata(ClientSafeHandle c, IntPtr scid, IntPtr clipId, ref MetadataUpdate m, out ulong op);
         [DllImport(Library)] internal static extern int clips_rate_clip(ClientSafeHandle c, IntPtr owner, IntPtr scid, IntPtr clipId, uint rating, out ulong op);
         [DllImport(Library)] internal static extern int clips_get_clip(ClientSafeHandle c, IntPtr owner, IntPtr scid, IntPtr clipId, out ulong op);
