@@ -113,8 +113,9 @@ fn serve_command(mut args: impl Iterator<Item = String>) -> Result<(), String> {
         _ => return Err("use --tls-cert with --tls-key, or --tls-self-signed alone".into()),
     };
     let mut emulator = Emulator::start(config).map_err(|e| format!("cannot start: {e}"))?;
-    println!("listening on {}", emulator.base_url());
-    println!("dashboard: {}/", emulator.base_url());
+    // A reader that took the address and closed the pipe must not take the emulator down with it.
+    let url = emulator.base_url();
+    let _ = write!(std::io::stdout(), "listening on {url}\ndashboard: {url}/\n");
     let _ = std::io::stdout().flush();
     let stop = emulator.stopper();
     let signals = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;

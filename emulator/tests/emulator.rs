@@ -31,12 +31,31 @@ fn program_prints_its_address_first_and_exits_cleanly_on_sigterm() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    stdout.read_line(&mut first).unwrap();
     let url = first.trim().strip_prefix("listening on ").expect("first line names the address").to_string();
     assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
+    let mut second = String::new();
+    stdout.read_line(&mut second).unwrap();
+    assert_eq!(second.trim(), format!("dashboard: {url}/"));
     let (status, _) = request("GET", &format!("{url}/_emulator/stats"), b"");
     assert_eq!(status, 200);
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    // A reader that closes the pipe after the first line does not take the emulator down.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gameclips-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first.trim().strip_prefix("listening on ").unwrap().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(request("GET", &format!("{url}/_emulator/stats"), b"").0, 200, "the emulator died with its stdout");
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
