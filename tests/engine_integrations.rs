@@ -6,7 +6,7 @@
 mod common;
 
 use std::ffi::CString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
@@ -50,25 +50,33 @@ fn assert_uploaded(server: &TestServer, stdout: &str, source: &[u8]) -> String {
 
 pub const CXX_FLAGS: [&str; 6] = ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti"];
 
-#[test]
-fn cpp_wrapper_example_builds_strict_and_uploads_byte_exact() {
-    let server = TestServer::start();
+/// Compiles `examples/cpp/{name}.cpp` strictly (CXX_FLAGS) against the library, `libs` linked after it.
+fn compile_cpp_example(server: &TestServer, name: &str, libs: &[&str]) -> PathBuf {
     let lib_dir = library_dir();
-    let exe = server.dir.path().join("upload_cpp");
+    let exe = server.dir.path().join(format!("{name}_cpp"));
+    let source = format!("examples/cpp/{name}.cpp");
     let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
     let compile = Command::new(&cxx)
         .args(CXX_FLAGS)
         .arg("-I")
         .arg(repo_root().join("include"))
-        .arg(repo_root().join("examples/cpp/upload.cpp"))
+        .arg(repo_root().join(&source))
         .arg("-o")
         .arg(&exe)
         .arg(format!("-L{}", lib_dir.display()))
         .arg("-lgameclips")
+        .args(libs)
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
         .output()
         .expect("a C++ compiler (c++) is installed");
-    succeeded("compiling examples/cpp/upload.cpp", &compile);
+    succeeded(&format!("compiling {source}"), &compile);
+    exe
+}
+
+#[test]
+fn cpp_wrapper_example_builds_strict_and_uploads_byte_exact() {
+    let server = TestServer::start();
+    let exe = compile_cpp_example(&server, "upload", &[]);
     let (stdout, source) = run_on_clip(&server, &exe, None);
     assert_uploaded(&server, &stdout, &source);
     assert!(stdout.lines().any(|l| l == "caption: captioned in C++"), "{stdout}");
@@ -84,22 +92,7 @@ fn cpp_wrapper_transport_over_libcurl_uploads_byte_exact() {
         return;
     }
     let server = TestServer::start();
-    let lib_dir = library_dir();
-    let exe = server.dir.path().join("curl_transport_cpp");
-    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
-    let compile = Command::new(&cxx)
-        .args(CXX_FLAGS)
-        .arg("-I")
-        .arg(repo_root().join("include"))
-        .arg(repo_root().join("examples/cpp/curl_transport.cpp"))
-        .arg("-o")
-        .arg(&exe)
-        .arg(format!("-L{}", lib_dir.display()))
-        .args(["-lgameclips", "-lcurl"])
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .output()
-        .unwrap();
-    succeeded("compiling examples/cpp/curl_transport.cpp", &compile);
+    let exe = compile_cpp_example(&server, "curl_transport", &["-lcurl"]);
     let (stdout, source) = run_on_clip(&server, &exe, None);
     assert_uploaded(&server, &stdout, &source);
     assert!(stdout.lines().any(|l| l == "caption: via curl"), "{stdout}");

@@ -22,15 +22,20 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap()
 }
 
+/// The emulator program on a free port, its stdout piped.
+fn spawn_program(data_dir: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_gameclips-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn program_prints_its_address_first_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gameclips-emulator"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_program(dir.path());
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
@@ -45,12 +50,7 @@ fn program_prints_its_address_first_and_exits_cleanly_on_sigterm() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
 
     // A reader that closes the pipe after the first line does not take the emulator down.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gameclips-emulator"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_program(dir.path());
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let url = first.trim().strip_prefix("listening on ").unwrap().to_string();

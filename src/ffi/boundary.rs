@@ -295,20 +295,23 @@ pub unsafe fn init_versioned<T: Versioned>(out: *mut T, size: usize, defaults: T
     let stated =
         u32::try_from(size).map_err(|_| Error::invalid(format!("{size} bytes is not the size of any {name}")))?;
     let ours = size_of::<T>();
-    let checked = check_struct_size::<T>(stated, name);
-    if size <= ours {
-        checked.clone()?;
+    // A newer struct is refused too, but only after it holds our fields: its caller's later calls then
+    // say why.
+    let newer = size > ours;
+    if !newer {
+        check_struct_size::<T>(stated, name)?;
     }
     let mut value = defaults;
     // SAFETY: T starts with its u32 struct_size field.
     unsafe { (&mut value as *mut T).cast::<u32>().write(stated) };
     // SAFETY: out is valid for `size` bytes and `value` is a live T; the regions are distinct.
     unsafe { std::ptr::copy_nonoverlapping((&value as *const T).cast::<u8>(), out.cast::<u8>(), size.min(ours)) };
-    if size > ours {
+    if newer {
         // SAFETY: out is valid for `size` bytes.
         unsafe { out.cast::<u8>().add(ours).write_bytes(0, size - ours) };
+        check_struct_size::<T>(stated, name)?;
     }
-    checked.map(|_| ())
+    Ok(())
 }
 
 /// The body of a sized `_init` export: `out` must be non-NULL, and gets `defaults` as

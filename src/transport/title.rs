@@ -284,12 +284,17 @@ impl Title {
         })
     }
 
+    /// Why a request begun at `generation` must end now, if it must: destroy, suspend or offline, or
+    /// the game ending its upload or operation.
+    fn must_end(&self, generation: u64, stop: Option<&dyn Fn() -> bool>) -> Option<GaveUp> {
+        self.gate.gave_up(generation).or_else(|| stop.is_some_and(|ended| ended()).then_some(GaveUp::JobEnded))
+    }
+
     /// Hands the exchange to the title, waiting while it is at capacity; `Err` when it was not started.
     fn start(&self, exchange: &Exchange, stop: Option<&dyn Fn() -> bool>) -> Result<(), Outcome> {
         let generation = self.gate.generation.load(Ordering::SeqCst);
         loop {
-            let job_ended = stop.is_some_and(|ended| ended()).then_some(GaveUp::JobEnded);
-            if let Some(gave_up) = self.gate.gave_up(generation).or(job_ended) {
+            if let Some(gave_up) = self.must_end(generation, stop) {
                 return Err(not_started(gave_up));
             }
             match self.http.send(exchange.clone()) {
@@ -330,11 +335,7 @@ impl Title {
             if answer.completed.is_some() || ready(&answer) {
                 return Ok(());
             }
-            let gave_up = self
-                .gate
-                .gave_up(generation)
-                .or((Instant::now() >= deadline).then_some(GaveUp::Deadline))
-                .or(stop.is_some_and(|ended| ended()).then_some(GaveUp::JobEnded));
+            let gave_up = self.must_end(generation, stop).or((Instant::now() >= deadline).then_some(GaveUp::Deadline));
             if let Some(gave_up) = gave_up {
                 drop(answer);
                 // The title still completes the exchange; nobody waits for it any more.
