@@ -346,8 +346,16 @@ typedef struct ClipsClientOptions {
      */
     uint64_t max_bytes_per_second;
     /*
-     0: 30000. Each step of a request (connect, each read or write, waiting for the answer) must
-     finish within it, and the whole request within 4 times it; then it counts as a failed attempt.
+     0: 30000. Each step of a request (connect, each read or write, waiting for an answer) must
+     finish within it, and a request without a block within 4 times it; then it counts as a failed
+     attempt. A block is not cut off for being long while its bytes move: it is cut off when its
+     body stalls (the network takes none of it for request_timeout_ms), or when it outlasts its
+     deadline: 4 times request_timeout_ms plus 3 times what it should take at the goodput its host
+     has delivered with as many blocks in flight, doubled for each block in a row that got no answer
+     (the answer is awaited within that deadline: on a slow uplink a block's bytes sit in buffers
+     long after they are written). How many blocks go at once follows the same goodput: as many as
+     each finish within half of request_timeout_ms, 4 before anything is measured, at most
+     worker_threads.
      */
     uint32_t request_timeout_ms;
     /*
@@ -492,6 +500,11 @@ typedef struct ClipsStatus {
      When CLIPS_STATE_RETRYING: time until the next attempt.
      */
     uint32_t retry_in_ms;
+    /*
+     Bytes of blocks sent that no accepted block carried (a request cut off, reset or refused): what
+     the player's uplink spent for nothing. Never decreases.
+     */
+    uint64_t bytes_wasted;
 } ClipsStatus;
 
 typedef struct ClipsEvent {

@@ -320,6 +320,8 @@ impl Client {
             max_buffered_bytes: options.max_buffered_bytes,
             max_retry_delay: options.max_retry_delay,
             give_up_after: options.give_up_after,
+            request_timeout: options.request_timeout,
+            worker_threads: options.worker_threads,
         });
         let transport: Box<dyn Transport> = match &options.transport {
             Some(title) => {

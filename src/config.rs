@@ -23,6 +23,10 @@ pub struct Config {
     pub max_retry_delay: Duration,
     /// An upload failing this long without progress fails; `None`: never.
     pub give_up_after: Option<Duration>,
+    /// Each step of a request; a request with nothing measured may take 4 of them in all.
+    pub request_timeout: Duration,
+    /// The most requests in flight at once (one per worker).
+    pub worker_threads: u32,
 }
 
 #[cfg(test)]
@@ -39,6 +43,8 @@ impl Config {
             max_buffered_bytes: 16 * u64::from(block_size),
             max_retry_delay: crate::retry::DEFAULT_MAX_RETRY_DELAY,
             give_up_after: None,
+            request_timeout: std::time::Duration::from_secs(30),
+            worker_threads: 12,
         }
     }
 }

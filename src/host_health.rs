@@ -5,6 +5,9 @@
 //! the same outage then send about one request each per back-off window, not one per worker per
 //! attempt.
 //!
+//! Each host also has a [`LinkWindow`]: how many blocks it gets at once and how long each may take,
+//! from the goodput its link delivers.
+//!
 //! The scheduler asks [`HostHealth::admit`] before handing out a request; the engine reports what
 //! came back through the [`Ticket`] it got.
 
@@ -14,16 +17,19 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::link_window::{LinkWindow, Sending};
 use crate::retry::{backoff, is_transient};
 use crate::transport::Outcome;
 
 /// What one request's outcome says about its host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
-    /// An answer that is not a transient failure: the host works (even a 4xx says so).
-    Working,
-    /// A transport failure, 408, 429 or 5xx; `retry_after` when the answer asked for a pause.
-    Failing { retry_after: Option<Duration> },
+    /// An answer that is not a transient failure: the host works (even a 4xx says so); `accepted`
+    /// for a 2xx.
+    Working { accepted: bool },
+    /// A transport failure (`answered` false), 408, 429 or 5xx; `retry_after` when the answer asked
+    /// for a pause.
+    Failing { retry_after: Option<Duration>, answered: bool },
     /// Nothing learned: not sent, abandoned (suspend), or refused by the library itself.
     Unknown,
 }
@@ -32,16 +38,16 @@ impl Signal {
     pub fn of(outcome: &Outcome) -> Signal {
         match outcome {
             Outcome::Answered { status, retry_after, .. } if is_transient(*status) => {
-                Signal::Failing { retry_after: *retry_after }
+                Signal::Failing { retry_after: *retry_after, answered: true }
             }
             // A pause asked for by any other answer but a success holds the host too.
             Outcome::Answered { status, retry_after: Some(after), .. }
                 if !(200..300).contains(status) && !after.is_zero() =>
             {
-                Signal::Failing { retry_after: Some(*after) }
+                Signal::Failing { retry_after: Some(*after), answered: true }
             }
-            Outcome::Answered { .. } => Signal::Working,
-            Outcome::Transport { .. } => Signal::Failing { retry_after: None },
+            Outcome::Answered { status, .. } => Signal::Working { accepted: (200..300).contains(status) },
+            Outcome::Transport { .. } => Signal::Failing { retry_after: None, answered: false },
             Outcome::Refused { .. } => Signal::Unknown,
         }
     }
@@ -55,7 +61,7 @@ pub enum Asker {
     Interactive,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct HostState {
     /// Failed rounds since the host last worked: a round is the requests that failed together, or one
     /// probe.
@@ -65,18 +71,38 @@ struct HostState {
     next_probe_at: Option<Instant>,
     /// A `Retry-After`: nothing at all before this.
     held_until: Option<Instant>,
+    /// Blocks in flight to it, and how many may be.
+    window: LinkWindow,
 }
 
 impl HostState {
     fn is_failing(&self) -> bool {
         self.failures > 0
     }
+
+    /// The host works again: its failures are forgotten, its link's measurements kept.
+    fn recover(&mut self) {
+        self.failures = 0;
+        self.probe_in_flight = false;
+        self.next_probe_at = None;
+        self.held_until = None;
+    }
+}
+
+/// How blocks are paced on every host's link: the most in flight, the time each should take at the
+/// measured rate, and the deadline of a request with nothing measured.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkPacing {
+    pub max_in_flight: u32,
+    pub target: Duration,
+    pub base_deadline: Duration,
 }
 
 /// The health of every host a client talks to, keyed by origin (`scheme://host:port`).
 pub struct HostHealth {
     hosts: Mutex<HashMap<String, HostState>>,
     max_delay: Duration,
+    pacing: LinkPacing,
 }
 
 /// Leave to send one request to a host; report its outcome with [`Ticket::report`]. Dropped without a
@@ -85,6 +111,8 @@ pub struct Ticket {
     health: Arc<HostHealth>,
     origin: String,
     probe: bool,
+    /// A block: counted in its host's window until reported or dropped.
+    block: Option<Sending>,
     reported: bool,
 }
 
@@ -96,33 +124,50 @@ pub fn origin(url: &str) -> String {
 }
 
 impl HostHealth {
-    pub fn new(max_delay: Duration) -> HostHealth {
-        HostHealth { hosts: Mutex::new(HashMap::new()), max_delay }
+    pub fn new(max_delay: Duration, pacing: LinkPacing) -> HostHealth {
+        HostHealth { hosts: Mutex::new(HashMap::new()), max_delay, pacing }
     }
 
     /// Whether a request to `url` may go now: a ticket, or the time to ask again (`None`: when woken,
-    /// as a probe in flight returns).
-    pub fn admit(self: &Arc<Self>, url: &str, asker: Asker, now: Instant) -> Result<Ticket, Option<Instant>> {
+    /// as a request in flight returns). `block_len`: the body of a block upload, paced by the host's
+    /// window; 0 for any other request.
+    pub fn admit(
+        self: &Arc<Self>,
+        url: &str,
+        asker: Asker,
+        block_len: u64,
+        now: Instant,
+    ) -> Result<Ticket, Option<Instant>> {
         let origin = origin(url);
         let mut hosts = self.hosts.lock();
-        let state = hosts.entry(origin.clone()).or_default();
+        let state = hosts.entry(origin.clone()).or_insert_with(|| HostState {
+            failures: 0,
+            probe_in_flight: false,
+            next_probe_at: None,
+            held_until: None,
+            window: LinkWindow::new(self.pacing.max_in_flight, self.pacing.target),
+        });
         if let Some(until) = state.held_until.filter(|&until| until > now) {
             return Err(Some(until));
         }
         state.held_until = None;
-        if !state.is_failing() {
-            return Ok(Ticket { health: self.clone(), origin, probe: false, reported: false });
-        }
-        if state.probe_in_flight {
+        if block_len > 0 && !state.window.admits() {
             return Err(None);
         }
-        if asker == Asker::Upload {
-            if let Some(at) = state.next_probe_at.filter(|&at| at > now) {
-                return Err(Some(at));
+        let probe = state.is_failing();
+        if probe {
+            if state.probe_in_flight {
+                return Err(None);
             }
+            if asker == Asker::Upload {
+                if let Some(at) = state.next_probe_at.filter(|&at| at > now) {
+                    return Err(Some(at));
+                }
+            }
+            state.probe_in_flight = true;
         }
-        state.probe_in_flight = true;
-        Ok(Ticket { health: self.clone(), origin, probe: true, reported: false })
+        let block = (block_len > 0).then(|| state.window.start(block_len, self.pacing.base_deadline, now));
+        Ok(Ticket { health: self.clone(), origin, probe, block, reported: false })
     }
 
     /// Forgets every back-off (the platform says the network is back): the next request to each host
@@ -137,6 +182,12 @@ impl HostHealth {
     #[cfg(test)]
     fn failures(&self, url: &str) -> u32 {
         self.hosts.lock().get(&origin(url)).map_or(0, |state| state.failures)
+    }
+
+    /// The blocks `url`'s host may have in flight now.
+    #[cfg(test)]
+    fn window_limit(&self, url: &str) -> u32 {
+        self.hosts.lock().get(&origin(url)).map_or(0, |state| state.window.limit())
     }
 }
 
@@ -154,25 +205,37 @@ impl Ticket {
         self.probe
     }
 
+    /// How long the request may take in all: the base deadline, or a block's from its host's link.
+    pub fn deadline(&self) -> Duration {
+        self.block.map_or(self.health.pacing.base_deadline, |block| block.deadline)
+    }
+
     pub fn report(mut self, signal: Signal, now: Instant) -> Change {
         self.reported = true;
         let mut hosts = self.health.hosts.lock();
-        let state = hosts.entry(self.origin.clone()).or_default();
+        let Some(state) = hosts.get_mut(&self.origin) else { return Change::None };
         if self.probe {
             state.probe_in_flight = false;
         }
+        if let Some(block) = self.block.take() {
+            match signal {
+                Signal::Working { accepted: true } => state.window.acked(block, now),
+                Signal::Failing { answered: false, .. } => state.window.missed(block),
+                _ => state.window.returned(block),
+            }
+        }
         match signal {
             Signal::Unknown => Change::None,
-            Signal::Working => {
+            Signal::Working { .. } => {
                 let recovered = state.is_failing();
-                *state = HostState::default();
+                state.recover();
                 if recovered {
                     Change::Recovered
                 } else {
                     Change::None
                 }
             }
-            Signal::Failing { retry_after } => {
+            Signal::Failing { retry_after, .. } => {
                 // Requests that were in flight together when the host began failing are one round; a
                 // failed probe is the next round.
                 if self.probe || !state.is_failing() {
@@ -191,9 +254,15 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        if !self.reported && self.probe {
-            if let Some(state) = self.health.hosts.lock().get_mut(&self.origin) {
+        if self.reported {
+            return;
+        }
+        if let Some(state) = self.health.hosts.lock().get_mut(&self.origin) {
+            if self.probe {
                 state.probe_in_flight = false;
+            }
+            if let Some(block) = self.block.take() {
+                state.window.returned(block);
             }
         }
     }
@@ -204,10 +273,13 @@ mod tests {
     use super::*;
 
     const HOST: &str = "https://upload.test/clip/1?blockNum=3";
-    const FAILING: Signal = Signal::Failing { retry_after: None };
+    const FAILING: Signal = Signal::Failing { retry_after: None, answered: true };
+    const WORKING: Signal = Signal::Working { accepted: true };
+    const PACING: LinkPacing =
+        LinkPacing { max_in_flight: 12, target: Duration::from_secs(15), base_deadline: Duration::from_secs(120) };
 
     fn health() -> Arc<HostHealth> {
-        Arc::new(HostHealth::new(Duration::from_secs(120)))
+        Arc::new(HostHealth::new(Duration::from_secs(120), PACING))
     }
 
     #[test]
@@ -221,7 +293,7 @@ mod tests {
     fn a_working_host_admits_everyone() {
         let health = health();
         let now = Instant::now();
-        let tickets: Vec<_> = (0..12).map(|_| health.admit(HOST, Asker::Upload, now).unwrap()).collect();
+        let tickets: Vec<_> = (0..12).map(|_| health.admit(HOST, Asker::Upload, 0, now).unwrap()).collect();
         assert!(tickets.iter().all(|t| !t.is_probe()));
     }
 
@@ -230,23 +302,23 @@ mod tests {
         let health = health();
         let now = Instant::now();
         // Twelve requests in flight fail together: one round.
-        let tickets: Vec<_> = (0..12).map(|_| health.admit(HOST, Asker::Upload, now).unwrap()).collect();
+        let tickets: Vec<_> = (0..12).map(|_| health.admit(HOST, Asker::Upload, 0, now).unwrap()).collect();
         for ticket in tickets {
             assert_eq!(ticket.report(FAILING, now), Change::None);
         }
         assert_eq!(health.failures(HOST), 1);
         // Nothing before the back-off, then exactly one probe.
         let later = now + Duration::from_secs(1);
-        let probe = health.admit(HOST, Asker::Upload, later).expect("the back-off of round 1 is under 250 ms");
+        let probe = health.admit(HOST, Asker::Upload, 0, later).expect("the back-off of round 1 is under 250 ms");
         assert!(probe.is_probe());
-        assert_eq!(health.admit(HOST, Asker::Upload, later).err(), Some(None), "a second request while probing");
-        assert_eq!(health.admit(HOST, Asker::Interactive, later).err(), Some(None));
+        assert_eq!(health.admit(HOST, Asker::Upload, 0, later).err(), Some(None), "a second request while probing");
+        assert_eq!(health.admit(HOST, Asker::Interactive, 0, later).err(), Some(None));
         // The failed probe is round 2; the probe after it waits again.
         assert_eq!(probe.report(FAILING, later), Change::None);
         assert_eq!(health.failures(HOST), 2);
-        let probe = health.admit(HOST, Asker::Upload, later + Duration::from_secs(1)).unwrap();
-        assert_eq!(probe.report(Signal::Working, later), Change::Recovered);
-        let all: Vec<_> = (0..12).map(|_| health.admit(HOST, Asker::Upload, later).unwrap()).collect();
+        let probe = health.admit(HOST, Asker::Upload, 0, later + Duration::from_secs(1)).unwrap();
+        assert_eq!(probe.report(WORKING, later), Change::Recovered);
+        let all: Vec<_> = (0..12).map(|_| health.admit(HOST, Asker::Upload, 0, later).unwrap()).collect();
         assert!(all.iter().all(|t| !t.is_probe()));
     }
 
@@ -254,26 +326,26 @@ mod tests {
     fn retry_after_holds_the_whole_host() {
         let health = health();
         let now = Instant::now();
-        let ticket = health.admit(HOST, Asker::Upload, now).unwrap();
-        ticket.report(Signal::Failing { retry_after: Some(Duration::from_secs(30)) }, now);
+        let ticket = health.admit(HOST, Asker::Upload, 0, now).unwrap();
+        ticket.report(Signal::Failing { retry_after: Some(Duration::from_secs(30)), answered: true }, now);
         let at_10s = now + Duration::from_secs(10);
-        assert_eq!(health.admit(HOST, Asker::Upload, at_10s).err(), Some(Some(now + Duration::from_secs(30))));
-        assert_eq!(health.admit(HOST, Asker::Interactive, at_10s).err(), Some(Some(now + Duration::from_secs(30))));
+        assert_eq!(health.admit(HOST, Asker::Upload, 0, at_10s).err(), Some(Some(now + Duration::from_secs(30))));
+        assert_eq!(health.admit(HOST, Asker::Interactive, 0, at_10s).err(), Some(Some(now + Duration::from_secs(30))));
         // The back-off is forgotten when the network comes back; the hold is not.
         health.forget_backoff();
-        assert!(health.admit(HOST, Asker::Upload, at_10s).is_err());
-        assert!(health.admit(HOST, Asker::Upload, now + Duration::from_secs(31)).unwrap().is_probe());
+        assert!(health.admit(HOST, Asker::Upload, 0, at_10s).is_err());
+        assert!(health.admit(HOST, Asker::Upload, 0, now + Duration::from_secs(31)).unwrap().is_probe());
     }
 
     #[test]
     fn an_unsent_probe_frees_its_slot_and_other_hosts_are_unaffected() {
         let health = health();
         let now = Instant::now();
-        health.admit(HOST, Asker::Upload, now).unwrap().report(FAILING, now);
+        health.admit(HOST, Asker::Upload, 0, now).unwrap().report(FAILING, now);
         let later = now + Duration::from_secs(1);
-        drop(health.admit(HOST, Asker::Upload, later).unwrap());
-        assert!(health.admit(HOST, Asker::Upload, later).unwrap().is_probe());
-        assert!(!health.admit("https://meta.test/users/me", Asker::Upload, later).unwrap().is_probe());
+        drop(health.admit(HOST, Asker::Upload, 0, later).unwrap());
+        assert!(health.admit(HOST, Asker::Upload, 0, later).unwrap().is_probe());
+        assert!(!health.admit("https://meta.test/users/me", Asker::Upload, 0, later).unwrap().is_probe());
     }
 
     #[test]
@@ -282,11 +354,36 @@ mod tests {
         let now = Instant::now();
         for round in 0..10 {
             let at = now + Duration::from_secs(round * 300);
-            let ticket = health.admit(HOST, Asker::Upload, at).unwrap();
+            let ticket = health.admit(HOST, Asker::Upload, 0, at).unwrap();
             ticket.report(FAILING, at);
         }
         let soon = now + Duration::from_secs(9 * 300) + Duration::from_millis(1);
-        assert!(health.admit(HOST, Asker::Upload, soon).is_err());
-        assert!(health.admit(HOST, Asker::Interactive, soon).unwrap().is_probe());
+        assert!(health.admit(HOST, Asker::Upload, 0, soon).is_err());
+        assert!(health.admit(HOST, Asker::Interactive, 0, soon).unwrap().is_probe());
+    }
+
+    #[test]
+    fn blocks_go_only_as_many_at_once_as_the_hosts_link_carries() {
+        const BLOCK: u64 = 2_000_000;
+        let health = health();
+        let now = Instant::now();
+        // Nothing measured: the initial window; other requests are not held by it.
+        let first: Vec<_> = std::iter::from_fn(|| health.admit(HOST, Asker::Upload, BLOCK, now).ok()).collect();
+        assert_eq!(first.len(), crate::link_window::INITIAL_LIMIT as usize);
+        assert!(health.admit(HOST, Asker::Upload, 0, now).is_ok());
+        assert!(first.iter().all(|t| t.deadline() == PACING.base_deadline));
+        // They share a 150 KB/s link and are acknowledged together: one at a time from now on.
+        let acked = now + Duration::from_secs_f64(4.0 * BLOCK as f64 / 150_000.0);
+        for ticket in first {
+            ticket.report(WORKING, acked);
+        }
+        assert_eq!(health.window_limit(HOST), 1);
+        let next = health.admit(HOST, Asker::Upload, BLOCK, acked).unwrap();
+        assert_eq!(health.admit(HOST, Asker::Upload, BLOCK, acked).err(), Some(None));
+        // Its deadline: the base plus 3 x the 13.3 s it should take.
+        assert!((next.deadline().as_secs_f64() - 160.0).abs() < 0.01, "{:?}", next.deadline());
+        // A request that was not sent gives its place back.
+        drop(next);
+        assert!(health.admit(HOST, Asker::Upload, BLOCK, acked).is_ok());
     }
 }

@@ -16,8 +16,8 @@ use parking_lot::RwLock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::MAX_RESPONSE_BYTES;
 use crate::transport::{
-    download_span, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming, Transport,
-    REQUEST_DEADLINE_FACTOR,
+    base_deadline, download_span, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming,
+    Transport,
 };
 
 pub struct HttpConfig {
@@ -31,6 +31,21 @@ pub struct Http {
     agent: RwLock<Agent>,
     agent_config: ureq::config::Config,
     service_version: String,
+}
+
+/// A request body handed to ureq as it asks for it, counted as it goes (the bytes a failed block
+/// wasted).
+struct CountedBody<'a, R> {
+    inner: R,
+    request: &'a Request<'a>,
+}
+
+impl<R: io::Read> io::Read for CountedBody<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.request.count_sent(read as u64);
+        Ok(read)
+    }
 }
 
 fn load_roots(path: &Path) -> Result<RootCerts> {
@@ -127,15 +142,21 @@ impl Http {
             .timeout_resolve(timeout)
             .timeout_connect(timeout)
             .timeout_per_read(timeout)
+            // A body that stops moving: the socket took nothing for a whole request timeout.
             .timeout_per_write(timeout)
             .timeout_recv_response(timeout)
-            // The whole request, however it trickles: a slow-but-alive server cannot hold a worker forever.
-            .timeout_global(Some(config.request_timeout.saturating_mul(REQUEST_DEADLINE_FACTOR)))
+            // The whole request, however it trickles: a slow-but-alive server cannot hold a worker
+            // forever. A request with a body replaces this with its own deadline (see `send`).
+            .timeout_global(Some(base_deadline(config.request_timeout)))
             .max_idle_connections_per_host(64)
             // Fewer, larger socket writes per block, so fewer wake-ups of a worker blocked on its socket.
             .output_buffer_size(512 * 1024)
             .build();
-        Ok(Http { agent: RwLock::new(agent_config.new_agent()), agent_config, service_version: config.service_version })
+        Ok(Http {
+            agent: RwLock::new(agent_config.new_agent()),
+            agent_config,
+            service_version: config.service_version,
+        })
     }
 
     fn request(&self, request: &Request<'_>, uri: Uri) -> ureq::http::request::Builder {
@@ -146,26 +167,47 @@ impl Http {
         builder
     }
 
-    fn run(
+    /// A request without a body (a GET, a DELETE, a bodiless POST), with the agent's timeouts.
+    fn run_bodiless(&self, builder: ureq::http::request::Builder) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let agent = self.agent.read().clone();
+        agent.run(builder.body(()).map_err(ureq::Error::from)?)
+    }
+
+    /// A request with a body. A block's request has its own deadline: on a slow uplink its body sits
+    /// in socket buffers long after ureq has written it, so the wait for the answer is bounded by that
+    /// deadline, not by one request timeout. A body that stops moving is still cut off after one (the
+    /// per-write timeout).
+    fn run_with_body(
         &self,
         builder: ureq::http::request::Builder,
-        body: Body,
+        request: &Request<'_>,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let agent = self.agent.read().clone();
-        // Each kind of body is its own request type; bytes go as a slice so the length is known.
-        match body {
-            Body::Empty => agent.run(builder.body(()).map_err(ureq::Error::from)?),
+        let len = request.body_len();
+        let run = |reader: &mut dyn io::Read| {
+            let mut counted = CountedBody { inner: reader, request };
+            let body = builder
+                .header("Content-Length", len)
+                .body(ureq::SendBody::from_reader(&mut counted))
+                .map_err(ureq::Error::from)?;
+            match request.deadline {
+                Some(deadline) => agent.run(
+                    agent
+                        .configure_request(body)
+                        .timeout_global(Some(deadline))
+                        .timeout_recv_response(None)
+                        .timeout_per_read(None)
+                        .build(),
+                ),
+                None => agent.run(body),
+            }
+        };
+        match request.body {
+            Body::Empty => run(&mut io::empty()),
             Body::FileRange { file, offset, len } => {
-                let mut reader = crate::platform::file_io::FileSlice::new(file, offset, len);
-                let request = builder
-                    .header("Content-Length", len)
-                    .body(ureq::SendBody::from_reader(&mut reader))
-                    .map_err(ureq::Error::from)?;
-                agent.run(request)
+                run(&mut crate::platform::file_io::FileSlice::new(file, offset, len))
             }
-            Body::Json(bytes) | Body::Octets(bytes) | Body::Image(bytes, _) => {
-                agent.run(builder.body(bytes).map_err(ureq::Error::from)?)
-            }
+            Body::Json(bytes) | Body::Octets(bytes) | Body::Image(bytes, _) => run(&mut io::Cursor::new(bytes)),
         }
     }
 }
@@ -180,7 +222,12 @@ impl Transport for Http {
             Ok(uri) => uri,
             Err(refused) => return refused,
         };
-        match self.run(self.request(&request, uri), request.body) {
+        let builder = self.request(&request, uri);
+        let response = match request.body {
+            Body::Empty => self.run_bodiless(builder),
+            _ => self.run_with_body(builder, &request),
+        };
+        match response {
             Ok(response) => answered(response),
             Err(e) => failed(e),
         }
@@ -190,12 +237,20 @@ impl Transport for Http {
     /// streamed to disk; anything else as an [`Outcome`]. `authorization` is `None` for hosts that must
     /// not see it.
     fn download(&self, url: &str, authorization: Option<&str>, from: u64) -> Result<Streaming, Outcome> {
-        let get = Request { method: Method::Get, url, authorization, body: Body::Empty, stop: None };
+        let get = Request {
+            method: Method::Get,
+            url,
+            authorization,
+            body: Body::Empty,
+            stop: None,
+            deadline: None,
+            body_sent: None,
+        };
         let mut builder = self.request(&get, parse_uri(url)?);
         if from > 0 {
             builder = builder.header("Range", format!("bytes={from}-"));
         }
-        let response = self.run(builder, Body::Empty).map_err(failed)?;
+        let response = self.run_bodiless(builder).map_err(failed)?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(answered(response));
@@ -213,5 +268,101 @@ impl Transport for Http {
         let fresh = self.agent_config.new_agent();
         let old = std::mem::replace(&mut *self.agent.write(), fresh);
         old.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use crate::transport::REQUEST_DEADLINE_FACTOR;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Instant;
+
+    const TIMEOUT: Duration = Duration::from_millis(1000);
+
+    fn http() -> Http {
+        Http::new(HttpConfig { service_version: "1".into(), request_timeout: TIMEOUT, ca_bundle_path: None }).unwrap()
+    }
+
+    /// A server for one request: reads its headers, then reads the body `chunk` bytes at a time with
+    /// `pause` between reads (stopping for good after `read_at_most` bytes), then answers 201.
+    fn server(chunk: usize, pause: Duration, read_at_most: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/upload?blockNum=0", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut buffer = vec![0u8; chunk];
+            let mut read = 0;
+            while read < length {
+                if read >= read_at_most {
+                    // Stalled: keeps the connection open and reads nothing more.
+                    std::thread::sleep(Duration::from_secs(60));
+                    return;
+                }
+                let n = io::Read::read(&mut reader, &mut buffer[..chunk.min(length - read)]).unwrap();
+                if n == 0 {
+                    return;
+                }
+                read += n;
+                std::thread::sleep(pause);
+            }
+            let _ = (&stream).write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+        });
+        url
+    }
+
+    fn put(http: &Http, url: &str, body: &[u8], deadline: Duration, sent: &AtomicU64) -> (Outcome, Duration) {
+        let started = Instant::now();
+        let outcome = http.send(Request {
+            method: Method::Put,
+            url,
+            authorization: None,
+            body: Body::Octets(body),
+            stop: None,
+            deadline: Some(deadline),
+            body_sent: Some(sent),
+        });
+        (outcome, started.elapsed())
+    }
+
+    #[test]
+    fn a_block_that_moves_slowly_is_not_cut_off_for_being_long() {
+        // 6 MB read at about 1.3 MB/s (64 KiB every 50 ms): over 4 s, past 4 request timeouts, and the
+        // socket takes bytes every 50 ms, far within one.
+        let body = vec![7u8; 6_000_000];
+        let url = server(64 * 1024, Duration::from_millis(50), usize::MAX);
+        let sent = AtomicU64::new(0);
+        let (outcome, took) = put(&http(), &url, &body, Duration::from_secs(120), &sent);
+        assert!(matches!(outcome, Outcome::Answered { status: 201, .. }), "{outcome:?}");
+        assert!(took > TIMEOUT * REQUEST_DEADLINE_FACTOR, "the server's pace makes it take over 4 s: {took:?}");
+        assert_eq!(sent.load(Ordering::Relaxed), body.len() as u64);
+    }
+
+    #[test]
+    fn a_block_whose_body_stalls_is_cut_off_after_one_request_timeout() {
+        // 64 MB, of which the server reads 1 MB and then nothing: the socket buffers fill and the
+        // network takes no more bytes; the long deadline does not keep the request alive.
+        let body = vec![7u8; 64_000_000];
+        let url = server(64 * 1024, Duration::ZERO, 1_000_000);
+        let sent = AtomicU64::new(0);
+        let (outcome, took) = put(&http(), &url, &body, Duration::from_secs(600), &sent);
+        assert!(matches!(outcome, Outcome::Transport { reached_service: true, .. }), "{outcome:?}");
+        assert!(took < Duration::from_secs(60), "cut off when it stalled, not at the deadline: {took:?}");
+        let sent = sent.load(Ordering::Relaxed);
+        assert!(sent >= 1_000_000 && sent < body.len() as u64, "counted what went out: {sent}");
     }
 }

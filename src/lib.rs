@@ -19,6 +19,7 @@ mod host_health;
 mod http;
 mod journal;
 mod lifecycle;
+mod link_window;
 mod log;
 mod operation;
 mod platform;

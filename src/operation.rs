@@ -108,6 +108,7 @@ impl Inner {
             blocks_acked: 0,
             retries: 0,
             retry_in_ms: 0,
+            bytes_wasted: 0,
         };
         self.life.published(UploadState::Running, progress).status(paused, now)
     }

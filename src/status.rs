@@ -55,6 +55,8 @@ pub struct UploadStatus {
     pub blocks_acked: u32,
     pub retries: u32,
     pub retry_in_ms: u32,
+    /// Bytes of blocks sent that no accepted block carried (cut off, reset, refused).
+    pub bytes_wasted: u64,
 }
 
 /// What a status is computed from, as of the last change: the status with `state` what the job is
@@ -104,6 +106,7 @@ mod tests {
             blocks_acked: 1,
             retries: 0,
             retry_in_ms: 0,
+            bytes_wasted: 0,
         };
         Published { status, end: None, waiting_for_auth: false, retry_at: None }
     }

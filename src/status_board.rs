@@ -13,7 +13,7 @@ use crate::status::{End, Published, UploadState, UploadStatus};
 /// Instants are stored as nanoseconds after this one (plus one, so 0 means none).
 static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
 
-const WORDS: usize = 6;
+const WORDS: usize = 7;
 
 #[derive(Default)]
 pub struct StatusBoard {
@@ -40,6 +40,7 @@ fn encode(p: &Published) -> [u64; WORDS] {
         s.bytes_acked,
         u64::from(s.blocks_total) | u64::from(s.blocks_acked) << 32,
         retry_at,
+        s.bytes_wasted,
     ]
 }
 
@@ -55,6 +56,7 @@ fn decode(w: [u64; WORDS]) -> Published {
             blocks_total: w[4] as u32,
             blocks_acked: (w[4] >> 32) as u32,
             retry_in_ms: 0,
+            bytes_wasted: w[6],
         },
         end: match (w[0] >> 8) as u8 {
             1 => Some(End::Completed),
@@ -113,6 +115,7 @@ mod tests {
                 blocks_acked: 7,
                 retries: 3,
                 retry_in_ms: 0,
+                bytes_wasted: 4_000_000,
             },
             end: Some(End::Failed),
             waiting_for_auth: true,
@@ -155,6 +158,7 @@ mod tests {
                     blocks_acked: (n % 1000) as u32,
                     retries: 0,
                     retry_in_ms: 0,
+                    bytes_wasted: 0,
                 },
                 end: None,
                 waiting_for_auth: false,

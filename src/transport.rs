@@ -5,6 +5,7 @@
 //! service's headers) and reads alike (Retry-After, Content-Range) is here.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::error::ErrorKind;
@@ -65,6 +66,35 @@ pub struct Request<'a> {
     /// Whether the job that asked has ended (the game cancelled it): a transport that can end a request
     /// early does (the title's is asked to cancel). `None`: nothing to watch.
     pub stop: Option<&'a dyn Fn() -> bool>,
+    /// How long the request may take in all (a block's, from its host's link: see
+    /// [`crate::link_window`]); `None`: [`base_deadline`].
+    pub deadline: Option<Duration>,
+    /// Where the transport counts the body's bytes as it hands them to the network, for the bytes a
+    /// failed block wasted. `None`: not counted.
+    pub body_sent: Option<&'a AtomicU64>,
+}
+
+impl Request<'_> {
+    /// The body's length in bytes.
+    pub fn body_len(&self) -> u64 {
+        match self.body {
+            Body::Empty => 0,
+            Body::Json(bytes) | Body::Octets(bytes) | Body::Image(bytes, _) => bytes.len() as u64,
+            Body::FileRange { len, .. } => len,
+        }
+    }
+
+    /// How long the request may take in all, with steps of `request_timeout`.
+    pub fn deadline(&self, request_timeout: Duration) -> Duration {
+        self.deadline.unwrap_or_else(|| base_deadline(request_timeout))
+    }
+
+    /// Counts `bytes` more of the body handed to the network.
+    pub fn count_sent(&self, bytes: u64) {
+        if let Some(sent) = self.body_sent {
+            sent.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What came back from one request.
@@ -97,8 +127,14 @@ pub struct Streaming {
     pub body: Box<dyn Read + Send>,
 }
 
-/// Each request must end within this many request timeouts (each step of it within one).
+/// A request with nothing measured about its link must end within this many request timeouts (each
+/// step of it within one).
 pub const REQUEST_DEADLINE_FACTOR: u32 = 4;
+
+/// The deadline of a request with nothing measured about its link.
+pub fn base_deadline(request_timeout: Duration) -> Duration {
+    request_timeout.saturating_mul(REQUEST_DEADLINE_FACTOR)
+}
 
 /// The headers every request carries: the service's version headers, Accept, the Authorization value
 /// (when the host may see it), the body's type, and no-cache except on the initial POST.

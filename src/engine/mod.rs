@@ -30,13 +30,13 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventQueue;
 use crate::handles::HandleTable;
-use crate::host_health::{Change, HostHealth, Signal, Ticket};
+use crate::host_health::{Change, HostHealth, LinkPacing, Signal, Ticket};
 use crate::lifecycle::NextTask;
 use crate::log::{LogLevel, Logger};
 use crate::operation::Operation;
 use crate::retry::Verdict;
 use crate::status::UploadStatus;
-use crate::transport::{Body, Method, Outcome, Request, Transport};
+use crate::transport::{base_deadline, Body, Method, Outcome, Request, Transport};
 use crate::upload::creates::CreateLedger;
 use crate::upload::{PushBudget, Upload};
 
@@ -162,7 +162,12 @@ impl Drop for InFlight<'_> {
 
 impl Engine {
     pub fn new(config: Arc<Config>, transport: Box<dyn Transport>, max_bytes_per_second: u64, log: Logger) -> Engine {
-        let health = Arc::new(HostHealth::new(config.max_retry_delay));
+        let pacing = LinkPacing {
+            max_in_flight: config.worker_threads,
+            target: config.request_timeout / 2,
+            base_deadline: base_deadline(config.request_timeout),
+        };
+        let health = Arc::new(HostHealth::new(config.max_retry_delay, pacing));
         Engine {
             push_budget: Arc::new(PushBudget::new(config.max_buffered_bytes, config.block_size)),
             scheduler: Scheduler::new(config.journal_dir.is_some(), health.clone(), config.metadata_base_url.clone()),
@@ -336,6 +341,14 @@ impl Engine {
     /// A GET with the Authorization value (the metadata host's reads), for a job that `stop` says ended.
     fn get(&self, url: &str, authorization: &str, stop: &dyn Fn() -> bool) -> Outcome {
         let authorization = Some(authorization);
-        self.send(Request { method: Method::Get, url, authorization, body: Body::Empty, stop: Some(stop) })
+        self.send(Request {
+            method: Method::Get,
+            url,
+            authorization,
+            body: Body::Empty,
+            stop: Some(stop),
+            deadline: None,
+            body_sent: None,
+        })
     }
 }

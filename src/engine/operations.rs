@@ -73,7 +73,15 @@ impl Engine {
                 let url = format!("{base}{path}");
                 let body = body.as_deref().map_or(Body::Empty, Body::Json);
                 let authorization = Some(authorization);
-                self.send(Request { method: *method, url: &url, authorization, body, stop: Some(&ended) })
+                self.send(Request {
+                    method: *method,
+                    url: &url,
+                    authorization,
+                    body,
+                    stop: Some(&ended),
+                    deadline: None,
+                    body_sent: None,
+                })
             }
             (OperationKind::Download { clip_path, destination }, Step::FindSource) => {
                 // Only attempts of this operation resume a partial file: one left by another download to

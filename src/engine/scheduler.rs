@@ -50,11 +50,20 @@ impl Hold {
 }
 
 impl Work {
-    /// Where this work's request goes, and who asks; `None` for journal upkeep.
-    fn target(&self, metadata_base_url: &str) -> Option<(String, Asker)> {
+    /// Where this work's request goes, who asks, and the length of the block it uploads (0 for any
+    /// other request); `None` for journal upkeep.
+    fn target(&self, metadata_base_url: &str) -> Option<(String, Asker, u64)> {
         match self {
-            Work::Upload(upload, piece) => Some((upload.url_of(piece, metadata_base_url), Asker::Upload)),
-            Work::Operation(operation, step) => Some((operation.url_of(step, metadata_base_url), Asker::Interactive)),
+            Work::Upload(upload, piece) => {
+                let block_len = match piece {
+                    Piece::Block(block) => block.len as u64,
+                    _ => 0,
+                };
+                Some((upload.url_of(piece, metadata_base_url), Asker::Upload, block_len))
+            }
+            Work::Operation(operation, step) => {
+                Some((operation.url_of(step, metadata_base_url), Asker::Interactive, 0))
+            }
             Work::SyncJournals | Work::RemoveJournals(_) => None,
         }
     }
@@ -227,10 +236,10 @@ impl Scheduler {
                 match job.next_work(now) {
                     NextTask::Run(work) => {
                         schedule.ring.push_back(job);
-                        let Some((url, asker)) = work.target(&self.metadata_base_url) else {
+                        let Some((url, asker, block_len)) = work.target(&self.metadata_base_url) else {
                             return upkeep(work);
                         };
-                        match self.health.admit(&url, asker, now) {
+                        match self.health.admit(&url, asker, block_len, now) {
                             Ok(ticket) => return Ok(Some(Admitted { work, ticket: Some(ticket) })),
                             Err(at) => {
                                 work.put_back();

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::hosts::{not_an_upload_host, resolve_location};
@@ -19,6 +20,13 @@ use crate::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, Uploa
 
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: usize = 5;
+
+/// A PUT's deadline, and where its body's bytes are counted (see [`Request`]).
+#[derive(Default, Clone, Copy)]
+struct Pacing<'a> {
+    deadline: Option<Duration>,
+    body_sent: Option<&'a AtomicU64>,
+}
 
 /// Reads a thumbnail image and names its media type.
 fn read_thumbnail(thumbnail: &ThumbnailPiece) -> Result<(Vec<u8>, &'static str)> {
@@ -44,10 +52,15 @@ impl Engine {
     /// One piece of an upload, from request to decision.
     pub(super) fn run_upload(&self, upload: &Upload, piece: Piece, ticket: Option<Ticket>) {
         let (_in_flight, mark) = self.start_request();
-        let Some((verdict, signal)) = self.send_piece(upload, &piece) else {
+        let deadline = ticket.as_ref().map(Ticket::deadline);
+        let body_sent = AtomicU64::new(0);
+        let Some((verdict, signal)) = self.send_piece(upload, &piece, deadline, &body_sent) else {
             // Paused (or stopping) before it was sent: not a failure; it goes out on resume.
             return upload.put_back(piece);
         };
+        if !matches!(verdict, Verdict::Success { .. }) {
+            upload.wasted(body_sent.load(Ordering::Relaxed));
+        }
         if self.cut_short(mark, &verdict) {
             return upload.abandon(piece, matches!(verdict, Verdict::Ambiguous { .. }));
         }
@@ -58,8 +71,15 @@ impl Engine {
 
     /// Sends the piece's request and classifies its outcome, with what it says about the host; `None`
     /// when it was not sent. Local failures (the clip file, a thumbnail image) come back as final
-    /// verdicts.
-    fn send_piece(&self, upload: &Upload, piece: &Piece) -> Option<(Verdict, Signal)> {
+    /// verdicts. A block's request has the `deadline` its host's link gives it, and counts what of its
+    /// body went out in `body_sent`.
+    fn send_piece(
+        &self,
+        upload: &Upload,
+        piece: &Piece,
+        deadline: Option<Duration>,
+        body_sent: &AtomicU64,
+    ) -> Option<(Verdict, Signal)> {
         let local = |error| Some((Verdict::Fail(error), Signal::Unknown));
         let prepared = match piece {
             Piece::Create | Piece::CheckResumed => self.prepare_clip_file(upload),
@@ -89,6 +109,8 @@ impl Engine {
                     authorization: Some(&authorization),
                     body: Body::Json(&body),
                     stop: Some(&ended),
+                    deadline: None,
+                    body_sent: None,
                 })
             }
             Piece::FindOrphans => {
@@ -100,6 +122,8 @@ impl Engine {
                 authorization: Some(&authorization),
                 body: Body::Empty,
                 stop: Some(&ended),
+                deadline: None,
+                body_sent: None,
             }),
             Piece::CheckResumed | Piece::ConfirmCommit => {
                 let clip_id = upload.clip_id().expect("a created clip is checked");
@@ -108,13 +132,15 @@ impl Engine {
             Piece::Block(block) => match block_body(block) {
                 Ok(body) => {
                     let url = block.clip.response.block_url(&block.clip.upload_id, block.num);
-                    self.send_upload(&url, &authorization, body, &ended)
+                    let pacing = Pacing { deadline, body_sent: Some(body_sent) };
+                    self.send_upload(&url, &authorization, body, &ended, pacing)
                 }
                 Err(error) => return local(error),
             },
             Piece::Thumbnail(thumbnail) => match read_thumbnail(thumbnail) {
                 Ok((image, media_type)) => {
-                    self.send_upload(&thumbnail.url, &authorization, Body::Image(&image, media_type), &ended)
+                    let image = Body::Image(&image, media_type);
+                    self.send_upload(&thumbnail.url, &authorization, image, &ended, Pacing::default())
                 }
                 Err(error) => return local(error),
             },
@@ -159,7 +185,14 @@ impl Engine {
     /// [`super::hosts::UploadHosts`]): the Authorization value goes nowhere else, so anything else is
     /// refused with a message naming it. (The first URL is checked here too: a journal may hold one from
     /// before the list changed.)
-    fn send_upload(&self, url: &str, authorization: &str, body: Body, stop: &dyn Fn() -> bool) -> Outcome {
+    fn send_upload(
+        &self,
+        url: &str,
+        authorization: &str,
+        body: Body,
+        stop: &dyn Fn() -> bool,
+        pacing: Pacing<'_>,
+    ) -> Outcome {
         let mut url = url.to_string();
         let mut redirected_by = None;
         for _ in 0..=MAX_REDIRECTS {
@@ -170,8 +203,15 @@ impl Engine {
                 };
                 return Outcome::Refused { kind: ErrorKind::Http, message };
             }
-            let put =
-                Request { method: Method::Put, url: &url, authorization: Some(authorization), body, stop: Some(stop) };
+            let put = Request {
+                method: Method::Put,
+                url: &url,
+                authorization: Some(authorization),
+                body,
+                stop: Some(stop),
+                deadline: pacing.deadline,
+                body_sent: pacing.body_sent,
+            };
             match self.send(put) {
                 Outcome::Answered { status: status @ (301 | 302 | 307 | 308), location: Some(location), .. } => {
                     let Some(target) = resolve_location(&url, &location) else {

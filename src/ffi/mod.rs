@@ -91,7 +91,7 @@ unsafe impl Versioned for ClipsUploadOptions {
 unsafe impl Versioned for ClipsStatus {
     fn fields() -> Vec<(&'static str, usize, usize)> {
         fields!(ClipsStatus; struct_size, state, result, http_status, bytes_total, bytes_acked, blocks_total,
-            blocks_acked, retries, retry_in_ms)
+            blocks_acked, retries, retry_in_ms, bytes_wasted)
     }
 }
 

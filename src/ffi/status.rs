@@ -21,6 +21,7 @@ impl From<UploadStatus> for ClipsStatus {
             blocks_acked: s.blocks_acked,
             retries: s.retries,
             retry_in_ms: s.retry_in_ms,
+            bytes_wasted: s.bytes_wasted,
         }
     }
 }
@@ -63,6 +64,7 @@ fn zeroed_status() -> ClipsStatus {
         blocks_acked: 0,
         retries: 0,
         retry_in_ms: 0,
+        bytes_wasted: 0,
     }
 }
 

@@ -20,7 +20,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::error::ErrorKind;
 use crate::protocol::MAX_RESPONSE_BYTES;
 use crate::transport::{download_span, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming};
-use crate::transport::{Transport, REQUEST_DEADLINE_FACTOR};
+use crate::transport::Transport;
 
 /// What the title says of an exchange when it completes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,10 +254,6 @@ impl Title {
         Title { http, service_version, request_timeout, gate: Arc::default() }
     }
 
-    fn deadline(&self) -> Duration {
-        self.request_timeout.saturating_mul(REQUEST_DEADLINE_FACTOR)
-    }
-
     fn exchange_request(
         &self,
         request: &Request<'_>,
@@ -280,7 +276,7 @@ impl Title {
             url: request.url.to_string(),
             headers,
             body,
-            timeout: self.deadline(),
+            timeout: request.deadline(self.request_timeout),
         })
     }
 
@@ -329,7 +325,7 @@ impl Title {
         stop: Option<&dyn Fn() -> bool>,
         ready: impl Fn(&Answer) -> bool,
     ) -> Result<(), GaveUp> {
-        let deadline = Instant::now() + self.deadline();
+        let deadline = Instant::now() + exchange.0.request.timeout;
         let mut answer = exchange.0.answer.lock();
         loop {
             if answer.completed.is_some() || ready(&answer) {
@@ -355,6 +351,7 @@ impl Title {
         stop: Option<&dyn Fn() -> bool>,
         ready: impl Fn(&Answer) -> bool,
     ) -> Result<Exchange, Outcome> {
+        let deadline = request.timeout;
         let exchange = Exchange::new(request, body_cap);
         let generation = self.gate.generation.load(Ordering::SeqCst);
         self.start(&exchange, stop)?;
@@ -362,7 +359,7 @@ impl Title {
         self.finished(&exchange);
         match waited {
             Ok(()) => Ok(exchange),
-            Err(gave_up) => Err(gave_up_outcome(gave_up, self.deadline())),
+            Err(gave_up) => Err(gave_up_outcome(gave_up, deadline)),
         }
     }
 }
@@ -434,21 +431,33 @@ fn outcome_of(answer: &mut Answer) -> Outcome {
 
 impl Transport for Title {
     fn send(&self, request: Request<'_>) -> Outcome {
-        let stop = request.stop;
-        let request = match self.exchange_request(&request, None) {
-            Ok(request) => request,
+        let exchange_request = match self.exchange_request(&request, None) {
+            Ok(exchange_request) => exchange_request,
             Err(e) => {
                 return Outcome::Transport { reached_service: false, message: format!("cannot read the block: {e}") }
             }
         };
-        match self.exchange(request, Some(MAX_RESPONSE_BYTES), stop, |_| false) {
+        let outcome = match self.exchange(exchange_request, Some(MAX_RESPONSE_BYTES), request.stop, |_| false) {
             Ok(exchange) => outcome_of(&mut exchange.0.answer.lock()),
             Err(outcome) => outcome,
+        };
+        // The title's stack reports no progress: a body it may have sent counts whole.
+        if !matches!(outcome, Outcome::Transport { reached_service: false, .. }) {
+            request.count_sent(request.body_len());
         }
+        outcome
     }
 
     fn download(&self, url: &str, authorization: Option<&str>, from: u64) -> Result<Streaming, Outcome> {
-        let get = Request { method: Method::Get, url, authorization, body: Body::Empty, stop: None };
+        let get = Request {
+            method: Method::Get,
+            url,
+            authorization,
+            body: Body::Empty,
+            stop: None,
+            deadline: None,
+            body_sent: None,
+        };
         let range = (from > 0).then(|| ("Range", format!("bytes={from}-")));
         let request = self
             .exchange_request(&get, range)
@@ -581,7 +590,15 @@ mod tests {
     }
 
     fn get(url: &str) -> Request<'_> {
-        Request { method: Method::Get, url, authorization: Some("XBL3.0 x=1;secret"), body: Body::Empty, stop: None }
+        Request {
+            method: Method::Get,
+            url,
+            authorization: Some("XBL3.0 x=1;secret"),
+            body: Body::Empty,
+            stop: None,
+            deadline: None,
+            body_sent: None,
+        }
     }
 
     #[test]

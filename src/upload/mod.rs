@@ -239,6 +239,8 @@ struct Inner {
     search: Option<Search>,
     /// Clips a lost answer left behind, found and still to be removed.
     orphans: Vec<String>,
+    /// Bytes of blocks sent that no accepted block carried.
+    wasted: u64,
 }
 
 impl Inner {
@@ -267,6 +269,7 @@ impl Inner {
             blocks_acked: self.blocks.as_ref().map_or(0, BlockSet::acked),
             retries: 0,
             retry_in_ms: 0,
+            bytes_wasted: self.wasted,
         };
         self.life.published(working, progress)
     }
@@ -432,6 +435,7 @@ impl Upload {
                 lost_creates: 0,
                 search: None,
                 orphans: Vec::new(),
+                wasted: 0,
             }),
         }
     }
@@ -905,6 +909,13 @@ impl Upload {
     }
 
     /// After `release`, the game hears nothing more of this upload; it still runs to its end.
+    /// Counts bytes of a block's body that went out in a request the service did not accept.
+    pub fn wasted(&self, bytes: u64) {
+        if bytes > 0 {
+            self.inner.lock().wasted += bytes;
+        }
+    }
+
     pub fn mark_released(&self) {
         self.released.store(true, Ordering::Release);
     }

@@ -88,6 +88,8 @@ namespace GameClips
         public uint HttpStatus;
         public ulong BytesTotal, BytesDone;
         public uint Retries, RetryInMs;
+        /// <summary>Bytes of blocks sent that no accepted block carried.</summary>
+        public ulong BytesWasted;
 
         public bool IsFinished
         {
@@ -222,6 +224,7 @@ namespace GameClips
                 BytesDone = status.bytes_acked,
                 Retries = status.retries,
                 RetryInMs = status.retry_in_ms,
+                BytesWasted = status.bytes_wasted,
             };
         }
 
@@ -439,6 +442,7 @@ namespace GameClips
             public uint http_status;
             public ulong bytes_total, bytes_acked;
             public uint blocks_total, blocks_acked, retries, retry_in_ms;
+            public ulong bytes_wasted;
         }
 
         [StructLayout(LayoutKind.Sequential)]
