@@ -1,6 +1,6 @@
 //! Benchmarks against the physical limit and against curl, each suite measuring its peer in the same
-//! run. `cargo run --release --example bench -- all` (or one of: link, cpu, game-thread, memory, scale,
-//! fleet)
+//! run. `cargo run --release --example bench -- all` (or one of: link, slow-link, cpu, game-thread,
+//! memory, scale, fleet)
 //! prints a markdown table and writes it to `target/bench-report.md`.
 //!
 //! The emulator runs in this process; the library's client runs in a child process (this program
@@ -244,6 +244,67 @@ impl Bench {
         );
     }
 
+    /// The emulator's counters, as JSON.
+    fn stats(&self) -> serde_json::Value {
+        let url = format!("{}/_emulator/stats", self.url());
+        let text = ureq::get(&url).config().proxy(None).build().call().unwrap().body_mut().read_to_string().unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Slow uplinks, each uploader with the defaults against a fresh emulator whose shared link is the
+    /// only limit: time against the physical minimum, bytes the emulator received beyond the clip,
+    /// connections opened, and the most requests in flight at once.
+    fn slow_link(&mut self) {
+        let default_workers = ClientOptions::default().worker_threads;
+        let mut rows = Vec::new();
+        for (size, link) in [(24 * MIB, 150_000u64), (64 * MIB, 1_000_000), (64 * MIB, 5_000_000)] {
+            let file = self.file(&format!("slow-{size}.bin"), size);
+            let minimum = size as f64 / link as f64;
+            for curl in [false, true] {
+                let mut config = EmulatorConfig::new(self.dir.path().join(format!("slow-emulator-{}", rows.len())));
+                config.processing_ms = 0;
+                config.faults = Faults { link_bandwidth: link, ..Faults::default() };
+                let fresh = Emulator::start(config).unwrap();
+                let previous = std::mem::replace(&mut self.emulator, fresh);
+                let (name, seconds) = match curl {
+                    false => ("gameclips, default settings".to_string(), self.library_upload(&file, false, 0).seconds),
+                    true => (
+                        format!("curl --parallel --parallel-max {default_workers}"),
+                        self.curl_upload(&file, default_workers).seconds,
+                    ),
+                };
+                let stats = self.stats();
+                self.emulator = previous;
+                let received = stats["bodyBytesReceived"].as_u64().unwrap();
+                let wasted = received.saturating_sub(size);
+                rows.push(vec![
+                    format!("{} MiB at {} KB/s", size / MIB, link / 1000),
+                    name,
+                    format!("{seconds:.1}"),
+                    format!("{minimum:.1}"),
+                    format!("{:.2}", seconds / minimum),
+                    format!("{wasted} ({:.1}%)", 100.0 * wasted as f64 / received as f64),
+                    stats["connectionsAccepted"].to_string(),
+                    stats["peakConcurrentRequests"].to_string(),
+                ]);
+            }
+        }
+        self.table(
+            "Slow uplinks: the emulator's shared link is the only limit (no latency), default settings",
+            &[
+                "clip and link",
+                "uploader",
+                "seconds",
+                "minimum (size / link)",
+                "ratio",
+                "bytes received beyond the clip",
+                "connections opened",
+                "most requests in flight",
+            ],
+            &rows,
+        );
+    }
+
     fn cpu(&mut self) {
         // Loopback CPU swings between runs (the receiver's softirq work lands on the sender), so the
         // two uploaders alternate, three runs each, and each reports its median.
@@ -451,9 +512,7 @@ impl Bench {
 
     /// Service calls the emulator has answered (its admin endpoints left out).
     fn calls_answered(&self) -> u64 {
-        let url = format!("{}/_emulator/stats", self.url());
-        let text = ureq::get(&url).config().proxy(None).build().call().unwrap().body_mut().read_to_string().unwrap();
-        let stats: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let stats = self.stats();
         let requests = stats["requests"].as_object().unwrap();
         let calls = requests.iter().filter(|(endpoint, _)| !endpoint.starts_with("admin_"));
         calls.flat_map(|(_, by_status)| by_status.as_object().unwrap().values()).filter_map(|n| n.as_u64()).sum()
@@ -657,7 +716,7 @@ fn main() {
         return child(&args[1..]);
     }
     let which = args.first().map_or("all", String::as_str);
-    let suites = ["link", "cpu", "game-thread", "memory", "scale", "fleet"];
+    let suites = ["link", "slow-link", "cpu", "game-thread", "memory", "scale", "fleet"];
     if which != "all" && !suites.contains(&which) {
         eprintln!("usage: bench [all | {}]", suites.join(" | "));
         std::process::exit(2);
@@ -669,6 +728,7 @@ fn main() {
         eprintln!("running {suite}...");
         match *suite {
             "link" => bench.link(),
+            "slow-link" => bench.slow_link(),
             "cpu" => bench.cpu(),
             "game-thread" => bench.game_thread(),
             "memory" => bench.memory(),

@@ -152,11 +152,7 @@ impl Http {
             // Fewer, larger socket writes per block, so fewer wake-ups of a worker blocked on its socket.
             .output_buffer_size(512 * 1024)
             .build();
-        Ok(Http {
-            agent: RwLock::new(agent_config.new_agent()),
-            agent_config,
-            service_version: config.service_version,
-        })
+        Ok(Http { agent: RwLock::new(agent_config.new_agent()), agent_config, service_version: config.service_version })
     }
 
     fn request(&self, request: &Request<'_>, uri: Uri) -> ureq::http::request::Builder {
@@ -168,7 +164,10 @@ impl Http {
     }
 
     /// A request without a body (a GET, a DELETE, a bodiless POST), with the agent's timeouts.
-    fn run_bodiless(&self, builder: ureq::http::request::Builder) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    fn run_bodiless(
+        &self,
+        builder: ureq::http::request::Builder,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let agent = self.agent.read().clone();
         agent.run(builder.body(()).map_err(ureq::Error::from)?)
     }
@@ -274,9 +273,9 @@ impl Transport for Http {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::REQUEST_DEADLINE_FACTOR;
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
-    use crate::transport::REQUEST_DEADLINE_FACTOR;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Instant;
 

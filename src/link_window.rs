@@ -212,7 +212,7 @@ mod tests {
         let first = window.start(BLOCK, BASE, now);
         assert_eq!(first.deadline, BASE);
         window.acked(first, now + Duration::from_secs(20)); // 100 KB/s
-        // 2 MB at 100 KB/s is 20 s expected: base + 3 x 20 s.
+                                                            // 2 MB at 100 KB/s is 20 s expected: base + 3 x 20 s.
         let second = window.start(BLOCK, BASE, now);
         assert_eq!(second.deadline.as_secs(), 180);
         // A block that ended with no answer halves the limit and doubles the next deadline.

@@ -19,8 +19,8 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::error::ErrorKind;
 use crate::protocol::MAX_RESPONSE_BYTES;
-use crate::transport::{download_span, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming};
 use crate::transport::Transport;
+use crate::transport::{download_span, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming};
 
 /// What the title says of an exchange when it completes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
