@@ -371,9 +371,9 @@ mod tests {
         let first: Vec<_> = std::iter::from_fn(|| health.admit(HOST, Asker::Upload, BLOCK, now).ok()).collect();
         assert_eq!(first.len(), crate::link_window::INITIAL_LIMIT as usize);
         assert!(health.admit(HOST, Asker::Upload, 0, now).is_ok());
-        assert!(first.iter().all(|t| t.deadline() == PACING.base_deadline));
+        assert!(first.iter().all(|t| t.deadline() == PACING.base_deadline * 2));
         // They share a 150 KB/s link and are acknowledged together: one at a time from now on.
-        let acked = now + Duration::from_secs_f64(4.0 * BLOCK as f64 / 150_000.0);
+        let acked = now + Duration::from_secs_f64(first.len() as f64 * BLOCK as f64 / 150_000.0);
         for ticket in first {
             ticket.report(WORKING, acked);
         }

@@ -15,9 +15,13 @@
 
 use std::time::{Duration, Instant};
 
-/// Blocks in flight before anything is measured: enough to fill a fast link's first round trip,
-/// few enough that a slow link's first blocks finish within the base deadline.
-pub const INITIAL_LIMIT: u32 = 4;
+/// Blocks in flight before anything is measured: enough to fill a fast link whose connections each get
+/// a fifth of it, few enough that the first blocks on a 50 KB/s link finish within their deadline.
+pub const INITIAL_LIMIT: u32 = 6;
+
+/// The deadline of a block with nothing measured, in base deadlines: the first blocks share a link
+/// of unknown speed (six 2 MB blocks take 80 s at 150 KB/s).
+const UNMEASURED_DEADLINE_FACTOR: u32 = 2;
 
 /// Weight of a new goodput sample lower than the estimate.
 const SMOOTHING: f64 = 0.25;
@@ -93,19 +97,21 @@ impl LinkWindow {
         self.goodput
     }
 
-    /// A block of `len` bytes starts; `base` is the deadline of a request with nothing measured (4
-    /// request timeouts). Its deadline adds the margin over its expected time at the measured rate
-    /// with the blocks now in flight, and doubles for each block in a row that ended with no answer.
+    /// A block of `len` bytes starts; `base` is the deadline of a request without a block (4 request
+    /// timeouts). Its deadline adds the margin over its expected time at the measured rate with the
+    /// blocks now in flight (with nothing measured: twice the base), and doubles for each block in a
+    /// row that ended with no answer.
     pub fn start(&mut self, len: u64, base: Duration, now: Instant) -> Sending {
         self.in_flight += 1;
         self.block_len = self.block_len.max(len);
-        let expected = match self.goodput {
+        let budget = match self.goodput {
             Some(rate) if rate > 0.0 => {
-                Duration::from_secs_f64((len as f64 * f64::from(self.in_flight) / rate).min(86_400.0))
+                let expected = (len as f64 * f64::from(self.in_flight) / rate).min(86_400.0);
+                base + Duration::from_secs_f64(expected) * EXPECTED_TIME_MARGIN
             }
-            _ => Duration::ZERO,
+            _ => base * UNMEASURED_DEADLINE_FACTOR,
         };
-        let deadline = (base + expected * EXPECTED_TIME_MARGIN) * (1 << self.misses.min(MAX_DEADLINE_DOUBLINGS));
+        let deadline = budget * (1 << self.misses.min(MAX_DEADLINE_DOUBLINGS));
         Sending { sent_at: now, delivered_before: self.delivered, len, deadline }
     }
 
@@ -179,8 +185,9 @@ mod tests {
         let mut window = twelve_workers();
         assert_eq!(window.limit(), INITIAL_LIMIT);
         let start = Instant::now();
-        let (end, rounds) = drive(&mut window, 150_000.0, 12, start);
-        // The first round goes at the initial limit; then one at a time, each block 13.3 s.
+        let (end, rounds) = drive(&mut window, 150_000.0, 13, start);
+        // The first round goes at the initial limit (80 s, within its 240 s deadline); then one at a
+        // time, each block 13.3 s.
         assert_eq!(rounds[0], INITIAL_LIMIT);
         assert!(rounds[1..].iter().all(|&n| n == 1), "{rounds:?}");
         assert_eq!(window.limit(), 1);
@@ -188,7 +195,7 @@ mod tests {
         assert!((goodput - 150_000.0).abs() < 1.0, "{goodput}");
         // The link was never idle: the clip took its physical minimum.
         let took = (end - start).as_secs_f64();
-        assert!((took - 12.0 * BLOCK as f64 / 150_000.0).abs() < 0.01, "{took}");
+        assert!((took - 13.0 * BLOCK as f64 / 150_000.0).abs() < 0.01, "{took}");
     }
 
     #[test]
@@ -208,9 +215,9 @@ mod tests {
     fn deadlines_follow_the_measured_rate_and_grow_after_misses() {
         let mut window = twelve_workers();
         let now = Instant::now();
-        // Nothing measured: the base deadline.
+        // Nothing measured: twice the base deadline.
         let first = window.start(BLOCK, BASE, now);
-        assert_eq!(first.deadline, BASE);
+        assert_eq!(first.deadline, BASE * 2);
         window.acked(first, now + Duration::from_secs(20)); // 100 KB/s
                                                             // 2 MB at 100 KB/s is 20 s expected: base + 3 x 20 s.
         let second = window.start(BLOCK, BASE, now);
