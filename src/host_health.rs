@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 
 use crate::link_window::{LinkWindow, Sending};
 use crate::retry::{backoff, is_transient};
+use crate::transport::Deadline;
 use crate::transport::Outcome;
 
 /// What one request's outcome says about its host.
@@ -205,9 +206,9 @@ impl Ticket {
         self.probe
     }
 
-    /// How long the request may take in all: the base deadline, or a block's from its host's link.
-    pub fn deadline(&self) -> Duration {
-        self.block.map_or(self.health.pacing.base_deadline, |block| block.deadline)
+    /// A block's deadlines, from its host's link; `None` for any other request.
+    pub fn deadline(&self) -> Option<Deadline> {
+        self.block.map(|block| block.deadline)
     }
 
     pub fn report(mut self, signal: Signal, now: Instant) -> Change {
@@ -371,7 +372,8 @@ mod tests {
         let first: Vec<_> = std::iter::from_fn(|| health.admit(HOST, Asker::Upload, BLOCK, now).ok()).collect();
         assert_eq!(first.len(), crate::link_window::INITIAL_LIMIT as usize);
         assert!(health.admit(HOST, Asker::Upload, 0, now).is_ok());
-        assert!(first.iter().all(|t| t.deadline() == PACING.base_deadline * 2));
+        let unmeasured = Deadline { whole: PACING.base_deadline * 2, answer: PACING.base_deadline };
+        assert!(first.iter().all(|t| t.deadline() == Some(unmeasured)));
         // They share a 150 KB/s link and are acknowledged together: one at a time from now on.
         let acked = now + Duration::from_secs_f64(first.len() as f64 * BLOCK as f64 / 150_000.0);
         for ticket in first {
@@ -381,7 +383,9 @@ mod tests {
         let next = health.admit(HOST, Asker::Upload, BLOCK, acked).unwrap();
         assert_eq!(health.admit(HOST, Asker::Upload, BLOCK, acked).err(), Some(None));
         // Its deadline: the base plus 3 x the 13.3 s it should take.
-        assert!((next.deadline().as_secs_f64() - 160.0).abs() < 0.01, "{:?}", next.deadline());
+        let deadline = next.deadline().unwrap();
+        assert!((deadline.whole.as_secs_f64() - 160.0).abs() < 0.01, "{deadline:?}");
+        assert_eq!(deadline.answer, PACING.base_deadline);
         // A request that was not sent gives its place back.
         drop(next);
         assert!(health.admit(HOST, Asker::Upload, BLOCK, acked).is_ok());

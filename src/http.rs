@@ -172,10 +172,10 @@ impl Http {
         agent.run(builder.body(()).map_err(ureq::Error::from)?)
     }
 
-    /// A request with a body. A block's request has its own deadline: on a slow uplink its body sits
-    /// in socket buffers long after ureq has written it, so the wait for the answer is bounded by that
-    /// deadline, not by one request timeout. A body that stops moving is still cut off after one (the
-    /// per-write timeout).
+    /// A request with a body. A block's request has its own deadlines: on a slow uplink its body sits
+    /// in socket buffers long after ureq has written it, so the answer is awaited for its answer
+    /// deadline, not for one request timeout, and the whole for its whole deadline. A body that stops
+    /// moving is still cut off after one request timeout (the per-write timeout).
     fn run_with_body(
         &self,
         builder: ureq::http::request::Builder,
@@ -193,8 +193,8 @@ impl Http {
                 Some(deadline) => agent.run(
                     agent
                         .configure_request(body)
-                        .timeout_global(Some(deadline))
-                        .timeout_recv_response(None)
+                        .timeout_global(Some(deadline.whole))
+                        .timeout_recv_response(Some(deadline.answer))
                         .timeout_per_read(None)
                         .build(),
                 ),
@@ -273,7 +273,7 @@ impl Transport for Http {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::REQUEST_DEADLINE_FACTOR;
+    use crate::transport::{Deadline, REQUEST_DEADLINE_FACTOR};
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -324,7 +324,7 @@ mod tests {
         url
     }
 
-    fn put(http: &Http, url: &str, body: &[u8], deadline: Duration, sent: &AtomicU64) -> (Outcome, Duration) {
+    fn put(http: &Http, url: &str, body: &[u8], whole: Duration, sent: &AtomicU64) -> (Outcome, Duration) {
         let started = Instant::now();
         let outcome = http.send(Request {
             method: Method::Put,
@@ -332,7 +332,7 @@ mod tests {
             authorization: None,
             body: Body::Octets(body),
             stop: None,
-            deadline: Some(deadline),
+            deadline: Some(Deadline { whole, answer: whole }),
             body_sent: Some(sent),
         });
         (outcome, started.elapsed())

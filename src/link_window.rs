@@ -15,6 +15,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::transport::Deadline;
+
 /// Blocks in flight before anything is measured: enough to fill a fast link whose connections each get
 /// a fifth of it, few enough that the first blocks on a 50 KB/s link finish within their deadline.
 pub const INITIAL_LIMIT: u32 = 6;
@@ -57,8 +59,8 @@ pub struct Sending {
     sent_at: Instant,
     delivered_before: u64,
     len: u64,
-    /// What the request may take in all.
-    pub deadline: Duration,
+    /// What the request may take.
+    pub deadline: Deadline,
 }
 
 impl LinkWindow {
@@ -98,9 +100,9 @@ impl LinkWindow {
     }
 
     /// A block of `len` bytes starts; `base` is the deadline of a request without a block (4 request
-    /// timeouts). Its deadline adds the margin over its expected time at the measured rate with the
-    /// blocks now in flight (with nothing measured: twice the base), and doubles for each block in a
-    /// row that ended with no answer.
+    /// timeouts). Its whole deadline adds the margin over its expected time at the measured rate with
+    /// the blocks now in flight (with nothing measured: twice the base); its answer is awaited for the
+    /// base. Both double for each block in a row that ended with no answer.
     pub fn start(&mut self, len: u64, base: Duration, now: Instant) -> Sending {
         self.in_flight += 1;
         self.block_len = self.block_len.max(len);
@@ -111,7 +113,8 @@ impl LinkWindow {
             }
             _ => base * UNMEASURED_DEADLINE_FACTOR,
         };
-        let deadline = budget * (1 << self.misses.min(MAX_DEADLINE_DOUBLINGS));
+        let doubling = 1 << self.misses.min(MAX_DEADLINE_DOUBLINGS);
+        let deadline = Deadline { whole: budget * doubling, answer: base * doubling };
         Sending { sent_at: now, delivered_before: self.delivered, len, deadline }
     }
 
@@ -217,17 +220,17 @@ mod tests {
         let now = Instant::now();
         // Nothing measured: twice the base deadline.
         let first = window.start(BLOCK, BASE, now);
-        assert_eq!(first.deadline, BASE * 2);
+        assert_eq!(first.deadline, Deadline { whole: BASE * 2, answer: BASE });
         window.acked(first, now + Duration::from_secs(20)); // 100 KB/s
                                                             // 2 MB at 100 KB/s is 20 s expected: base + 3 x 20 s.
         let second = window.start(BLOCK, BASE, now);
-        assert_eq!(second.deadline.as_secs(), 180);
+        assert_eq!(second.deadline, Deadline { whole: Duration::from_secs(180), answer: BASE });
         // A block that ended with no answer halves the limit and doubles the next deadline.
         let limit = window.limit();
         window.missed(second);
         assert_eq!(window.limit(), (limit / 2).max(1));
         let third = window.start(BLOCK, BASE, now);
-        assert_eq!(third.deadline.as_secs(), 360);
+        assert_eq!(third.deadline, Deadline { whole: Duration::from_secs(360), answer: BASE * 2 });
         window.returned(third);
         assert_eq!(window.in_flight(), 0);
     }

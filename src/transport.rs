@@ -66,9 +66,10 @@ pub struct Request<'a> {
     /// Whether the job that asked has ended (the game cancelled it): a transport that can end a request
     /// early does (the title's is asked to cancel). `None`: nothing to watch.
     pub stop: Option<&'a dyn Fn() -> bool>,
-    /// How long the request may take in all (a block's, from its host's link: see
-    /// [`crate::link_window`]); `None`: [`base_deadline`].
-    pub deadline: Option<Duration>,
+    /// A block's deadlines, from its host's link (see [`crate::link_window`]); `None`: the whole
+    /// request within [`base_deadline`], each step (waiting for the answer included) within one
+    /// request timeout.
+    pub deadline: Option<Deadline>,
     /// Where the transport counts the body's bytes as it hands them to the network, for the bytes a
     /// failed block wasted. `None`: not counted.
     pub body_sent: Option<&'a AtomicU64>,
@@ -86,7 +87,7 @@ impl Request<'_> {
 
     /// How long the request may take in all, with steps of `request_timeout`.
     pub fn deadline(&self, request_timeout: Duration) -> Duration {
-        self.deadline.unwrap_or_else(|| base_deadline(request_timeout))
+        self.deadline.map_or_else(|| base_deadline(request_timeout), |deadline| deadline.whole)
     }
 
     /// Counts `bytes` more of the body handed to the network.
@@ -130,6 +131,17 @@ pub struct Streaming {
 /// A request with nothing measured about its link must end within this many request timeouts (each
 /// step of it within one).
 pub const REQUEST_DEADLINE_FACTOR: u32 = 4;
+
+/// How long a block's request may take. Its body is cut off when it stalls (no byte taken for a
+/// request timeout), however long it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    /// The whole request.
+    pub whole: Duration,
+    /// The answer, once the body is written: on a slow uplink the body sits in socket buffers long
+    /// after, so this is longer than a request timeout, yet a server that never answers is left.
+    pub answer: Duration,
+}
 
 /// The deadline of a request with nothing measured about its link.
 pub fn base_deadline(request_timeout: Duration) -> Duration {

@@ -15,7 +15,7 @@ use crate::host_health::{Signal, Ticket};
 use crate::log::LogLevel;
 use crate::protocol::{image_media_type, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
 use crate::retry::{classify, Verdict};
-use crate::transport::{Body, Method, Outcome, Request};
+use crate::transport::{Body, Deadline, Method, Outcome, Request};
 use crate::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, UploadData};
 
 /// Redirects followed for one request before giving up.
@@ -24,7 +24,7 @@ const MAX_REDIRECTS: usize = 5;
 /// A PUT's deadline, and where its body's bytes are counted (see [`Request`]).
 #[derive(Default, Clone, Copy)]
 struct Pacing<'a> {
-    deadline: Option<Duration>,
+    deadline: Option<Deadline>,
     body_sent: Option<&'a AtomicU64>,
 }
 
@@ -52,7 +52,7 @@ impl Engine {
     /// One piece of an upload, from request to decision.
     pub(super) fn run_upload(&self, upload: &Upload, piece: Piece, ticket: Option<Ticket>) {
         let (_in_flight, mark) = self.start_request();
-        let deadline = ticket.as_ref().map(Ticket::deadline);
+        let deadline = ticket.as_ref().and_then(Ticket::deadline);
         let body_sent = AtomicU64::new(0);
         let Some((verdict, signal)) = self.send_piece(upload, &piece, deadline, &body_sent) else {
             // Paused (or stopping) before it was sent: not a failure; it goes out on resume.
@@ -77,7 +77,7 @@ impl Engine {
         &self,
         upload: &Upload,
         piece: &Piece,
-        deadline: Option<Duration>,
+        deadline: Option<Deadline>,
         body_sent: &AtomicU64,
     ) -> Option<(Verdict, Signal)> {
         let local = |error| Some((Verdict::Fail(error), Signal::Unknown));

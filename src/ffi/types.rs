@@ -271,13 +271,13 @@ pub struct ClipsClientOptions {
     /// 0: 30000. Each step of a request (connect, each read or write, waiting for an answer) must
     /// finish within it, and a request without a block within 4 times it; then it counts as a failed
     /// attempt. A block is not cut off for being long while its bytes move: it is cut off when its
-    /// body stalls (the network takes none of it for request_timeout_ms), or when it outlasts its
-    /// deadline: 4 times request_timeout_ms plus 3 times what it should take at the goodput its host
-    /// has delivered with as many blocks in flight (8 times request_timeout_ms before anything is
-    /// measured), doubled for each block in a row that got no answer
-    /// (the answer is awaited within that deadline: on a slow uplink a block's bytes sit in buffers
-    /// long after they are written). How many blocks go at once follows the same goodput: as many as
-    /// each finish within half of request_timeout_ms, 6 before anything is measured, at most
+    /// body stalls (the network takes none of it for request_timeout_ms), when its answer takes over 4
+    /// times request_timeout_ms once its body is written (on a slow uplink the bytes sit in buffers
+    /// long after they are written), or when it outlasts its deadline: 4 times request_timeout_ms plus
+    /// 3 times what it should take at the goodput its host has delivered with as many blocks in
+    /// flight (8 times request_timeout_ms before anything is measured). Both bounds double for each
+    /// block in a row that got no answer. How many blocks go at once follows the same goodput: as
+    /// many as each finish within half of request_timeout_ms, 6 before anything is measured, at most
     /// worker_threads.
     pub request_timeout_ms: u32,
     /// 0: 2000.
