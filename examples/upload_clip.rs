@@ -10,8 +10,12 @@
 //! upload_clip view ID [--owner XUID]
 //! upload_clip delete ID
 //! upload_clip download ID DEST [--owner XUID]
-//! common: [--endpoint URL --token VALUE] [--scid SCID] [--json]     --help on each subcommand
+//! common: [--endpoint URL --token VALUE] [--scid SCID] [--json] [--ca-bundle PEM]
+//!         [--allow-insecure-http]                                    --help on each subcommand
 //! ```
+//!
+//! `upload --journal-dir DIR` keeps the upload's progress there: stopped (Ctrl-C, a crash), the same
+//! command again finishes it instead of starting over.
 //!
 //! With no `--endpoint` it starts the emulator in-process on a data dir kept under the system's temp
 //! dir (so `list` after `upload` shows the clip) and mints a development token.
@@ -70,6 +74,13 @@ struct Common {
     /// After the command, keep the in-process emulator and its dashboard running until Ctrl-C.
     #[arg(long, global = true)]
     keep_emulator: bool,
+    /// Trusted roots (PEM) for https, e.g. the emulator's tls-cert.pem on another machine.
+    #[arg(long, global = true, value_name = "PEM")]
+    ca_bundle: Option<PathBuf>,
+    /// Send the token over plain http to hosts other than this machine (CLIPS_FLAG_ALLOW_INSECURE_HTTP):
+    /// anyone on the network can read it. For an emulator on a trusted LAN only.
+    #[arg(long, global = true)]
+    allow_insecure_http: bool,
 }
 
 #[derive(clap::Args)]
@@ -82,6 +93,10 @@ struct UploadArgs {
     /// A JPEG or PNG sent as the clip's thumbnail (the dashboard shows it).
     #[arg(long)]
     thumbnail: Option<PathBuf>,
+    /// Keep the upload's progress here (a folder per clip file): stopped with Ctrl-C or by a crash,
+    /// the same command again finishes it instead of starting over. File mode only.
+    #[arg(long, value_name = "DIR", conflicts_with = "push")]
+    journal_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -168,6 +183,9 @@ struct Args {
     block_size: Option<u32>,
     thumbnail: Option<PathBuf>,
     keep_emulator: bool,
+    ca_bundle: Option<PathBuf>,
+    allow_insecure_http: bool,
+    journal_dir: Option<PathBuf>,
 }
 
 fn parse_visibility(value: &str) -> Result<Visibility, String> {
@@ -186,13 +204,26 @@ fn parse_args() -> Args {
             .error(clap::error::ErrorKind::MissingRequiredArgument, "--endpoint and --token go together")
             .exit();
     }
-    let Common { endpoint, token, scid, json, upload_hosts, block_size, keep_emulator } = cli.common;
-    let mut args = Args { endpoint, token, scid, json, upload_hosts, block_size, keep_emulator, ..Args::default() };
+    let Common { endpoint, token, scid, json, upload_hosts, block_size, keep_emulator, ca_bundle, allow_insecure_http } =
+        cli.common;
+    let mut args = Args {
+        endpoint,
+        token,
+        scid,
+        json,
+        upload_hosts,
+        block_size,
+        keep_emulator,
+        ca_bundle,
+        allow_insecure_http,
+        ..Args::default()
+    };
     let upload = |args: &mut Args, upload: UploadArgs| {
         args.command = "upload".into();
         args.positional.extend(upload.file.map(|f| f.to_string_lossy().into_owned()));
         args.push = upload.push;
         args.thumbnail = upload.thumbnail;
+        args.journal_dir = upload.journal_dir;
     };
     match cli.command {
         None => upload(&mut args, cli.upload),
@@ -302,13 +333,42 @@ fn connect(args: &Args) -> Result<Service, String> {
     Ok(Service { endpoint, authorization: token::mint_for_xuid(2_533_274_800_000_001), emulator: Some(emulator) })
 }
 
+/// The clip to upload: FILE, or the sample clip (written the first time).
+fn clip_file(args: &Args) -> Result<PathBuf, String> {
+    if let Some(file) = args.positional.first() {
+        return Ok(PathBuf::from(file));
+    }
+    let path = std::env::temp_dir().join("gameclips-sample-clip.bin");
+    if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(SAMPLE_SIZE) {
+        eprintln!("writing a {} MiB sample clip to {}", SAMPLE_SIZE >> 20, path.display());
+        write_sample(&path).map_err(|e| format!("cannot write the sample clip: {e}"))?;
+    }
+    Ok(path)
+}
+
+/// The client's journal dir for uploading `file` under `--journal-dir DIR`: a folder of DIR named for
+/// the file, so what the client resumes from it is this file's upload.
+fn journal_for(dir: &Path, file: &Path) -> Result<PathBuf, String> {
+    let file = file.canonicalize().map_err(|e| format!("{}: {e}", file.display()))?;
+    let digest = Sha256::digest(file.to_string_lossy().as_bytes());
+    let name: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Ok(dir.join(name))
+}
+
 fn run(args: Args) -> Result<(), String> {
     let service = connect(&args)?;
     let defaults = ClientOptions::default();
+    let journal_dir = match (&args.journal_dir, args.command.as_str()) {
+        (Some(dir), "upload") => Some(journal_for(dir, &clip_file(&args)?)?),
+        _ => None,
+    };
     let options = ClientOptions {
         metadata_base_url: service.endpoint.clone(),
         upload_hosts: args.upload_hosts.clone().unwrap_or(defaults.upload_hosts.clone()),
         block_size: args.block_size.unwrap_or(defaults.block_size),
+        ca_bundle_path: args.ca_bundle.clone(),
+        allow_insecure_http: args.allow_insecure_http,
+        journal_dir,
         ..defaults
     };
     let client = Client::new(options).map_err(|e| e.to_string())?;
@@ -441,17 +501,7 @@ fn operation(client: &Client, args: &Args) -> Result<(), String> {
 }
 
 fn upload(client: &Client, args: &Args, service: &Service) -> Result<(), String> {
-    let file = match args.positional.first() {
-        Some(file) => PathBuf::from(file),
-        None => {
-            let path = std::env::temp_dir().join("gameclips-sample-clip.bin");
-            if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(SAMPLE_SIZE) {
-                eprintln!("writing a {} MiB sample clip to {}", SAMPLE_SIZE >> 20, path.display());
-                write_sample(&path).map_err(|e| format!("cannot write the sample clip: {e}"))?;
-            }
-            path
-        }
-    };
+    let file = clip_file(args)?;
     let size = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?.len();
     let block_size = args.block_size.unwrap_or(ClientOptions::default().block_size) as usize;
     let mut request =
@@ -461,7 +511,14 @@ fn upload(client: &Client, args: &Args, service: &Service) -> Result<(), String>
         request.large_thumbnail_path = Some(thumbnail.clone());
     }
     let started = Instant::now();
-    let handle = client.begin_upload(request).map_err(|e| e.to_string())?;
+    // With --journal-dir, an upload of this file that was stopped goes on where it stopped.
+    let handle = match client.resumed_uploads().first() {
+        Some(&resumed) => {
+            eprintln!("resuming the upload of {} begun earlier", file.display());
+            resumed
+        }
+        None => client.begin_upload(request).map_err(|e| e.to_string())?,
+    };
 
     let bar = progress_bar(size);
     let mut source = File::open(&file).map_err(|e| e.to_string())?;

@@ -347,16 +347,9 @@ fn watch_a_resent_block_live(server: &TestServer, browser: &Browser) {
 
 #[test]
 fn the_cli_prints_the_dashboard_address_and_keep_emulator_keeps_it_open() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let dir = library_dir();
-    let mut build = Command::new(cargo);
-    build.args(["build", "--example", "upload_clip"]).current_dir(repo_root());
-    if dir.file_name().is_some_and(|name| name == "release") {
-        build.arg("--release");
-    }
-    assert!(build.status().unwrap().success(), "building upload_clip failed");
+    let (_, upload_clip) = programs();
     let temp = tempfile::tempdir().unwrap();
-    let mut cli = Command::new(dir.join("examples").join("upload_clip"))
+    let mut cli = Command::new(upload_clip)
         .args(["list", "--keep-emulator"])
         .env("TMPDIR", temp.path()) // its emulator's data dir goes under the temp dir
         .stdout(Stdio::null())

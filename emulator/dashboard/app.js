@@ -102,7 +102,7 @@ function coalesced(task) {
 // ---- clips --------------------------------------------------------------------------------------
 
 const refreshClips = coalesced(async () => {
-  const data = await getJson("/_emulator/clips");
+  const data = await getJson("_emulator/clips");
   state.clips = data.clips;
   document.getElementById("clip-count").textContent =
     data.total > data.clips.length ? `(newest ${data.clips.length} of ${data.total})` : `(${data.total})`;
@@ -143,7 +143,7 @@ function clipCard(clip) {
   const s = clip.service;
   const status = shownState(clip);
   const thumb = s.thumbnails.length
-    ? el("img", { src: `/_emulator/clips/${clip.gameClipId}/thumbnails/${s.thumbnails.some((t) => t.thumbnailType === "Small") ? "small" : "large"}`, alt: "" })
+    ? el("img", { src: `_emulator/clips/${clip.gameClipId}/thumbnails/${s.thumbnails.some((t) => t.thumbnailType === "Small") ? "small" : "large"}`, alt: "" })
     : el("div", { class: "no-thumb" }, "no thumbnail");
   const published = status === "Published";
   return el("article", { class: `clip state-${status}`, dataset: { clipId: clip.gameClipId } },
@@ -189,7 +189,7 @@ function blockGrid(clip) {
 function play(clipId) {
   state.playing = clipId;
   const video = document.getElementById("video");
-  video.src = `/_emulator/clips/${clipId}/video`;
+  video.src = `_emulator/clips/${clipId}/video`;
   document.getElementById("player").hidden = false;
   renderPlayerMeta();
   video.play().catch(() => { /* the user presses play */ });
@@ -220,7 +220,7 @@ function closePlayer() {
 // ---- requests and summary -----------------------------------------------------------------------
 
 const refreshRequests = coalesced(async () => {
-  state.requests = await getJson("/_emulator/requests");
+  state.requests = await getJson("_emulator/requests");
   renderRequests();
 });
 
@@ -242,7 +242,7 @@ function renderRequests() {
 }
 
 const refreshSummary = coalesced(async () => {
-  const stats = await getJson("/_emulator/stats");
+  const stats = await getJson("_emulator/stats");
   let calls = 0;
   for (const [endpoint, statuses] of Object.entries(stats.requests)) {
     if (endpoint.startsWith("admin") || endpoint === "dashboard") continue;
@@ -256,7 +256,7 @@ const refreshSummary = coalesced(async () => {
 // ---- charts -------------------------------------------------------------------------------------
 
 const refreshCharts = coalesced(async () => {
-  const timeline = await getJson("/_emulator/timeline");
+  const timeline = await getJson("_emulator/timeline");
   const start = timeline.nowS - CHART_SECONDS + 1;
   const seconds = new Array(CHART_SECONDS).fill(null).map(() => ({ bytes: 0, statuses: {} }));
   for (const s of timeline.seconds) {
@@ -310,7 +310,7 @@ function drawStatuses(seconds) {
 // ---- faults -------------------------------------------------------------------------------------
 
 const refreshFaults = coalesced(async () => {
-  const faults = await getJson("/_emulator/faults");
+  const faults = await getJson("_emulator/faults");
   const first = state.faults === null;
   const changed = JSON.stringify(faults) !== JSON.stringify(state.faults);
   state.faults = faults;
@@ -375,7 +375,7 @@ function readFaultsForm() {
 
 async function applyFaults(faults) {
   const note = document.getElementById("faults-note");
-  const response = await fetch("/_emulator/faults", {
+  const response = await fetch("_emulator/faults", {
     method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(faults),
   });
   if (!response.ok) {
@@ -392,7 +392,7 @@ async function applyFaults(faults) {
 
 async function mint(form) {
   const data = new FormData(form);
-  const response = await fetch("/_emulator/tokens", {
+  const response = await fetch("_emulator/tokens", {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ xuid: data.get("xuid"), deviceType: data.get("deviceType"), expiresInSeconds: Number(data.get("expiresInSeconds")) }),
   });
@@ -443,7 +443,7 @@ function refreshAll() {
 
 function listen() {
   const live = document.getElementById("live");
-  const events = new EventSource("/_emulator/events");
+  const events = new EventSource("_emulator/events");
   events.addEventListener("change", (event) => {
     const seen = JSON.parse(event.data);
     if (seen.requests !== state.seen.requests) refreshAll();

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use hyper::http::request::Parts;
 use hyper::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
+use crate::access::{AdminAccess, ADMIN_COOKIE};
 use crate::api::{self, json_response, HttpResponse};
 use crate::body::ResponseBody;
 use crate::faults::Faults;
@@ -110,17 +111,18 @@ pub fn handle(
     route: AdminRoute,
     parts: &Parts,
     body: &[u8],
+    base: &str,
 ) -> Result<HttpResponse, HttpResponse> {
     match route {
         AdminRoute::Asset(name) => Ok(asset(name)),
         AdminRoute::Clips => {
             let (clips, total) = shared.store.newest_clips(LISTED_CLIPS);
-            let clips: Vec<Value> = clips.iter().map(|clip| clip_view(shared, clip)).collect();
+            let clips: Vec<Value> = clips.iter().map(|clip| clip_view(shared, base, clip)).collect();
             Ok(json_response(StatusCode::OK, &json!({ "total": total, "clips": clips })))
         }
         AdminRoute::Clip { clip_id } => {
             let clip = shared.store.clip(&clip_id).ok_or_else(|| api::error(StatusCode::NOT_FOUND, "no such clip"))?;
-            Ok(json_response(StatusCode::OK, &clip_view(shared, &clip)))
+            Ok(json_response(StatusCode::OK, &clip_view(shared, base, &clip)))
         }
         AdminRoute::Thumbnail { clip_id, kind } => api::get_thumbnail(shared, &clip_id, &kind),
         AdminRoute::Video { clip_id } => api::download(shared, parts, &clip_id),
@@ -137,6 +139,43 @@ pub fn handle(
         AdminRoute::Events => Ok(events(shared.clone())),
         AdminRoute::MintToken => mint_token(body),
     }
+}
+
+/// The answer to a caller the admin policy refuses ([`crate::access`]). The dashboard's page says why
+/// and, where the operator set an admin token, asks for it (a plain form, no script): the right one
+/// comes back as a cookie and the page reloads.
+pub fn refused(access: &AdminAccess, route: &AdminRoute, query: Option<&str>) -> HttpResponse {
+    const WHY: &str = "the emulator's dashboard and admin endpoints answer loopback only, unless its \
+                       operator allows more (--admin-from CIDR, --admin-token)";
+    if !matches!(route, AdminRoute::Asset("index.html")) {
+        return api::error(StatusCode::FORBIDDEN, WHY);
+    }
+    let offered = query.and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("admin_token=")));
+    if let (Some(offered), Some(token)) = (offered, &access.token) {
+        if offered == token {
+            let mut response = api::empty_response(StatusCode::SEE_OTHER);
+            let headers = response.headers_mut();
+            headers.insert(LOCATION, HeaderValue::from_static("./"));
+            let cookie = format!("{ADMIN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+            headers.insert(SET_COOKIE, HeaderValue::from_str(&cookie).expect("admin tokens are checked plain"));
+            return response;
+        }
+    }
+    let form = match access.token {
+        Some(_) => {
+            "<form method=\"get\" action=\"./\"><label>Admin token <input type=\"password\" \
+             name=\"admin_token\" autofocus></label> <button>Open the dashboard</button></form>"
+        }
+        None => "",
+    };
+    let page = format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>gameclips emulator</title>\
+         <h1>gameclips emulator</h1><p>Refused: {WHY}.</p>{form}"
+    );
+    let mut response = Response::new(ResponseBody::whole(page));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response
 }
 
 fn asset(name: &str) -> HttpResponse {
@@ -156,7 +195,7 @@ fn faults_json(faults: &Faults) -> Value {
 
 /// What the emulator knows of a clip: the upload's progress (how many times each block arrived, the
 /// sha256 once committed) and, under `service`, the clip as the service's GET answers it.
-fn clip_view(shared: &Shared, clip: &ClipRecord) -> Value {
+fn clip_view(shared: &Shared, base: &str, clip: &ClipRecord) -> Value {
     let counts = shared.store.block_counts(clip);
     let received = counts.iter().filter(|&&n| n > 0).count();
     json!({
@@ -173,7 +212,7 @@ fn clip_view(shared: &Shared, clip: &ClipRecord) -> Value {
         "error": clip.failed,
         "createdAtMs": clip.created_at_ms,
         "committedAtMs": clip.committed_at_ms,
-        "service": api::game_clip(shared, clip),
+        "service": api::game_clip(shared, base, clip),
     })
 }
 

@@ -175,27 +175,34 @@ fn authenticate(parts: &Parts) -> Result<Claims, HttpResponse> {
     token::parse(value, now_ms() / 1000).map_err(|why| error(StatusCode::UNAUTHORIZED, why))
 }
 
-pub fn handle(shared: &Arc<Shared>, route: Route, parts: &Parts, body: &[u8]) -> HttpResponse {
+/// Answers one request; `base` is what URLs in the answer start with (see [`crate::public_url`]).
+pub fn handle(shared: &Arc<Shared>, route: Route, parts: &Parts, body: &[u8], base: &str) -> HttpResponse {
     let result = match route {
-        Route::CreateClip { scid } => create_clip(shared, parts, &scid, body),
+        Route::CreateClip { scid } => create_clip(shared, parts, &scid, body, base),
         Route::PutBlock { clip_id } => put_block(shared, parts, &clip_id, body),
-        Route::GetClip(path) => get_clip(shared, parts, &path),
+        Route::GetClip(path) => get_clip(shared, parts, &path, base),
         Route::UpdateMetadata(path) => update_metadata(shared, parts, &path, body),
         Route::DeleteClip(path) => delete_clip(shared, parts, &path),
         Route::Rate(path, rating) => rate(shared, parts, &path, &rating),
         Route::Flag(path) => flag(shared, parts, &path),
         Route::View(path) => view(shared, parts, &path),
-        Route::ListClips { owner, scid } => list_clips(shared, parts, &owner, scid),
+        Route::ListClips { owner, scid } => list_clips(shared, parts, &owner, scid, base),
         Route::PutThumbnail { clip_id, kind } => put_thumbnail(shared, parts, &clip_id, &kind, body),
         Route::GetThumbnail { clip_id, kind } => get_thumbnail(shared, &clip_id, &kind),
         Route::Download { clip_id } => download(shared, parts, &clip_id),
-        Route::Admin(admin) => crate::admin::handle(shared, admin, parts, body),
+        Route::Admin(admin) => crate::admin::handle(shared, admin, parts, body, base),
         Route::Unknown => Err(error(StatusCode::NOT_FOUND, "no such endpoint")),
     };
     result.unwrap_or_else(|response| response)
 }
 
-fn create_clip(shared: &Shared, parts: &Parts, scid: &str, body: &[u8]) -> Result<HttpResponse, HttpResponse> {
+fn create_clip(
+    shared: &Shared,
+    parts: &Parts,
+    scid: &str,
+    body: &[u8],
+    base: &str,
+) -> Result<HttpResponse, HttpResponse> {
     let claims = authenticate(parts)?;
     if let Some(why) = claims.upload_refusal() {
         return Err(error(StatusCode::FORBIDDEN, &why));
@@ -224,7 +231,6 @@ fn create_clip(shared: &Shared, parts: &Parts, scid: &str, body: &[u8]) -> Resul
     let id = uuid::Uuid::new_v4().to_string();
     let upload_id = uuid::Uuid::new_v4().simple().to_string();
     shared.store.create_clip(&id, owner, scid, &upload_id, &clip, now_ms());
-    let base = &shared.base_url;
     let mut response = json!({
         "gameClipId": id,
         "uploadUri": format!("{base}/upload/{id}"),
@@ -318,10 +324,10 @@ fn own_clip(shared: &Shared, claims: &Claims, path: &ClipPath) -> Result<ClipRec
     Ok(clip)
 }
 
-fn get_clip(shared: &Shared, parts: &Parts, path: &ClipPath) -> Result<HttpResponse, HttpResponse> {
+fn get_clip(shared: &Shared, parts: &Parts, path: &ClipPath, base: &str) -> Result<HttpResponse, HttpResponse> {
     let claims = authenticate(parts)?;
     let clip = visible_clip(shared, &claims, path)?;
-    Ok(json_response(StatusCode::OK, &json!({ "gameClip": game_clip(shared, &clip) })))
+    Ok(json_response(StatusCode::OK, &json!({ "gameClip": game_clip(shared, base, &clip) })))
 }
 
 /// UpdateMetadataRequest. Unknown members are ignored.
@@ -407,7 +413,13 @@ fn parse_continuation_token(token: &str) -> Option<u64> {
     u64::from_str_radix(token.strip_prefix('p')?, 16).ok()
 }
 
-fn list_clips(shared: &Shared, parts: &Parts, owner: &str, scid: Option<String>) -> Result<HttpResponse, HttpResponse> {
+fn list_clips(
+    shared: &Shared,
+    parts: &Parts,
+    owner: &str,
+    scid: Option<String>,
+    base: &str,
+) -> Result<HttpResponse, HttpResponse> {
     let claims = authenticate(parts)?;
     let owner =
         owner_xuid(owner, &claims).ok_or_else(|| error(StatusCode::BAD_REQUEST, "owner is not me or xuid(N)"))?;
@@ -435,7 +447,7 @@ fn list_clips(shared: &Shared, parts: &Parts, owner: &str, scid: Option<String>)
     let (page, total) = shared.store.list_clips(&query);
     let next = skip + page.len() as u64;
     let token = if next < total { json!(continuation_token(next)) } else { Value::Null };
-    let clips: Vec<Value> = page.iter().map(|clip| game_clip(shared, clip)).collect();
+    let clips: Vec<Value> = page.iter().map(|clip| game_clip(shared, base, clip)).collect();
     Ok(json_response(
         StatusCode::OK,
         &json!({ "gameClips": clips, "pagingInfo": { "continuationToken": token, "totalItems": total } }),
@@ -594,11 +606,11 @@ fn iso8601(ms: u64) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 
-pub(crate) fn game_clip(shared: &Shared, clip: &ClipRecord) -> Value {
+/// A clip as the service's GET answers it, its URIs under `base`.
+pub(crate) fn game_clip(shared: &Shared, base: &str, clip: &ClipRecord) -> Value {
     let social = shared.store.social(&clip.id);
     let state = if social.flagged { "Flagged" } else { clip_state(shared, clip) };
     let meta = &clip.meta;
-    let base = &shared.base_url;
     let uris = if state == "Published" {
         json!([{ "uri": format!("{base}/download/{}", clip.id), "fileSize": meta.file_size,
                  "uriType": "Download", "expiration": "9999-12-31T23:59:59Z" }])

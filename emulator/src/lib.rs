@@ -8,10 +8,12 @@
 //! println!("{} {}", emulator.base_url(), token);
 //! ```
 
+pub mod access;
 mod admin;
 mod api;
 mod body;
 pub mod faults;
+pub mod public_url;
 pub mod request_log;
 mod server;
 mod stats;

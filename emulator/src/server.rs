@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,8 +22,10 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
+use crate::access::AdminAccess;
 use crate::api::{self, HttpResponse, Route, MAX_BODY};
 use crate::faults::{FaultPlan, Faults};
+use crate::public_url::PublicUrl;
 use crate::stats::Stats;
 use crate::store::Store;
 use crate::token;
@@ -41,6 +43,10 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// Serve https with this certificate instead of plain http.
     pub tls: Option<TlsIdentity>,
+    /// Which address the URLs handed out name.
+    pub public_url: PublicUrl,
+    /// Who may use the dashboard and `/_emulator/*`.
+    pub admin: AdminAccess,
 }
 
 /// A certificate chain and its private key, both PEM.
@@ -87,13 +93,18 @@ impl EmulatorConfig {
             max_block_bytes: crate::wire::DEFAULT_MAX_BLOCK_BYTES,
             faults: Faults::default(),
             tls: None,
+            public_url: PublicUrl::default(),
+            admin: AdminAccess::default(),
         }
     }
 }
 
 pub struct Shared {
     pub config: EmulatorConfig,
+    /// Where it listens, as a URL a person on this machine can open (loopback for 0.0.0.0 and [::]).
     pub base_url: String,
+    /// `http` or `https`.
+    scheme: &'static str,
     pub store: Store,
     pub stats: Stats,
     pub requests: crate::request_log::RequestLog,
@@ -221,10 +232,20 @@ fn fault_label(plan: &FaultPlan, redirected: bool, token_expired: bool) -> Optio
     }
 }
 
-async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpResponse, ConnectionDropped> {
+async fn serve(
+    shared: Arc<Shared>,
+    peer: IpAddr,
+    request: Request<Incoming>,
+) -> Result<HttpResponse, ConnectionDropped> {
     let arrived_ms = api::now_ms();
     let started = tokio::time::Instant::now();
     let route = Route::parse(request.method(), request.uri().path());
+    if let Route::Admin(admin) = &route {
+        let client = shared.config.public_url.client_address(peer, request.headers());
+        if !shared.config.admin.allows(client, request.headers()) {
+            return Ok(crate::admin::refused(&shared.config.admin, admin, request.uri().query()));
+        }
+    }
     let endpoint = route.endpoint();
     // Only the service's calls are logged: the dashboard reading the log must not fill it.
     let logged = route.is_service_call().then(|| {
@@ -298,7 +319,8 @@ async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpRe
         }
         BodyRead::Complete(body) => {
             let handler_shared = shared.clone();
-            tokio::task::spawn_blocking(move || api::handle(&handler_shared, route, &parts, &body))
+            let base = shared.config.public_url.base(shared.scheme, &parts.headers, &shared.base_url);
+            tokio::task::spawn_blocking(move || api::handle(&handler_shared, route, &parts, &body, &base))
                 .await
                 .unwrap_or_else(|_| api::empty_response(StatusCode::INTERNAL_SERVER_ERROR))
         }
@@ -320,9 +342,9 @@ async fn accept_loop(
     mut stop: oneshot::Receiver<()>,
 ) {
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => (stream, peer.ip()),
                 Err(_) => continue,
             },
             _ = &mut stop => return,
@@ -336,21 +358,30 @@ async fn accept_loop(
                 // A failed handshake (an untrusted certificate, say) just ends the connection.
                 Some(tls) => {
                     if let Ok(stream) = tls.accept(stream).await {
-                        serve_connection(stream, shared.clone()).await;
+                        serve_connection(stream, peer, shared.clone()).await;
                     }
                 }
-                None => serve_connection(stream, shared.clone()).await,
+                None => serve_connection(stream, peer, shared.clone()).await,
             }
         });
     }
 }
 
-async fn serve_connection<S>(stream: S, shared: Arc<Shared>)
+async fn serve_connection<S>(stream: S, peer: IpAddr, shared: Arc<Shared>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(|request| serve(shared.clone(), request));
+    let service = service_fn(|request| serve(shared.clone(), peer, request));
     let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+}
+
+/// The listening address as one a person on this machine can open: loopback for 0.0.0.0 and [::].
+fn openable(listening: SocketAddr) -> SocketAddr {
+    match listening.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::from((Ipv4Addr::LOCALHOST, listening.port())),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::from((Ipv6Addr::LOCALHOST, listening.port())),
+        _ => listening,
+    }
 }
 
 /// A running emulator. Dropping it stops the server (its state stays in the data dir).
@@ -367,13 +398,14 @@ impl Emulator {
         listener.set_nonblocking(true)?;
         let tls = config.tls.as_ref().map(TlsIdentity::acceptor).transpose()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let base_url = format!("{scheme}://{}", listener.local_addr()?);
+        let base_url = format!("{scheme}://{}", openable(listener.local_addr()?));
         let store = Store::open(&config.data_dir)?;
         let shared = Arc::new(Shared {
             faults: RwLock::new(config.faults.clone()),
             faults_version: AtomicU64::new(0),
             config,
             base_url,
+            scheme,
             store,
             stats: Stats::default(),
             requests: Default::default(),
@@ -400,7 +432,8 @@ impl Emulator {
         Ok(Emulator { shared, stop: Some(stop_tx), thread: Some(thread) })
     }
 
-    /// `http://HOST:PORT` (`https://` with TLS), with the real port when port 0 was asked for.
+    /// `http://HOST:PORT` (`https://` with TLS), with the real port when port 0 was asked for, and
+    /// loopback for an unspecified address (0.0.0.0, [::]).
     pub fn base_url(&self) -> &str {
         &self.shared.base_url
     }

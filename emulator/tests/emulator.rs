@@ -61,6 +61,64 @@ fn program_prints_its_address_first_and_exits_cleanly_on_sigterm() {
 }
 
 #[test]
+fn program_help_explains_every_option_and_a_bad_value_is_named() {
+    let program = env!("CARGO_BIN_EXE_gameclips-emulator");
+    let help = Command::new(program).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8(help.stdout).unwrap();
+    for option in [
+        "--listen",
+        "--data-dir",
+        "--public-url",
+        "--trust-forwarded",
+        "--admin-from",
+        "--admin-token",
+        "--tls-self-signed",
+        "--link-bandwidth",
+        "--fail-rate",
+        "--stall-rate",
+    ] {
+        let line = help.lines().find(|l| l.trim_start().starts_with(option)).unwrap_or_default();
+        // Each option has a sentence of its own after its name.
+        assert!(line.split_whitespace().count() > 3, "{option} is not explained:\n{help}");
+    }
+    for (args, named) in [
+        (["--latency-ms", "soon"], "soon"),
+        (["--stall-rate", "1.5"], "1.5"),
+        (["--admin-from", "10.0.0.0/40"], "10.0.0.0/40"),
+        (["--public-url", "ftp://x"], "ftp://x"),
+    ] {
+        let refused = Command::new(program).args(args).output().unwrap();
+        let message = String::from_utf8(refused.stderr).unwrap();
+        assert_eq!(refused.status.code(), Some(2), "{message}");
+        assert!(message.contains(named) && message.contains(args[0]), "{args:?}: {message}");
+    }
+}
+
+#[test]
+fn a_server_on_every_address_prints_loopback_and_hands_out_the_address_the_client_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = EmulatorConfig::new(dir.path());
+    config.listen = "0.0.0.0:0".parse().unwrap();
+    let emulator = Emulator::start(config).unwrap();
+    let base = emulator.base_url().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "a URL a person can open: {base}");
+    let port = base.rsplit(':').next().unwrap();
+    // Reached as "localhost", the emulator names localhost in what it hands out.
+    let (status, body) = request(
+        "POST",
+        &format!("http://localhost:{port}/users/me/scids/s1/clips"),
+        br#"{"fileSize":10,"expectedBlocks":1,"thumbnailSource":"Upload"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let created = json(&body);
+    for uri in ["uploadUri", "largeThumbnailUri", "smallThumbnailUri"] {
+        let uri = created[uri].as_str().unwrap();
+        assert!(uri.starts_with(&format!("http://localhost:{port}/")), "{uri}");
+    }
+}
+
+#[test]
 fn clips_and_half_finished_uploads_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = Emulator::start(EmulatorConfig::new(dir.path())).unwrap();
@@ -322,13 +380,15 @@ fn the_dashboard_is_served_from_the_binary_with_nothing_from_elsewhere() {
     assert_eq!((status, content_type.as_deref()), (200, Some("text/html; charset=utf-8")));
     assert!(policy.unwrap().starts_with("default-src 'self'"), "only this origin");
     for (file, kind) in [("app.js", "text/javascript"), ("app.css", "text/css")] {
-        assert!(page.contains(&format!("/_emulator/dashboard/{file}")), "the page loads {file}");
+        // Relative, so the page works behind a proxy that serves it under a path of its own.
+        assert!(page.contains(&format!("\"_emulator/dashboard/{file}\"")), "the page loads {file}");
         let (status, content_type, _, text) = get(&format!("/_emulator/dashboard/{file}"));
         assert_eq!(status, 200);
         assert!(content_type.unwrap().starts_with(kind) && text.len() > 1000);
         // The SVG namespace is a name, never fetched.
         let text = text.replace("http://www.w3.org/2000/svg", "");
         assert!(!text.contains("http://") && !text.contains("https://"), "{file} names no other origin");
+        assert!(!text.contains("\"/_emulator") && !text.contains("`/_emulator"), "{file} asks by relative paths");
     }
     assert!(!page.contains("https://"), "the page names no other origin");
     assert_eq!(get("/_emulator/dashboard/secrets.txt").0, 404);

@@ -305,6 +305,25 @@ fn build_library() -> PathBuf {
     dir
 }
 
+/// The emulator program and the CLI (`upload_clip`), built in this profile: (emulator, cli).
+pub fn programs() -> (PathBuf, PathBuf) {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let dir = library_dir();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        // The whole workspace's programs, so the features match `cargo test --workspace` and nothing
+        // is compiled again.
+        build.args(["build", "--workspace", "--bins", "--examples"]).current_dir(repo_root());
+        if dir.file_name().is_some_and(|name| name == "release") {
+            build.arg("--release");
+        }
+        assert!(build.status().unwrap().success(), "building the emulator and upload_clip failed");
+        dir
+    });
+    (dir.join("gameclips-emulator"), dir.join("examples").join("upload_clip"))
+}
+
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
