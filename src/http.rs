@@ -16,8 +16,8 @@ use parking_lot::RwLock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::MAX_RESPONSE_BYTES;
 use crate::transport::{
-    base_deadline, download_span, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming,
-    Transport,
+    base_deadline, download_span, parse_retry_after, service_headers, Body, Method, Outcome, Pacing, Request,
+    Streaming, Transport,
 };
 
 pub struct HttpConfig {
@@ -189,7 +189,7 @@ impl Http {
                 .header("Content-Length", len)
                 .body(ureq::SendBody::from_reader(&mut counted))
                 .map_err(ureq::Error::from)?;
-            match request.deadline {
+            match request.pacing.deadline {
                 Some(deadline) => agent.run(
                     agent
                         .configure_request(body)
@@ -242,8 +242,7 @@ impl Transport for Http {
             authorization,
             body: Body::Empty,
             stop: None,
-            deadline: None,
-            body_sent: None,
+            pacing: Pacing::default(),
         };
         let mut builder = self.request(&get, parse_uri(url)?);
         if from > 0 {
@@ -332,8 +331,7 @@ mod tests {
             authorization: None,
             body: Body::Octets(body),
             stop: None,
-            deadline: Some(Deadline { whole, answer: whole }),
-            body_sent: Some(sent),
+            pacing: Pacing { deadline: Some(Deadline { whole, answer: whole }), body_sent: Some(sent) },
         });
         (outcome, started.elapsed())
     }

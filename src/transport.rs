@@ -66,7 +66,14 @@ pub struct Request<'a> {
     /// Whether the job that asked has ended (the game cancelled it): a transport that can end a request
     /// early does (the title's is asked to cancel). `None`: nothing to watch.
     pub stop: Option<&'a dyn Fn() -> bool>,
-    /// A block's deadlines, from its host's link (see [`crate::link_window`]); `None`: the whole
+    /// A block's deadlines, and where its bytes are counted; the default for any other request.
+    pub pacing: Pacing<'a>,
+}
+
+/// What a block's request carries beyond the request itself.
+#[derive(Clone, Copy, Default)]
+pub struct Pacing<'a> {
+    /// The block's deadlines, from its host's link (see [`crate::link_window`]); `None`: the whole
     /// request within [`base_deadline`], each step (waiting for the answer included) within one
     /// request timeout.
     pub deadline: Option<Deadline>,
@@ -87,12 +94,12 @@ impl Request<'_> {
 
     /// How long the request may take in all, with steps of `request_timeout`.
     pub fn deadline(&self, request_timeout: Duration) -> Duration {
-        self.deadline.map_or_else(|| base_deadline(request_timeout), |deadline| deadline.whole)
+        self.pacing.deadline.map_or_else(|| base_deadline(request_timeout), |deadline| deadline.whole)
     }
 
     /// Counts `bytes` more of the body handed to the network.
     pub fn count_sent(&self, bytes: u64) {
-        if let Some(sent) = self.body_sent {
+        if let Some(sent) = self.pacing.body_sent {
             sent.fetch_add(bytes, Ordering::Relaxed);
         }
     }

@@ -36,7 +36,7 @@ use crate::log::{LogLevel, Logger};
 use crate::operation::Operation;
 use crate::retry::Verdict;
 use crate::status::UploadStatus;
-use crate::transport::{base_deadline, Body, Method, Outcome, Request, Transport};
+use crate::transport::{base_deadline, Body, Method, Outcome, Pacing, Request, Transport};
 use crate::upload::creates::CreateLedger;
 use crate::upload::{PushBudget, Upload};
 
@@ -347,8 +347,7 @@ impl Engine {
             authorization,
             body: Body::Empty,
             stop: Some(stop),
-            deadline: None,
-            body_sent: None,
+            pacing: Pacing::default(),
         })
     }
 }

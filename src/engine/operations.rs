@@ -12,7 +12,7 @@ use crate::host_health::{Signal, Ticket};
 use crate::operation::{Operation, OperationKind, Step};
 use crate::protocol::GameClipUri;
 use crate::retry::{classify, Idempotency, Persistence, Verdict};
-use crate::transport::{Body, Outcome, Request};
+use crate::transport::{Body, Outcome, Pacing, Request};
 
 /// Why a download attempt stopped short.
 enum Setback {
@@ -79,8 +79,7 @@ impl Engine {
                     authorization,
                     body,
                     stop: Some(&ended),
-                    deadline: None,
-                    body_sent: None,
+                    pacing: Pacing::default(),
                 })
             }
             (OperationKind::Download { clip_path, destination }, Step::FindSource) => {

@@ -15,18 +15,11 @@ use crate::host_health::{Signal, Ticket};
 use crate::log::LogLevel;
 use crate::protocol::{image_media_type, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
 use crate::retry::{classify, Verdict};
-use crate::transport::{Body, Deadline, Method, Outcome, Request};
+use crate::transport::{Body, Method, Outcome, Pacing, Request};
 use crate::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, UploadData};
 
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: usize = 5;
-
-/// A PUT's deadline, and where its body's bytes are counted (see [`Request`]).
-#[derive(Default, Clone, Copy)]
-struct Pacing<'a> {
-    deadline: Option<Deadline>,
-    body_sent: Option<&'a AtomicU64>,
-}
 
 /// Reads a thumbnail image and names its media type.
 fn read_thumbnail(thumbnail: &ThumbnailPiece) -> Result<(Vec<u8>, &'static str)> {
@@ -52,9 +45,9 @@ impl Engine {
     /// One piece of an upload, from request to decision.
     pub(super) fn run_upload(&self, upload: &Upload, piece: Piece, ticket: Option<Ticket>) {
         let (_in_flight, mark) = self.start_request();
-        let deadline = ticket.as_ref().and_then(Ticket::deadline);
         let body_sent = AtomicU64::new(0);
-        let Some((verdict, signal)) = self.send_piece(upload, &piece, deadline, &body_sent) else {
+        let pacing = Pacing { deadline: ticket.as_ref().and_then(Ticket::deadline), body_sent: Some(&body_sent) };
+        let Some((verdict, signal)) = self.send_piece(upload, &piece, pacing) else {
             // Paused (or stopping) before it was sent: not a failure; it goes out on resume.
             return upload.put_back(piece);
         };
@@ -71,15 +64,8 @@ impl Engine {
 
     /// Sends the piece's request and classifies its outcome, with what it says about the host; `None`
     /// when it was not sent. Local failures (the clip file, a thumbnail image) come back as final
-    /// verdicts. A block's request has the `deadline` its host's link gives it, and counts what of its
-    /// body went out in `body_sent`.
-    fn send_piece(
-        &self,
-        upload: &Upload,
-        piece: &Piece,
-        deadline: Option<Deadline>,
-        body_sent: &AtomicU64,
-    ) -> Option<(Verdict, Signal)> {
+    /// verdicts. A block's request has the `pacing` its host's link gives it.
+    fn send_piece(&self, upload: &Upload, piece: &Piece, pacing: Pacing<'_>) -> Option<(Verdict, Signal)> {
         let local = |error| Some((Verdict::Fail(error), Signal::Unknown));
         let prepared = match piece {
             Piece::Create | Piece::CheckResumed => self.prepare_clip_file(upload),
@@ -109,8 +95,7 @@ impl Engine {
                     authorization: Some(&authorization),
                     body: Body::Json(&body),
                     stop: Some(&ended),
-                    deadline: None,
-                    body_sent: None,
+                    pacing: Pacing::default(),
                 })
             }
             Piece::FindOrphans => {
@@ -122,8 +107,7 @@ impl Engine {
                 authorization: Some(&authorization),
                 body: Body::Empty,
                 stop: Some(&ended),
-                deadline: None,
-                body_sent: None,
+                pacing: Pacing::default(),
             }),
             Piece::CheckResumed | Piece::ConfirmCommit => {
                 let clip_id = upload.clip_id().expect("a created clip is checked");
@@ -132,7 +116,6 @@ impl Engine {
             Piece::Block(block) => match block_body(block) {
                 Ok(body) => {
                     let url = block.clip.response.block_url(&block.clip.upload_id, block.num);
-                    let pacing = Pacing { deadline, body_sent: Some(body_sent) };
                     self.send_upload(&url, &authorization, body, &ended, pacing)
                 }
                 Err(error) => return local(error),
@@ -209,8 +192,7 @@ impl Engine {
                 authorization: Some(authorization),
                 body,
                 stop: Some(stop),
-                deadline: pacing.deadline,
-                body_sent: pacing.body_sent,
+                pacing,
             };
             match self.send(put) {
                 Outcome::Answered { status: status @ (301 | 302 | 307 | 308), location: Some(location), .. } => {

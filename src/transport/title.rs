@@ -20,7 +20,9 @@ use parking_lot::{Condvar, Mutex};
 use crate::error::ErrorKind;
 use crate::protocol::MAX_RESPONSE_BYTES;
 use crate::transport::Transport;
-use crate::transport::{download_span, parse_retry_after, service_headers, Body, Method, Outcome, Request, Streaming};
+use crate::transport::{
+    download_span, parse_retry_after, service_headers, Body, Method, Outcome, Pacing, Request, Streaming,
+};
 
 /// What the title says of an exchange when it completes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -455,8 +457,7 @@ impl Transport for Title {
             authorization,
             body: Body::Empty,
             stop: None,
-            deadline: None,
-            body_sent: None,
+            pacing: Pacing::default(),
         };
         let range = (from > 0).then(|| ("Range", format!("bytes={from}-")));
         let request = self
@@ -596,8 +597,7 @@ mod tests {
             authorization: Some("XBL3.0 x=1;secret"),
             body: Body::Empty,
             stop: None,
-            deadline: None,
-            body_sent: None,
+            pacing: Pacing::default(),
         }
     }
 
