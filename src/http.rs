@@ -16,8 +16,7 @@ use parking_lot::RwLock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::MAX_RESPONSE_BYTES;
 use crate::transport::{
-    base_deadline, download_span, parse_retry_after, service_headers, Body, Method, Outcome, Pacing, Request,
-    Streaming, Transport,
+    base_deadline, download_span, parse_retry_after, service_headers, Body, Outcome, Request, Streaming, Transport,
 };
 
 pub struct HttpConfig {
@@ -236,14 +235,7 @@ impl Transport for Http {
     /// streamed to disk; anything else as an [`Outcome`]. `authorization` is `None` for hosts that must
     /// not see it.
     fn download(&self, url: &str, authorization: Option<&str>, from: u64) -> Result<Streaming, Outcome> {
-        let get = Request {
-            method: Method::Get,
-            url,
-            authorization,
-            body: Body::Empty,
-            stop: None,
-            pacing: Pacing::default(),
-        };
+        let get = Request::get(url, authorization);
         let mut builder = self.request(&get, parse_uri(url)?);
         if from > 0 {
             builder = builder.header("Range", format!("bytes={from}-"));
@@ -272,7 +264,7 @@ impl Transport for Http {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::{Deadline, REQUEST_DEADLINE_FACTOR};
+    use crate::transport::{Deadline, Method, Pacing, REQUEST_DEADLINE_FACTOR};
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -82,7 +82,12 @@ pub struct Pacing<'a> {
     pub body_sent: Option<&'a AtomicU64>,
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
+    /// A GET, nothing to watch, no block's pacing.
+    pub fn get(url: &'a str, authorization: Option<&'a str>) -> Request<'a> {
+        Request { method: Method::Get, url, authorization, body: Body::Empty, stop: None, pacing: Pacing::default() }
+    }
+
     /// The body's length in bytes.
     pub fn body_len(&self) -> u64 {
         match self.body {

@@ -36,7 +36,7 @@ use crate::log::{LogLevel, Logger};
 use crate::operation::Operation;
 use crate::retry::Verdict;
 use crate::status::UploadStatus;
-use crate::transport::{base_deadline, Body, Method, Outcome, Pacing, Request, Transport};
+use crate::transport::{base_deadline, Outcome, Request, Transport};
 use crate::upload::creates::CreateLedger;
 use crate::upload::{PushBudget, Upload};
 
@@ -341,13 +341,6 @@ impl Engine {
     /// A GET with the Authorization value (the metadata host's reads), for a job that `stop` says ended.
     fn get(&self, url: &str, authorization: &str, stop: &dyn Fn() -> bool) -> Outcome {
         let authorization = Some(authorization);
-        self.send(Request {
-            method: Method::Get,
-            url,
-            authorization,
-            body: Body::Empty,
-            stop: Some(stop),
-            pacing: Pacing::default(),
-        })
+        self.send(Request { stop: Some(stop), ..Request::get(url, authorization) })
     }
 }

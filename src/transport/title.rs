@@ -20,9 +20,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::error::ErrorKind;
 use crate::protocol::MAX_RESPONSE_BYTES;
 use crate::transport::Transport;
-use crate::transport::{
-    download_span, parse_retry_after, service_headers, Body, Method, Outcome, Pacing, Request, Streaming,
-};
+use crate::transport::{download_span, parse_retry_after, service_headers, Body, Outcome, Request, Streaming};
 
 /// What the title says of an exchange when it completes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -451,14 +449,7 @@ impl Transport for Title {
     }
 
     fn download(&self, url: &str, authorization: Option<&str>, from: u64) -> Result<Streaming, Outcome> {
-        let get = Request {
-            method: Method::Get,
-            url,
-            authorization,
-            body: Body::Empty,
-            stop: None,
-            pacing: Pacing::default(),
-        };
+        let get = Request::get(url, authorization);
         let range = (from > 0).then(|| ("Range", format!("bytes={from}-")));
         let request = self
             .exchange_request(&get, range)
@@ -591,14 +582,7 @@ mod tests {
     }
 
     fn get(url: &str) -> Request<'_> {
-        Request {
-            method: Method::Get,
-            url,
-            authorization: Some("XBL3.0 x=1;secret"),
-            body: Body::Empty,
-            stop: None,
-            pacing: Pacing::default(),
-        }
+        Request::get(url, Some("XBL3.0 x=1;secret"))
     }
 
     #[test]
