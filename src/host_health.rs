@@ -1,9 +1,12 @@
 //! Fleet-safe pacing per host. While a host is failing, a client sends it one request at a time (the
 //! probe), spaced by a full-jitter back-off that grows to `max_retry_delay`, instead of every worker
-//! retrying its own block; a `Retry-After` from any answer holds the whole host until then. The first
-//! answer that shows the host working again lets every worker go at once. A million consoles meeting
-//! the same outage then send about one request each per back-off window, not one per worker per
-//! attempt.
+//! retrying its own block; a `Retry-After` from any answer holds the whole host until then, plus up to
+//! a fifth more so a fleet told the same instant does not return at it together. The first answer to
+//! a request sent after the host was seen failing that shows it working lets every worker go at once.
+//! An answer to a request sent before (a block in flight for seconds on a slow uplink when the outage
+//! began) says nothing about the host now: it opens nothing, and never lifts a hold. A million
+//! consoles meeting the same outage then send about one request each per back-off window, not one
+//! per worker per attempt.
 //!
 //! Each host also has a [`LinkWindow`]: how many blocks it gets at once and how long each may take,
 //! from the goodput its link delivers.
@@ -18,7 +21,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::link_window::{LinkWindow, Sending};
-use crate::retry::{backoff, is_transient};
+use crate::retry::{backoff, is_transient, jitter};
 use crate::transport::Deadline;
 use crate::transport::Outcome;
 
@@ -62,8 +65,16 @@ pub enum Asker {
     Interactive,
 }
 
+/// The most a `Retry-After` hold is stretched, as a fraction of it: libHttpClient waits 1.0 to 1.2
+/// times it. A fleet told the same instant then returns spread over a fifth of the wait instead of
+/// at once, and no console waits much longer than it was told.
+const RETRY_AFTER_SPREAD: u32 = 5;
+
 #[derive(Debug)]
 struct HostState {
+    /// Bumped each time the host is seen failing: a request sent in an earlier epoch was sent before,
+    /// and its answer says nothing about the host now.
+    epoch: u64,
     /// Failed rounds since the host last worked: a round is the requests that failed together, or one
     /// probe.
     failures: u32,
@@ -81,12 +92,12 @@ impl HostState {
         self.failures > 0
     }
 
-    /// The host works again: its failures are forgotten, its link's measurements kept.
+    /// The host works again: its failures are forgotten, its link's measurements kept, and a hold
+    /// asked for lasts until its time.
     fn recover(&mut self) {
         self.failures = 0;
         self.probe_in_flight = false;
         self.next_probe_at = None;
-        self.held_until = None;
     }
 }
 
@@ -114,6 +125,8 @@ pub struct Ticket {
     probe: bool,
     /// A block: counted in its host's window until reported or dropped.
     block: Option<Sending>,
+    /// The host's epoch when the request was sent.
+    epoch: u64,
     reported: bool,
 }
 
@@ -142,6 +155,7 @@ impl HostHealth {
         let origin = origin(url);
         let mut hosts = self.hosts.lock();
         let state = hosts.entry(origin.clone()).or_insert_with(|| HostState {
+            epoch: 0,
             failures: 0,
             probe_in_flight: false,
             next_probe_at: None,
@@ -168,7 +182,7 @@ impl HostHealth {
             state.probe_in_flight = true;
         }
         let block = (block_len > 0).then(|| state.window.start(block_len, self.pacing.base_deadline, now));
-        Ok(Ticket { health: self.clone(), origin, probe, block, reported: false })
+        Ok(Ticket { health: self.clone(), origin, probe, block, epoch: state.epoch, reported: false })
     }
 
     /// Forgets every back-off (the platform says the network is back): the next request to each host
@@ -227,6 +241,8 @@ impl Ticket {
         }
         match signal {
             Signal::Unknown => Change::None,
+            // Sent before the host was seen failing: stale.
+            Signal::Working { .. } if state.is_failing() && self.epoch != state.epoch => Change::None,
             Signal::Working { .. } => {
                 let recovered = state.is_failing();
                 state.recover();
@@ -239,12 +255,15 @@ impl Ticket {
             Signal::Failing { retry_after, .. } => {
                 // Requests that were in flight together when the host began failing are one round; a
                 // failed probe is the next round.
+                if !state.is_failing() {
+                    state.epoch += 1;
+                }
                 if self.probe || !state.is_failing() {
                     state.next_probe_at = Some(now + backoff(state.failures, self.health.max_delay));
                     state.failures += 1;
                 }
                 if let Some(after) = retry_after {
-                    let until = now + after;
+                    let until = now + after + jitter(after / RETRY_AFTER_SPREAD);
                     state.held_until = Some(state.held_until.map_or(until, |held| held.max(until)));
                 }
                 Change::None
@@ -323,19 +342,81 @@ mod tests {
         assert!(all.iter().all(|t| !t.is_probe()));
     }
 
+    const RETRY_AFTER_30: Signal = Signal::Failing { retry_after: Some(Duration::from_secs(30)), answered: true };
+
+    /// When a held host admits again: its hold's end.
+    fn held_until(health: &Arc<HostHealth>, asker: Asker, at: Instant) -> Instant {
+        health.admit(HOST, asker, 0, at).err().flatten().expect("the host is held")
+    }
+
     #[test]
-    fn retry_after_holds_the_whole_host() {
+    fn retry_after_holds_the_whole_host_spread_over_a_fifth_more() {
         let health = health();
         let now = Instant::now();
         let ticket = health.admit(HOST, Asker::Upload, 0, now).unwrap();
-        ticket.report(Signal::Failing { retry_after: Some(Duration::from_secs(30)), answered: true }, now);
+        ticket.report(RETRY_AFTER_30, now);
         let at_10s = now + Duration::from_secs(10);
-        assert_eq!(health.admit(HOST, Asker::Upload, 0, at_10s).err(), Some(Some(now + Duration::from_secs(30))));
-        assert_eq!(health.admit(HOST, Asker::Interactive, 0, at_10s).err(), Some(Some(now + Duration::from_secs(30))));
+        let until = held_until(&health, Asker::Upload, at_10s);
+        assert!(until >= now + Duration::from_secs(30) && until < now + Duration::from_secs(36), "{:?}", until - now);
+        assert_eq!(held_until(&health, Asker::Interactive, at_10s), until);
         // The back-off is forgotten when the network comes back; the hold is not.
         health.forget_backoff();
         assert!(health.admit(HOST, Asker::Upload, 0, at_10s).is_err());
-        assert!(health.admit(HOST, Asker::Upload, 0, now + Duration::from_secs(31)).unwrap().is_probe());
+        assert!(health.admit(HOST, Asker::Upload, 0, now + Duration::from_secs(36)).unwrap().is_probe());
+    }
+
+    #[test]
+    fn holds_spread_a_fleet_over_the_window_after_the_retry_after() {
+        let now = Instant::now();
+        let returns: Vec<Duration> = (0..1000)
+            .map(|_| {
+                let health = health();
+                health.admit(HOST, Asker::Upload, 0, now).unwrap().report(RETRY_AFTER_30, now);
+                held_until(&health, Asker::Upload, now) - now
+            })
+            .collect();
+        let (first, last) = (returns.iter().min().unwrap(), returns.iter().max().unwrap());
+        assert!(*first >= Duration::from_secs(30) && *last < Duration::from_secs(36));
+        // Spread, not bunched: every second of the 6 s window gets some of the fleet.
+        for second in 30..36 {
+            let within = returns.iter().filter(|r| r.as_secs() == second).count();
+            assert!(within > 100, "{within} of 1000 return in second {second}");
+        }
+    }
+
+    #[test]
+    fn a_success_sent_before_the_host_failed_does_not_reopen_it() {
+        let health = health();
+        let now = Instant::now();
+        // Two blocks go out while the host works; the second is answered 503 first.
+        let early = health.admit(HOST, Asker::Upload, 0, now).unwrap();
+        let failed = health.admit(HOST, Asker::Upload, 0, now).unwrap();
+        failed.report(FAILING, now);
+        // The first one's 202 arrives seconds later: stale, the gate stays shut.
+        let later = now + Duration::from_secs(5);
+        assert_eq!(early.report(WORKING, later), Change::None);
+        assert_eq!(health.failures(HOST), 1);
+        let probe = health.admit(HOST, Asker::Upload, 0, later).unwrap();
+        assert!(probe.is_probe(), "only a probe may go");
+        assert_eq!(health.admit(HOST, Asker::Upload, 0, later).err(), Some(None));
+        // The probe, sent after the failure was seen, opens it.
+        assert_eq!(probe.report(WORKING, later), Change::Recovered);
+        assert!(!health.admit(HOST, Asker::Upload, 0, later).unwrap().is_probe());
+    }
+
+    #[test]
+    fn a_retry_after_hold_survives_a_success_sent_before_it() {
+        let health = health();
+        let now = Instant::now();
+        let early = health.admit(HOST, Asker::Upload, 0, now).unwrap();
+        let refused = health.admit(HOST, Asker::Upload, 0, now).unwrap();
+        refused.report(RETRY_AFTER_30, now);
+        let until = held_until(&health, Asker::Upload, now);
+        // A 202 for a block sent before the 503 arrives during the hold: the hold stays.
+        let at_2s = now + Duration::from_secs(2);
+        early.report(WORKING, at_2s);
+        assert_eq!(held_until(&health, Asker::Upload, at_2s), until);
+        assert_eq!(held_until(&health, Asker::Interactive, at_2s), until);
     }
 
     #[test]

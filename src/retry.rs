@@ -72,7 +72,8 @@ pub enum Idempotency {
     NotIdempotent,
 }
 
-fn jitter(max: Duration) -> Duration {
+/// A uniformly random duration in `[0, max)`.
+pub fn jitter(max: Duration) -> Duration {
     // A tiny xorshift is plenty for spreading retries; seeded per process from the clock.
     static STATE: AtomicU64 = AtomicU64::new(0);
     let mut x = STATE.load(Ordering::Relaxed);
