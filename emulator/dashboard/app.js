@@ -19,6 +19,7 @@ const FAULT_HINTS = {
   retryAfterS: ["Retry-After", "seconds, sent on injected 429 and 503 (0: none)"],
   resetRate: ["Connection resets", "share of calls dropped halfway through the body"],
   stallRate: ["Stalls", "share of calls accepted and never answered"],
+  throttleRps: ["Throttle", "calls per second per token above which 429 comes, without Retry-After (0: off)"],
   dropAnswerRate: ["Lost answers", "share of calls carried out whose answer is lost"],
   expireTokensAfter: ["Tokens expire after", "calls per token, then 401 (0: never)"],
   uploadExpiryS: ["Upload expiry", "seconds to commit an upload, then 410 (0: never)"],

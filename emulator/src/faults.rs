@@ -39,12 +39,17 @@ pub struct Faults {
     /// Block PUTs to `/upload/...` answer this redirect status (301/307...) with `Location: /moved/upload/...`
     /// (the same handler); 0: none.
     pub redirect_blocks: u16,
+    /// Each token's calls above this many per second (a second's worth in a burst) answer 429 without
+    /// `Retry-After`, like a service front; 0: off.
+    pub throttle_rps: u64,
 }
 
 /// What happens to one request.
 #[derive(Debug, Default)]
 pub struct FaultPlan {
     pub latency_ms: u64,
+    /// Over the token's `throttle_rps`: 429 without Retry-After.
+    pub throttled: bool,
     pub stall: bool,
     /// Drop the connection after reading about half the body.
     pub reset: bool,
@@ -65,6 +70,8 @@ impl Faults {
     pub fn plan(&self) -> FaultPlan {
         FaultPlan {
             latency_ms: self.latency_ms,
+            // Decided against the token's rate by the server, which keeps the count.
+            throttled: false,
             stall: happens(self.stall_rate),
             reset: happens(self.reset_rate),
             drop_answer: happens(self.drop_answer_rate),

@@ -18,6 +18,7 @@ pub mod request_log;
 mod server;
 mod stats;
 pub mod store;
+mod throttle;
 pub mod token;
 pub mod wire;
 

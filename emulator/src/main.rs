@@ -119,6 +119,10 @@ struct FaultArgs {
     /// Bytes of clips each user may hold.
     #[arg(long, value_name = "BYTES")]
     quota_bytes: Option<u64>,
+    /// Answer each token's calls above this many per second with 429 without Retry-After (a second's
+    /// worth in a burst), like a service front.
+    #[arg(long, value_name = "CALLS/S")]
+    throttle_rps: Option<u64>,
 }
 
 #[derive(Args)]
@@ -170,6 +174,7 @@ impl FaultArgs {
         set(&mut faults.expire_tokens_after, self.expire_tokens_after);
         set(&mut faults.upload_expiry_s, self.upload_expiry_s);
         set(&mut faults.quota_bytes, self.quota_bytes);
+        set(&mut faults.throttle_rps, self.throttle_rps);
         faults.block_ack = self.block_ack.unwrap_or(faults.block_ack);
         faults.reset_rate = self.reset_rate.unwrap_or(faults.reset_rate);
         faults.stall_rate = self.stall_rate.unwrap_or(faults.stall_rate);

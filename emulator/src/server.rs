@@ -28,6 +28,7 @@ use crate::faults::{FaultPlan, Faults};
 use crate::public_url::PublicUrl;
 use crate::stats::Stats;
 use crate::store::Store;
+use crate::throttle::Throttle;
 use crate::token;
 
 #[derive(Debug, Clone)]
@@ -115,6 +116,8 @@ pub struct Shared {
     token_requests: Mutex<HashMap<String, u64>>,
     /// When the shared link is next free (for `link_bandwidth`).
     link_free_at: Mutex<tokio::time::Instant>,
+    /// Calls per token, for `throttle_rps`.
+    throttle: Throttle,
 }
 
 impl Shared {
@@ -219,6 +222,8 @@ fn injected(status: u16, retry_after_s: u64) -> HttpResponse {
 fn fault_label(plan: &FaultPlan, redirected: bool, token_expired: bool) -> Option<String> {
     if plan.reset {
         Some("reset".into())
+    } else if plan.throttled {
+        Some("throttled".into())
     } else if let Some(status) = plan.fail_with {
         Some(status.to_string())
     } else if redirected {
@@ -268,12 +273,17 @@ async fn serve(
         })
     };
     let _in_flight = shared.stats.request_started();
-    let (plan, token_limit, redirect_blocks) = if route.is_service_call() {
+    let (mut plan, token_limit, redirect_blocks) = if route.is_service_call() {
         let faults = shared.faults();
         (faults.plan(), faults.expire_tokens_after, faults.redirect_blocks)
     } else {
         (FaultPlan::default(), 0, 0)
     };
+    let throttle_rps = if route.is_service_call() { shared.faults().throttle_rps } else { 0 };
+    if throttle_rps > 0 {
+        let token = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        plan.throttled = !shared.throttle.admits(token, throttle_rps, std::time::Instant::now());
+    }
     if plan.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
     }
@@ -297,6 +307,8 @@ async fn serve(
     let (mut redirected, mut expired) = (false, false);
     let response = match body {
         BodyRead::TooLarge => api::empty_response(StatusCode::PAYLOAD_TOO_LARGE),
+        // A front's throttle answers before the service would: no Retry-After, the client finds the rate.
+        BodyRead::Complete(_) if plan.throttled => injected(429, 0),
         BodyRead::Complete(_) if plan.fail_with.is_some() => {
             injected(plan.fail_with.unwrap_or(503), plan.retry_after_s)
         }
@@ -411,6 +423,7 @@ impl Emulator {
             requests: Default::default(),
             token_requests: Mutex::new(HashMap::new()),
             link_free_at: Mutex::new(tokio::time::Instant::now()),
+            throttle: Throttle::default(),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

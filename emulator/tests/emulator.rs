@@ -490,3 +490,28 @@ fn the_dashboards_data_every_users_clips_timeline_events_and_tokens() {
     let (status, text) = request("POST", &format!("{base}/_emulator/tokens"), br#"{"xuid":"me"}"#);
     assert_eq!(status, 400, "{text}");
 }
+
+#[test]
+fn the_throttle_answers_a_tokens_calls_above_its_rate_with_429_and_no_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = EmulatorConfig::new(dir.path());
+    config.faults.throttle_rps = 5;
+    let emulator = Emulator::start(config).unwrap();
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().new_agent();
+    let url = format!("{}/users/me/scids/s1/clips", emulator.base_url());
+    let call = |token: &str| {
+        let response = agent.get(&url).header("Authorization", token).call().unwrap();
+        (response.status().as_u16(), response.headers().contains_key("retry-after"))
+    };
+    let (first, second) = (token::mint_for_xuid(1), token::mint_for_xuid(2));
+    // Twenty calls in a row: a second's worth goes, plus what refilled while they ran (bounded by
+    // the time they took, however slow this machine is).
+    let started = std::time::Instant::now();
+    let answers: Vec<_> = (0..20).map(|_| call(&first)).collect();
+    let refilled = (started.elapsed().as_secs_f64() * 5.0).ceil() as usize;
+    let admitted = answers.iter().filter(|(status, _)| *status == 200).count();
+    assert!(admitted >= 5 && admitted <= 5 + refilled, "{admitted} admitted, {refilled} refilled: {answers:?}");
+    assert_eq!(admitted + answers.iter().filter(|(status, _)| *status == 429).count(), 20);
+    assert!(answers.iter().all(|(_, retry_after)| !retry_after), "no Retry-After: the client finds the rate");
+    assert_eq!(call(&second).0, 200, "another token has its own rate");
+}
