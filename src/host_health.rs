@@ -9,7 +9,8 @@
 //! per worker per attempt.
 //!
 //! Each host also has a [`LinkWindow`]: how many blocks it gets at once and how long each may take,
-//! from the goodput its link delivers.
+//! from the goodput its link delivers; and a [`SendRate`]: a 429 is not an outage but "fewer, please",
+//! so it lowers the rate requests go at instead of shutting the gate.
 //!
 //! The scheduler asks [`HostHealth::admit`] before handing out a request; the engine reports what
 //! came back through the [`Ticket`] it got.
@@ -22,6 +23,7 @@ use parking_lot::Mutex;
 
 use crate::link_window::{LinkWindow, Sending};
 use crate::retry::{backoff, is_transient, jitter};
+use crate::send_rate::SendRate;
 use crate::transport::Deadline;
 use crate::transport::Outcome;
 
@@ -31,9 +33,11 @@ pub enum Signal {
     /// An answer that is not a transient failure: the host works (even a 4xx says so); `accepted`
     /// for a 2xx.
     Working { accepted: bool },
-    /// A transport failure (`answered` false), 408, 429 or 5xx; `retry_after` when the answer asked
-    /// for a pause.
+    /// A transport failure (`answered` false), 408 or 5xx; `retry_after` when the answer asked for a
+    /// pause.
     Failing { retry_after: Option<Duration>, answered: bool },
+    /// 429: the host works but wants fewer requests; `retry_after` when it said for how long.
+    Throttled { retry_after: Option<Duration> },
     /// Nothing learned: not sent, abandoned (suspend), or refused by the library itself.
     Unknown,
 }
@@ -41,6 +45,7 @@ pub enum Signal {
 impl Signal {
     pub fn of(outcome: &Outcome) -> Signal {
         match outcome {
+            Outcome::Answered { status: 429, retry_after, .. } => Signal::Throttled { retry_after: *retry_after },
             Outcome::Answered { status, retry_after, .. } if is_transient(*status) => {
                 Signal::Failing { retry_after: *retry_after, answered: true }
             }
@@ -85,11 +90,20 @@ struct HostState {
     held_until: Option<Instant>,
     /// Blocks in flight to it, and how many may be.
     window: LinkWindow,
+    /// How fast requests may go, once it has throttled.
+    rate: SendRate,
 }
 
 impl HostState {
     fn is_failing(&self) -> bool {
         self.failures > 0
+    }
+
+    /// Nothing goes to it for `after` (a `Retry-After`), and up to a fifth more (see
+    /// [`RETRY_AFTER_SPREAD`]).
+    fn hold(&mut self, after: Duration, now: Instant) {
+        let until = now + after + jitter(after / RETRY_AFTER_SPREAD);
+        self.held_until = Some(self.held_until.map_or(until, |held| held.max(until)));
     }
 
     /// The host works again: its failures are forgotten, its link's measurements kept, and a hold
@@ -127,6 +141,7 @@ pub struct Ticket {
     block: Option<Sending>,
     /// The host's epoch when the request was sent.
     epoch: u64,
+    sent_at: Instant,
     reported: bool,
 }
 
@@ -161,6 +176,7 @@ impl HostHealth {
             next_probe_at: None,
             held_until: None,
             window: LinkWindow::new(self.pacing.max_in_flight, self.pacing.target),
+            rate: SendRate::default(),
         });
         if let Some(until) = state.held_until.filter(|&until| until > now) {
             return Err(Some(until));
@@ -179,10 +195,11 @@ impl HostHealth {
                     return Err(Some(at));
                 }
             }
-            state.probe_in_flight = true;
         }
+        state.rate.admit(now).map_err(Some)?;
+        state.probe_in_flight |= probe;
         let block = (block_len > 0).then(|| state.window.start(block_len, self.pacing.base_deadline, now));
-        Ok(Ticket { health: self.clone(), origin, probe, block, epoch: state.epoch, reported: false })
+        Ok(Ticket { health: self.clone(), origin, probe, block, epoch: state.epoch, sent_at: now, reported: false })
     }
 
     /// Forgets every back-off (the platform says the network is back): the next request to each host
@@ -241,9 +258,17 @@ impl Ticket {
         }
         match signal {
             Signal::Unknown => Change::None,
+            Signal::Throttled { retry_after } => {
+                state.rate.throttled(self.sent_at, now);
+                if let Some(after) = retry_after {
+                    state.hold(after, now);
+                }
+                Change::None
+            }
             // Sent before the host was seen failing: stale.
             Signal::Working { .. } if state.is_failing() && self.epoch != state.epoch => Change::None,
             Signal::Working { .. } => {
+                state.rate.succeeded(now);
                 let recovered = state.is_failing();
                 state.recover();
                 if recovered {
@@ -263,8 +288,7 @@ impl Ticket {
                     state.failures += 1;
                 }
                 if let Some(after) = retry_after {
-                    let until = now + after + jitter(after / RETRY_AFTER_SPREAD);
-                    state.held_until = Some(state.held_until.map_or(until, |held| held.max(until)));
+                    state.hold(after, now);
                 }
                 Change::None
             }

@@ -25,6 +25,7 @@ mod operation;
 mod platform;
 pub mod protocol;
 mod retry;
+mod send_rate;
 mod status;
 mod status_board;
 mod transport;

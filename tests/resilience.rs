@@ -262,3 +262,47 @@ fn while_paused_the_emulator_receives_no_bytes() {
     let record = server.admin(&format!("clips/{}", clip_id(client, handle)));
     assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()));
 }
+
+#[test]
+fn through_a_throttling_front_twelve_uploads_converge_on_its_rate_and_complete() {
+    // The front allows 40 calls a second per token (429 without Retry-After above it). Blocks of
+    // 256 KiB make the uploads ask far faster than that on any machine; what decides the client's
+    // rate (the adaptive rate, the workers, the back-off) keeps its defaults.
+    let server = TestServer::with_faults(Faults { throttle_rps: 40, ..Faults::default() });
+    let client = client(server.url(), |o| o.block_size = 256 * 1024);
+    let sources: Vec<Vec<u8>> = (0..12).map(|i| pattern(4 * MIB, 300 + i)).collect();
+    let started = Instant::now();
+    let handles: Vec<ClipsHandle> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, source)| {
+            let path = write_file(server.dir.path(), &format!("throttled-{i}.mp4"), source);
+            begin_file(client, &path)
+        })
+        .collect();
+    for (handle, source) in handles.iter().zip(&sources) {
+        let status = wait_terminal(client, *handle, Duration::from_secs(120), || {});
+        assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, *handle));
+        assert_arrived(&server, client, *handle, source);
+    }
+    let took = started.elapsed().as_secs_f64();
+    let stats = server.admin("stats");
+    let all = stats["requests"].as_object().unwrap();
+    let calls = all.iter().filter(|(endpoint, _)| !endpoint.starts_with("admin_"));
+    let (mut answered, mut refused) = (0, 0);
+    for (_, by_status) in calls {
+        for (status, count) in by_status.as_object().unwrap() {
+            answered += count.as_u64().unwrap();
+            refused += if status == "429" { count.as_u64().unwrap() } else { 0 };
+        }
+    }
+    println!(
+        "12 uploads of 4 MiB through a 40/s throttle: {answered} calls in {took:.1} s ({:.1}/s), {refused} refused \
+         with 429 ({:.1}%)",
+        answered as f64 / took,
+        100.0 * refused as f64 / answered as f64
+    );
+    assert!(refused > 0, "the uploads never met the throttle");
+    assert!(refused * 10 <= answered, "{refused} of {answered} calls were refused");
+    unsafe { clips_client_destroy(client) };
+}
