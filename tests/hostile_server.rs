@@ -532,3 +532,56 @@ fn operations_survive_deeply_nested_and_oversized_answers() {
     }
     destroy(client);
 }
+
+#[test]
+fn an_http_date_retry_after_holds_every_request_until_that_date_whatever_earlier_blocks_answer() {
+    // Three 1 KiB blocks go at once. The first to arrive is answered 503 with Retry-After as an HTTP
+    // date 3 s ahead (whole seconds); the other two, sent before that answer, get 202 afterwards.
+    let arrivals = Arc::new(Mutex::new(Vec::<(std::time::SystemTime, Option<usize>)>::new()));
+    let refused_until = Arc::new(Mutex::new(None::<std::time::SystemTime>));
+    let server = {
+        let (arrivals, refused_until) = (arrivals.clone(), refused_until.clone());
+        Hostile::start(move |request, server| {
+            let now = std::time::SystemTime::now();
+            arrivals.lock().unwrap().push((now, request.block_num()));
+            let Some(num) = request.block_num() else { return created(&format!("{}/upload/c1", server.url)) };
+            let mut refused = refused_until.lock().unwrap();
+            if refused.is_none() {
+                let seconds = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3;
+                let date = std::time::UNIX_EPOCH + Duration::from_secs(seconds);
+                *refused = Some(date);
+                let header = ("Retry-After", httpdate::fmt_http_date(date));
+                return Reply::Status(503, vec![header], Vec::new());
+            }
+            drop(refused);
+            // The others wait a moment, so their 202s arrive after the 503.
+            std::thread::sleep(Duration::from_millis(100));
+            let all: Vec<usize> = server.requests().iter().filter_map(|r| r.block_num()).collect();
+            Reply::Status(if (0..3).all(|n| all.contains(&n)) && num < 3 { 201 } else { 202 }, vec![], vec![])
+        })
+    };
+    let client = hostile_client(&server.url, |o| o.block_size = 1024);
+    let bytes = pattern(3 * 1024, 9);
+    let handle = begin_push(client, bytes.len());
+    for (n, chunk) in bytes.chunks(1024).enumerate() {
+        assert_eq!(unsafe { clips_push_block(client, handle, n as u32, chunk.as_ptr(), chunk.len()) }, CLIPS_OK);
+    }
+    let status = wait_terminal(client, handle, Duration::from_secs(20), || {});
+    assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
+    let date = refused_until.lock().unwrap().expect("a block was refused");
+    let arrivals = arrivals.lock().unwrap().clone();
+    let refused_at = arrivals.iter().find(|(_, n)| n.is_some()).unwrap().0;
+    // Requests that arrive more than half a second after the refusal were sent after it reached the
+    // client: none may come before the date.
+    let later: Vec<_> = arrivals.iter().filter(|(at, _)| *at > refused_at + Duration::from_millis(500)).collect();
+    assert!(!later.is_empty(), "the refused block was sent again");
+    for (at, num) in &later {
+        assert!(*at >= date, "block {num:?} arrived {:?} before the Retry-After date", date.duration_since(*at));
+    }
+    println!(
+        "Retry-After {}: the next request came {:?} after the date",
+        httpdate::fmt_http_date(date),
+        later[0].0.duration_since(date).unwrap()
+    );
+    destroy(client);
+}
