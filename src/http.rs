@@ -270,7 +270,9 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Instant;
 
-    const TIMEOUT: Duration = Duration::from_millis(1000);
+    /// Two seconds: the slow server below takes bytes every 50 ms, forty times as often, so a loaded
+    /// machine's scheduling cannot make it look stalled.
+    const TIMEOUT: Duration = Duration::from_millis(2000);
 
     fn http() -> Http {
         Http::new(HttpConfig { service_version: "1".into(), request_timeout: TIMEOUT, ca_bundle_path: None }).unwrap()
@@ -330,14 +332,14 @@ mod tests {
 
     #[test]
     fn a_block_that_moves_slowly_is_not_cut_off_for_being_long() {
-        // 6 MB read at about 1.3 MB/s (64 KiB every 50 ms): over 4 s, past 4 request timeouts, and the
+        // 12 MB read at about 1.3 MB/s (64 KiB every 50 ms): over 9 s, past 4 request timeouts, and the
         // socket takes bytes every 50 ms, far within one.
-        let body = vec![7u8; 6_000_000];
+        let body = vec![7u8; 12_000_000];
         let url = server(64 * 1024, Duration::from_millis(50), usize::MAX);
         let sent = AtomicU64::new(0);
         let (outcome, took) = put(&http(), &url, &body, Duration::from_secs(120), &sent);
         assert!(matches!(outcome, Outcome::Answered { status: 201, .. }), "{outcome:?}");
-        assert!(took > TIMEOUT * REQUEST_DEADLINE_FACTOR, "the server's pace makes it take over 4 s: {took:?}");
+        assert!(took > TIMEOUT * REQUEST_DEADLINE_FACTOR, "the server's pace makes it take over 8 s: {took:?}");
         assert_eq!(sent.load(Ordering::Relaxed), body.len() as u64);
     }
 
