@@ -362,6 +362,15 @@ fn run(args: Args) -> Result<(), String> {
         (Some(dir), "upload") => Some(journal_for(dir, &clip_file(&args)?)?),
         _ => None,
     };
+    // Ctrl-C ends the CLI at once (the journal is written to survive that), saying how to go on.
+    let resume_hint = match &journal_dir {
+        Some(dir) => format!(": the same command finishes the upload (its progress is in {})", dir.display()),
+        None => String::new(),
+    };
+    let _ = ctrlc::set_handler(move || {
+        eprintln!("\nupload_clip: stopped{resume_hint}");
+        std::process::exit(130);
+    });
     let options = ClientOptions {
         metadata_base_url: service.endpoint.clone(),
         upload_hosts: args.upload_hosts.clone().unwrap_or(defaults.upload_hosts.clone()),

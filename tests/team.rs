@@ -388,8 +388,10 @@ fn the_cli_stopped_with_ctrl_c_finishes_the_upload_when_run_again() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(Command::new("kill").args(["-INT", &first.id().to_string()]).status().unwrap().success());
-    let stopped = first.wait().unwrap();
-    assert!(!stopped.success(), "Ctrl-C stops the CLI");
+    let stopped = first.wait_with_output().unwrap();
+    assert_eq!(stopped.status.code(), Some(130), "Ctrl-C stops the CLI");
+    let said = String::from_utf8_lossy(&stopped.stderr);
+    assert!(said.contains("the same command finishes the upload"), "{said}");
     let expected = clips()[0]["expectedBlocks"].as_u64().unwrap();
     assert!(clips()[0]["sha256"].is_null(), "stopped before the end");
     println!("Ctrl-C after {received} of {expected} blocks");
