@@ -377,7 +377,7 @@ fn the_cli_stopped_with_ctrl_c_finishes_the_upload_when_run_again() {
     };
     let clips = || server.admin("clips")["clips"].as_array().cloned().unwrap_or_default();
 
-    let mut first = command().spawn().unwrap();
+    let first = command().spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let received = loop {
         let received = clips().first().and_then(|c| c["receivedBlocks"].as_u64()).unwrap_or(0);
