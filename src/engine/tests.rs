@@ -239,6 +239,7 @@ fn a_failing_host_gets_one_probe_at_a_time_and_every_block_goes_once_it_answers(
     assert_eq!(status(&upload).state, UploadState::Completed);
     let blocks: Vec<_> = fake.lines().into_iter().filter(|l| l.starts_with("PUT")).collect();
     assert_eq!(blocks.len(), 5 + 9, "block 0 five times (four failed), the rest once");
+    assert_eq!(status(&upload).bytes_wasted, 4 * u64::from(BLOCK), "the four refused copies of block 0");
 }
 
 #[test]

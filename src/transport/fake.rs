@@ -77,11 +77,14 @@ fn body_bytes(body: Body<'_>) -> Vec<u8> {
 
 impl Transport for FakeTransport {
     fn send(&self, request: Request<'_>) -> Outcome {
+        let body = body_bytes(request.body);
+        // The whole body goes out before the scripted answer, as on a wire.
+        request.count_sent(body.len() as u64);
         self.answer(Sent {
             method: request.method,
             url: request.url.to_string(),
             authorized: request.authorization.is_some(),
-            body: body_bytes(request.body),
+            body,
         })
     }
 
