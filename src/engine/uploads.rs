@@ -13,7 +13,7 @@ use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host_health::{Signal, Ticket};
 use crate::log::LogLevel;
-use crate::protocol::{image_media_type, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
+use crate::protocol::{image_media_type, percent_encode, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
 use crate::retry::{classify, Verdict};
 use crate::transport::{Body, Method, Outcome, Pacing, Request};
 use crate::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, UploadData};
@@ -98,8 +98,12 @@ impl Engine {
                     pacing: Pacing::default(),
                 })
             }
-            Piece::FindOrphans => {
-                self.get(&format!("{base}/users/me/scids/{scid}/clips?maxItems=100"), &authorization, &ended)
+            Piece::FindOrphans(page) => {
+                let mut url = format!("{base}/users/me/scids/{scid}/clips?maxItems=100");
+                if let Some(token) = page {
+                    url.push_str(&format!("&continuationToken={}", percent_encode(token)));
+                }
+                self.get(&url, &authorization, &ended)
             }
             Piece::RemoveOrphan(clip_id) => self.send(Request {
                 method: Method::Delete,

@@ -115,8 +115,9 @@ pub enum Piece {
     CheckResumed,
     /// Every block acknowledged but no 201 seen: does the service hold the clip?
     ConfirmCommit,
-    /// After an initial call whose answer was lost: the pending clips, to find what it left behind.
-    FindOrphans,
+    /// After an initial call whose answer was lost: a page of the user's clips (the first, or the one
+    /// a continuation token names), to find what it left behind.
+    FindOrphans(Option<String>),
     /// Removes one clip an earlier initial call of this client left behind.
     RemoveOrphan(String),
     Block(BlockPiece),
@@ -146,7 +147,7 @@ impl Piece {
             Piece::Create => "creating the clip".into(),
             Piece::CheckResumed => "checking the resumed clip".into(),
             Piece::ConfirmCommit => "asking whether the service holds the clip".into(),
-            Piece::FindOrphans => "looking for clips a lost answer left behind".into(),
+            Piece::FindOrphans(_) => "looking for clips a lost answer left behind".into(),
             Piece::RemoveOrphan(id) => format!("removing clip {id}, left behind by a lost answer"),
             Piece::Block(block) => format!("sending block {}", block.num),
             Piece::Thumbnail(thumbnail) => format!("sending the {} thumbnail", thumbnail.kind.name()),
@@ -161,6 +162,9 @@ impl Piece {
         }
     }
 }
+
+/// Pages of the user's clips read when looking for orphans: 100 clips each.
+const MAX_ORPHAN_PAGES: u32 = 100;
 
 /// The requests that come before any block, and after the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +243,9 @@ struct Inner {
     search: Option<Search>,
     /// Clips a lost answer left behind, found and still to be removed.
     orphans: Vec<String>,
+    /// The look for them: the next page of the user's clips, and how many pages were read.
+    next_page: Option<String>,
+    pages_read: u32,
     /// Bytes of blocks sent that no accepted block carried.
     wasted: u64,
 }
@@ -293,7 +300,8 @@ impl Inner {
                 self.orphans.push(id.clone());
                 self.phase = Phase::Ready(Step::RemoveOrphans);
             }
-            Piece::FindOrphans => {
+            Piece::FindOrphans(_) => {
+                // The look starts over from the first page.
                 self.search = None;
                 self.phase = Phase::Ready(Step::FindOrphans);
             }
@@ -435,6 +443,8 @@ impl Upload {
                 lost_creates: 0,
                 search: None,
                 orphans: Vec::new(),
+                next_page: None,
+                pages_read: 0,
                 wasted: 0,
             }),
         }
@@ -491,11 +501,18 @@ impl Upload {
         }
         match inner.phase {
             Phase::Ready(Step::FindOrphans) => {
-                // While a sibling's initial call is in flight, its clip could pass for an orphan.
-                let Some(search) = self.creates.begin_search(&self.siblings_key) else { return NextTask::Wait(None) };
-                inner.search = Some(search);
+                if inner.search.is_none() {
+                    // While a sibling's initial call is in flight, its clip could pass for an orphan.
+                    let Some(search) = self.creates.begin_search(&self.siblings_key) else {
+                        return NextTask::Wait(None);
+                    };
+                    inner.search = Some(search);
+                    inner.orphans.clear();
+                    inner.next_page = None;
+                    inner.pages_read = 0;
+                }
                 inner.phase = Phase::Awaiting(Step::FindOrphans);
-                NextTask::Run(Piece::FindOrphans)
+                NextTask::Run(Piece::FindOrphans(inner.next_page.clone()))
             }
             Phase::Ready(Step::RemoveOrphans) => {
                 let Some(id) = inner.orphans.pop() else { return NextTask::Wait(None) };
@@ -614,7 +631,7 @@ impl Upload {
             }
             // Tidying up after a lost answer never fails a clip the service holds.
             Verdict::Ambiguous { error } | Verdict::Fail(error)
-                if matches!(piece, Piece::FindOrphans | Piece::RemoveOrphan(_)) =>
+                if matches!(piece, Piece::FindOrphans(_) | Piece::RemoveOrphan(_)) =>
             {
                 let gone = error.http_status == 404 || error.http_status == 410;
                 if let (Piece::RemoveOrphan(_), true) = (&piece, gone) {
@@ -692,9 +709,17 @@ impl Upload {
                 }
                 Err(error) => self.failed(inner, error, events),
             },
-            Piece::FindOrphans => match ClipPage::from_wire(body) {
+            Piece::FindOrphans(_) => match ClipPage::from_wire(body) {
                 Ok(page) => {
-                    inner.orphans = self.creates.orphans_in(&self.request, &page);
+                    inner.orphans.extend(self.creates.orphans_in(&self.request, &page));
+                    inner.pages_read += 1;
+                    // Every page of the user's clips, not the first only (a service that pages forever
+                    // is read no further than the limit).
+                    inner.next_page = page.continuation_token.filter(|_| inner.pages_read < MAX_ORPHAN_PAGES);
+                    if inner.next_page.is_some() {
+                        inner.phase = Phase::Ready(Step::FindOrphans);
+                        return Settled::default();
+                    }
                     if inner.orphans.is_empty() {
                         self.orphans_settled(inner, events);
                         return Settled::default();

@@ -65,7 +65,7 @@ fn describe(piece: &Piece) -> String {
         Piece::Create => "create".into(),
         Piece::CheckResumed => "check".into(),
         Piece::ConfirmCommit => "confirm".into(),
-        Piece::FindOrphans => "find orphans".into(),
+        Piece::FindOrphans(_) => "find orphans".into(),
         Piece::RemoveOrphan(id) => format!("remove {id}"),
         Piece::Block(block) => format!("block {}", block.num),
         Piece::Thumbnail(thumbnail) => format!("thumbnail {}", thumbnail.kind.name()),
@@ -203,6 +203,11 @@ fn send_blocks(upload: &Upload, status: u16, events: &EventQueue) {
 }
 
 fn pending_clips(request: &InitialUploadRequest, ids: &[&str]) -> Vec<u8> {
+    pending_page(request, ids, None)
+}
+
+/// One page of pending clips, with the continuation token of the next.
+fn pending_page(request: &InitialUploadRequest, ids: &[&str], next: Option<&str>) -> Vec<u8> {
     let clips: Vec<_> = ids
         .iter()
         .map(|id| {
@@ -212,7 +217,34 @@ fn pending_clips(request: &InitialUploadRequest, ids: &[&str]) -> Vec<u8> {
             })
         })
         .collect();
-    serde_json::json!({ "gameClips": clips, "pagingInfo": {} }).to_string().into_bytes()
+    let paging = serde_json::json!({ "continuationToken": next });
+    serde_json::json!({ "gameClips": clips, "pagingInfo": paging }).to_string().into_bytes()
+}
+
+#[test]
+fn the_orphan_search_reads_every_page_of_the_users_clips() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
+    let piece = next(&upload);
+    upload.settle(piece, Verdict::Ambiguous { error: Error::new(ErrorKind::Network, "reset") }, &events);
+    assert!(matches!(next_after_backoff(&upload), Piece::Create));
+    upload.settle(Piece::Create, success(200, &created_body()), &events);
+    send_blocks(&upload, 201, &events);
+    // The first page holds 100 of the user's other clips and says there are more; the orphan is on
+    // the second.
+    let mut other = upload.request.clone();
+    other.date_recorded = "2020-01-01T00:00:00Z".into();
+    let others: Vec<String> = (0..100).map(|n| format!("other-{n}")).collect();
+    let others: Vec<&str> = others.iter().map(String::as_str).collect();
+    assert!(matches!(next(&upload), Piece::FindOrphans(None)));
+    upload.settle(Piece::FindOrphans(None), success(200, &pending_page(&other, &others, Some("page 2"))), &events);
+    let second = next(&upload);
+    assert!(matches!(&second, Piece::FindOrphans(Some(token)) if token == "page 2"), "{}", describe(&second));
+    upload.settle(second, success(200, &pending_page(&upload.request, &["left-behind", "clip-1"], None)), &events);
+    let remove = next(&upload);
+    assert_eq!(describe(&remove), "remove left-behind", "found on the second page");
+    upload.settle(remove, success(204, b""), &events);
+    assert_eq!(state(&upload), UploadState::Completed);
 }
 
 #[test]
@@ -229,9 +261,9 @@ fn an_ambiguous_create_creates_again_and_removes_the_clip_it_left() {
     send_blocks(&upload, 201, &events);
     // The bytes are in; before completing, what the lost call left is looked for and removed.
     assert_eq!(state(&upload), UploadState::Uploading);
-    assert!(matches!(next(&upload), Piece::FindOrphans));
+    assert!(matches!(next(&upload), Piece::FindOrphans(None)));
     upload.settle(
-        Piece::FindOrphans,
+        Piece::FindOrphans(None),
         success(200, &pending_clips(&upload.request, &["left-behind", "clip-1"])),
         &events,
     );
@@ -259,9 +291,9 @@ fn while_a_sibling_create_is_in_flight_its_clip_is_not_taken_for_an_orphan() {
     assert!(is_waiting(&lost));
     let sibling_body = serde_json::json!({ "gameClipId": "sibling", "uploadUri": "https://up.upload.test/u/s" });
     sibling.settle(sibling_create, success(200, sibling_body.to_string().as_bytes()), &events);
-    assert!(matches!(next(&lost), Piece::FindOrphans));
+    assert!(matches!(next(&lost), Piece::FindOrphans(None)));
     let listed = pending_clips(&lost.request, &["sibling", "orphan", "clip-1"]);
-    lost.settle(Piece::FindOrphans, success(200, &listed), &events);
+    lost.settle(Piece::FindOrphans(None), success(200, &listed), &events);
     let remove = next(&lost);
     assert_eq!(describe(&remove), "remove orphan");
     // A 404: someone removed it first; either way it is gone.
