@@ -4,7 +4,8 @@
 //! Each line is one JSON record and its FNV-1a checksum: `{...}\t<16 hex digits>\n`. A torn write (the
 //! process died mid-line) leaves a last line whose checksum fails; reading stops there, so earlier
 //! records are never lost or misread. Records: `start` (what to upload), `created` (what the service
-//! handed out), `acked` (a block the service took), `thumbnail` (an image it took). The file is
+//! handed out), `acked` (a block the service took), `thumbnail` (an image it took), `lostCreate` (an
+//! initial call whose answer was lost: a clip it may have made is to be removed). The file is
 //! removed when the upload ends. The Authorization value is never written. Files are owner-only.
 //!
 //! Writes happen on worker threads (never on the game thread). Lines reach the OS at once, which is
@@ -63,6 +64,10 @@ pub enum Record {
     Thumbnail {
         kind: String,
     },
+    /// An initial call whose answer was lost: it may have made a clip, which the upload removes once
+    /// its bytes are in. Journaled before the call is made again, so that a crash in between still
+    /// has the next client remove it.
+    LostCreate,
 }
 
 /// One upload's journal file, open for appending.

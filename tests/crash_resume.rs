@@ -334,3 +334,60 @@ fn a_cancelled_uploads_journal_goes_while_other_uploads_keep_the_workers_busy() 
     assert!(!is_terminal(poll(client, kept).state), "the other upload should still be running");
     unsafe { clips_client_destroy(client) };
 }
+
+#[test]
+fn killed_right_after_a_lost_initial_answer_the_next_client_removes_what_it_left() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    // Every answer is lost (the service acts, the connection drops): the child's initial call makes a
+    // clip it never hears of.
+    let server = TestServer::with_faults(gameclips_emulator::Faults { drop_answer_rate: 1.0, ..Default::default() });
+    let source = pattern(3 * MIB, 52);
+    let file = write_file(server.dir.path(), "lost.mp4", &source);
+    let journal_dir = server.dir.path().join("journal");
+    let token = token();
+    let config = [server.url(), journal_dir.to_str().unwrap(), file.to_str().unwrap(), &token].join("\n");
+    let exe = std::env::current_exe().unwrap();
+    let spawn = || {
+        Command::new(&exe)
+            .args(["crash_child", "--exact", "--nocapture", "--test-threads", "1"])
+            .env(CHILD, &config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let journaled_a_lost_create = || {
+        std::fs::read_dir(&journal_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| std::fs::read_to_string(entry.path()).is_ok_and(|text| text.contains("\"lostCreate\"")))
+    };
+    let mut child = spawn();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !journaled_a_lost_create() {
+        assert!(Instant::now() < deadline, "no lost initial call was journaled");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix: no cleanup runs
+    child.wait().unwrap();
+    let made = server.admin("stats")["requests"]["create_clip"]["200"].as_u64().unwrap_or(0);
+    assert!(made >= 1, "the lost initial call made a clip");
+    let pending = server.admin("clips")["clips"].as_array().unwrap().len();
+
+    server.emulator.set_faults(gameclips_emulator::Faults::default());
+    let output = spawn().wait_with_output().unwrap();
+    let lines = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(lines.contains("resumed") && lines.contains("completed"), "{lines}");
+    let clips = server.admin("clips")["clips"].as_array().cloned().unwrap();
+    let removed = server.admin("stats")["requests"]["delete_clip"]["204"].as_u64().unwrap_or(0);
+    println!(
+        "killed after {made} initial call(s) whose answers were lost ({pending} pending clips); the next client \
+         completed the upload and removed {removed}; the user holds {} clip(s)",
+        clips.len()
+    );
+    assert_eq!(clips.len(), 1, "exactly the uploaded clip: {clips:?}");
+    assert_eq!(clips[0]["sha256"].as_str(), Some(sha256(&source).as_str()));
+}

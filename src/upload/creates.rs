@@ -66,6 +66,14 @@ impl CreateLedger {
         }
     }
 
+    /// Initial calls of `key` whose answers an earlier client lost (read from a journal): each may have
+    /// left a clip.
+    pub fn lost_before(&self, key: &str, lost: u32) {
+        if lost > 0 {
+            self.ledger.lock().by_key.entry(key.to_string()).or_default().possible_orphans += lost;
+        }
+    }
+
     /// A clip this client made (a resumed upload's).
     pub fn own_clip(&self, clip_id: &str) {
         self.ledger.lock().own_clips.insert(clip_id.to_string());

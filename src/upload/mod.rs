@@ -461,6 +461,8 @@ impl Upload {
         {
             let mut inner = upload.inner.lock();
             let inner = &mut *inner;
+            inner.lost_creates = resumed.lost_creates;
+            upload.creates.lost_before(&upload.siblings_key, resumed.lost_creates);
             let (UploadData::File { size, .. } | UploadData::Push { size }) = upload.data;
             let layout = Layout::new(size, resumed.block_size);
             inner.blocks = Some(BlockSet::new(layout, upload.is_push()));
@@ -621,13 +623,12 @@ impl Upload {
                 inner.phase = Phase::Ready(Step::Create);
                 inner.lost_creates += 1;
                 let after = backoff(inner.life.consecutive_failures, self.config.max_retry_delay);
-                self.retry_later(
-                    &mut inner,
-                    after,
-                    error,
-                    "creating again; a clip it may have left is removed later",
-                    events,
-                )
+                let doing = "creating again; a clip it may have left is removed later";
+                // Journaled before the call goes again: a crash in between still leaves it to remove.
+                Settled {
+                    record: Some(Record::LostCreate),
+                    ..self.retry_later(&mut inner, after, error, doing, events)
+                }
             }
             // Tidying up after a lost answer never fails a clip the service holds.
             Verdict::Ambiguous { error } | Verdict::Fail(error)

@@ -20,6 +20,8 @@ pub struct Resumed {
     pub acked: Vec<u32>,
     pub committed: bool,
     pub thumbnails_sent: Vec<ThumbnailKind>,
+    /// Initial calls whose answer was lost: each may have left a clip to remove.
+    pub lost_creates: u32,
 }
 
 impl Resumed {
@@ -45,6 +47,7 @@ impl Resumed {
             acked: Vec::new(),
             committed: false,
             thumbnails_sent: Vec::new(),
+            lost_creates: 0,
         };
         let block_sizes = MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE;
         if !block_sizes.contains(&block_size) || size == 0 || size > MAX_FILE_SIZE {
@@ -65,6 +68,7 @@ impl Resumed {
                     resumed.committed |= committed;
                 }
                 Record::Thumbnail { kind: name } => resumed.thumbnails_sent.extend(kind(&name)),
+                Record::LostCreate => resumed.lost_creates += 1,
                 Record::Start { .. } | Record::Acked { .. } => return None,
             }
         }

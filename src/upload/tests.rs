@@ -448,3 +448,42 @@ fn a_resumed_upload_still_pending_sends_only_what_is_missing() {
     assert_eq!(upload.missing_blocks(), vec![1, 2]);
     assert_eq!(state(&upload), UploadState::WaitingForData);
 }
+
+#[test]
+fn a_lost_create_is_journaled_before_the_call_goes_again_and_the_next_client_removes_its_clip() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
+    let piece = next(&upload);
+    let settled = upload.settle(piece, Verdict::Ambiguous { error: Error::new(ErrorKind::Network, "reset") }, &events);
+    assert!(matches!(settled.record, Some(Record::LostCreate)), "journaled before the create goes again");
+
+    // Killed right then: the next client reads the journal and finishes the upload, then the cleanup.
+    let dir = tempfile::tempdir().unwrap();
+    let records = vec![
+        Record::Start {
+            scid: "scid".into(),
+            path: None,
+            file: None,
+            size: u64::from(BLOCK),
+            block_size: BLOCK,
+            request: serde_json::to_value(request()).unwrap(),
+            thumbnails: vec![],
+        },
+        Record::LostCreate,
+    ];
+    let resumed = Resumed::from_records(Journal::create(dir.path(), "lost").unwrap(), records).unwrap();
+    assert_eq!(resumed.lost_creates, 1);
+    let upload = Upload::resume(9, resumed, config(), Arc::default());
+    assert!(matches!(next(&upload), Piece::Create));
+    upload.settle(Piece::Create, success(200, &created_body()), &events);
+    let budget = Arc::new(PushBudget::new(64 * u64::from(BLOCK), BLOCK));
+    upload.push_block(0, &vec![0; BLOCK as usize], &budget).unwrap();
+    send_blocks(&upload, 201, &events);
+    assert!(matches!(next(&upload), Piece::FindOrphans(None)), "the earlier client's lost call is looked for");
+    let listed = pending_clips(&upload.request, &["left-behind", "clip-1"]);
+    upload.settle(Piece::FindOrphans(None), success(200, &listed), &events);
+    let remove = next(&upload);
+    assert_eq!(describe(&remove), "remove left-behind");
+    upload.settle(remove, success(204, b""), &events);
+    assert_eq!(state(&upload), UploadState::Completed);
+}
