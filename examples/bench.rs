@@ -531,11 +531,16 @@ impl Bench {
         let outage = Faults { link_bandwidth: link, fail_rate: [(503, 1.0)].into(), ..Faults::default() };
         self.emulator.set_faults(Faults { link_bandwidth: link, ..Faults::default() });
         let file = self.file("fleet.bin", 4_000_000);
+        // GAMECLIPS_BENCH_MAX_RETRY_DELAY_MS measures another back-off ceiling than the default.
+        let max_retry_delay = std::env::var("GAMECLIPS_BENCH_MAX_RETRY_DELAY_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map_or(ClientOptions::default().max_retry_delay, Duration::from_millis);
         let fleet: Vec<Client> = (0..CLIENTS)
             .map(|_| {
-                let client =
-                    Client::new(ClientOptions { metadata_base_url: self.url().into(), ..ClientOptions::default() })
-                        .unwrap();
+                let options =
+                    ClientOptions { metadata_base_url: self.url().into(), max_retry_delay, ..ClientOptions::default() };
+                let client = Client::new(options).unwrap();
                 client.set_authorization(&self.token).unwrap();
                 client
             })
@@ -626,8 +631,9 @@ impl Bench {
             vec!["uploads lost (not completed)".into(), lost.to_string()],
         ];
         let title = format!(
-            "Fleet: {CLIENTS} consoles (default options, max_retry_delay 120 s) begin one 4,000,000-byte upload \
-             each, one every 50 ms; a 120 s outage (every call 503) from 3 s"
+            "Fleet: {CLIENTS} consoles (default options, max_retry_delay {} s) begin one 4,000,000-byte upload \
+             each, one every 50 ms; a 120 s outage (every call 503) from 3 s",
+            max_retry_delay.as_secs()
         );
         self.table(&title, &["measure", "value"], &rows);
         drop(fleet);

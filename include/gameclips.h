@@ -401,7 +401,8 @@ typedef struct ClipsClientOptions {
     const struct ClipsThreadOptions *threads;
     /*
      The longest back-off between an upload's attempts through transient failures (network errors,
-     408, 429, 5xx), which never fail an upload by count; 0: 120000.
+     408, 429, 5xx), which never fail an upload by count; 0: 45000 (a fleet back from an outage
+     completes within about that long after it ends; see README, Benchmarks).
      */
     uint32_t max_retry_delay_ms;
     /*

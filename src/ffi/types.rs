@@ -305,7 +305,8 @@ pub struct ClipsClientOptions {
     /// How the library's threads are made; copied at create. NULL: the defaults.
     pub threads: *const ClipsThreadOptions,
     /// The longest back-off between an upload's attempts through transient failures (network errors,
-    /// 408, 429, 5xx), which never fail an upload by count; 0: 120000.
+    /// 408, 429, 5xx), which never fail an upload by count; 0: 45000 (a fleet back from an outage
+    /// completes within about that long after it ends; see README, Benchmarks).
     pub max_retry_delay_ms: u32,
     /// An upload failing this long without progress fails (the last failure is its error); 0: never.
     pub give_up_after_ms: u32,
