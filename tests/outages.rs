@@ -3,7 +3,7 @@
 //! way. Every upload ends byte-exact (the emulator's sha256 of the assembled clip).
 //!
 //! The waits are real (a 150 s outage, a 20 s restart); the tests run side by side, and the client's
-//! `max_retry_delay_ms` is shortened so recovery is seen within seconds instead of the default 120 s.
+//! `max_retry_delay_ms` is shortened so recovery is seen within seconds instead of the default 45 s.
 //! The restart test's emulator is this test binary run as a child (`GAMECLIPS_EMULATOR_CHILD`), so it
 //! can be killed as a process.
 
