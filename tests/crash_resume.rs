@@ -63,6 +63,17 @@ fn crash_child() {
     unsafe { clips_client_destroy(client) };
 }
 
+/// `crash_child` in a process of its own, uploading as `config` says; its stdout piped.
+fn spawn_child(config: &str) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads", "1"])
+        .env(CHILD, config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn block_counts(server: &TestServer, clip_id: &str) -> Vec<u64> {
     let record = server.admin(&format!("clips/{clip_id}"));
     record["blockReceiveCounts"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect()
@@ -79,16 +90,7 @@ fn killed_five_times_the_upload_resumes_and_completes_byte_exact() {
     let journal_dir = server.dir.path().join("journal");
     let token = token();
     let config = [server.url(), journal_dir.to_str().unwrap(), file.to_str().unwrap(), &token].join("\n");
-    let exe = std::env::current_exe().unwrap();
-    let spawn = || {
-        Command::new(&exe)
-            .args(["crash_child", "--exact", "--nocapture", "--test-threads", "1"])
-            .env(CHILD, &config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || spawn_child(&config);
     let mut seed = Instant::now().elapsed().as_nanos() as u64 | std::process::id() as u64 | 1;
     let mut clip_id: Option<String> = None;
     let mut resent_per_kill = Vec::new();
@@ -348,16 +350,7 @@ fn killed_right_after_a_lost_initial_answer_the_next_client_removes_what_it_left
     let journal_dir = server.dir.path().join("journal");
     let token = token();
     let config = [server.url(), journal_dir.to_str().unwrap(), file.to_str().unwrap(), &token].join("\n");
-    let exe = std::env::current_exe().unwrap();
-    let spawn = || {
-        Command::new(&exe)
-            .args(["crash_child", "--exact", "--nocapture", "--test-threads", "1"])
-            .env(CHILD, &config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || spawn_child(&config);
     let journaled_a_lost_create = || {
         std::fs::read_dir(&journal_dir)
             .into_iter()

@@ -7,17 +7,10 @@ mod common;
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::*;
 use gameclips::ffi::*;
-
-#[track_caller]
-fn succeeded(what: &str, output: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{what} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    stdout
-}
 
 /// Runs an example program `exe URL TOKEN FILE` on a fresh clip; returns its output and the clip's bytes.
 fn run_on_clip(server: &TestServer, exe: &Path, program: Option<&str>) -> (String, Vec<u8>) {

@@ -283,12 +283,6 @@ fn a_published_clip_downloads_byte_exact_and_others_are_refused() {
     assert!(!server.dir.path().join("downloaded.mp4.part").exists());
 }
 
-fn png(len: usize) -> Vec<u8> {
-    let mut image = b"\x89PNG\r\n\x1a\n".to_vec();
-    image.extend(pattern(len - image.len(), 11));
-    image
-}
-
 fn jpeg(len: usize) -> Vec<u8> {
     let mut image = vec![0xFF, 0xD8, 0xFF, 0xE0];
     image.extend(pattern(len - image.len(), 12));

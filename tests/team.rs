@@ -10,7 +10,7 @@ use std::ffi::CString;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -29,17 +29,6 @@ fn needs(what: &str, present: bool) -> bool {
         eprintln!("skipped: {what} is missing here (.ci/run installs it)");
     }
     present
-}
-
-fn succeeded(what: &str, output: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }
 
 /// Two hosts on one machine: network namespaces "pc" and "devkit" joined by a veth pair on a /24 of
@@ -185,12 +174,6 @@ fn devkit_fetch_child() {
     let body = response.body_mut().read_to_vec().unwrap();
     let hex: String = body.iter().map(|b| format!("{b:02x}")).collect();
     println!("fetched {} {hex}", response.status().as_u16());
-}
-
-fn png(len: usize) -> Vec<u8> {
-    let mut image = b"\x89PNG\r\n\x1a\n".to_vec();
-    image.resize(len, 7);
-    image
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::ffi::CString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::ptr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -322,6 +322,21 @@ pub fn programs() -> (PathBuf, PathBuf) {
         dir
     });
     (dir.join("gameclips-emulator"), dir.join("examples").join("upload_clip"))
+}
+
+/// A program's stdout, once it is known to have exited 0 (else its output in the failure).
+#[track_caller]
+pub fn succeeded(what: &str, output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{what} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// A PNG's signature, then `len` bytes in all (the service checks the signature only).
+pub fn png(len: usize) -> Vec<u8> {
+    let mut image = b"\x89PNG\r\n\x1a\n".to_vec();
+    image.extend(pattern(len - image.len(), 11));
+    image
 }
 
 /// The repository's root.
