@@ -510,134 +510,204 @@ impl Bench {
         self.table("Scale: 1,000 uploads of 64 KiB started at once", &["measure", "value"], &rows);
     }
 
-    /// Service calls the emulator has answered (its admin endpoints left out).
-    fn calls_answered(&self) -> u64 {
-        let stats = self.stats();
-        let requests = stats["requests"].as_object().unwrap();
-        let calls = requests.iter().filter(|(endpoint, _)| !endpoint.starts_with("admin_"));
-        calls.flat_map(|(_, by_status)| by_status.as_object().unwrap().values()).filter_map(|n| n.as_u64()).sum()
-    }
-
-    /// A fleet of 200 consoles (clients with default options) each begins one upload, a console every
-    /// 50 ms, and meets a 120 s outage of the service (every call 503, no Retry-After) that begins 3 s in,
-    /// then its recovery.
+    /// Fleets of consoles (clients with default options, a token each) meet what a service does to
+    /// them: a 120 s outage, a 60 s brownout (half of the calls 503), a 60 s Retry-After storm (every
+    /// call 503 with Retry-After 30 s) and 60 s of a throttling front (429 above two thirds of the
+    /// fleet's healthy rate). Once on a fast shared link (200 consoles, 2-block clips), once on shaped
+    /// uplinks (2 MB/s per console, 20-block clips, so 12 blocks are in flight when the event begins).
     fn fleet(&mut self) {
-        const CLIENTS: usize = 200;
-        const STAGGER: Duration = Duration::from_millis(50);
-        const OUTAGE_AT: Duration = Duration::from_secs(3);
-        const OUTAGE: Duration = Duration::from_secs(120);
-        const GIVE_UP: Duration = Duration::from_secs(400);
-        let link = 40_000_000;
-        let outage = Faults { link_bandwidth: link, fail_rate: [(503, 1.0)].into(), ..Faults::default() };
-        self.emulator.set_faults(Faults { link_bandwidth: link, ..Faults::default() });
-        let file = self.file("fleet.bin", 4_000_000);
         // GAMECLIPS_BENCH_MAX_RETRY_DELAY_MS measures another back-off ceiling than the default.
         let max_retry_delay = std::env::var("GAMECLIPS_BENCH_MAX_RETRY_DELAY_MS")
             .ok()
             .and_then(|ms| ms.parse().ok())
             .map_or(ClientOptions::default().max_retry_delay, Duration::from_millis);
-        let fleet: Vec<Client> = (0..CLIENTS)
-            .map(|_| {
+        // GAMECLIPS_BENCH_FLEET picks the uplinks (unshaped, shaped) and events (outage, brownout,
+        // storm, front), e.g. "shaped:outage"; all of them by default.
+        let only = std::env::var("GAMECLIPS_BENCH_FLEET").unwrap_or_default();
+        let fleets = [
+            Fleet {
+                name: "unshaped (40 MB/s shared)",
+                consoles: 200,
+                clip_bytes: 4_000_000,
+                stagger: Duration::from_millis(50),
+                event_at: Duration::from_secs(3),
+                link: Faults { link_bandwidth: 40_000_000, ..Faults::default() },
+            },
+            Fleet {
+                name: "shaped (2 MB/s per console)",
+                consoles: 20,
+                clip_bytes: 40_000_000,
+                stagger: Duration::from_millis(100),
+                event_at: Duration::from_secs(12),
+                link: Faults { uplink_bandwidth: 2_000_000, ..Faults::default() },
+            },
+        ];
+        let mut rows = Vec::new();
+        for fleet in &fleets {
+            let mut healthy: Option<f64> = None;
+            for event in ["outage", "brownout", "storm", "front"] {
+                let key = format!("{}:{event}", fleet.name.split(' ').next().unwrap_or(""));
+                if !only.is_empty() && !key.contains(&only) && !only.contains(&key) {
+                    continue;
+                }
+                let (during, lasts) = match event {
+                    "outage" => (Faults { fail_rate: [(503, 1.0)].into(), ..Faults::default() }, 120),
+                    "brownout" => (Faults { fail_rate: [(503, 0.5)].into(), ..Faults::default() }, 60),
+                    "storm" => (Faults { fail_rate: [(503, 1.0)].into(), retry_after_s: 30, ..Faults::default() }, 60),
+                    // Two thirds of the healthy rate: the fleet's healthy traffic exceeds it by half.
+                    _ => {
+                        let rps = healthy.unwrap_or(30.0) * 2.0 / 3.0;
+                        (Faults { front_rps: rps.round().max(1.0) as u64, ..Faults::default() }, 60)
+                    }
+                };
+                eprintln!("fleet {key}...");
+                let run = self.fleet_meets(fleet, during, Duration::from_secs(lasts), max_retry_delay);
+                healthy.get_or_insert(run.healthy_rate);
+                rows.push(run.row(fleet.name, event, lasts));
+            }
+        }
+        let title = format!(
+            "Fleet: consoles with default options (max_retry_delay {} s) meet an event; requests are counted \
+             as they arrive at the service",
+            max_retry_delay.as_secs()
+        );
+        let header = [
+            "consoles",
+            "event",
+            "consoles that met it",
+            "requests per console: during it / first 10 s",
+            "healthy rate",
+            "peak after it (x healthy)",
+            "from its end to all completed",
+            "lost",
+        ];
+        self.table(&title, &header, &rows);
+        self.emulator.set_faults(Faults::default());
+    }
+
+    /// Service calls that have arrived at the emulator.
+    fn calls_arrived(&self) -> u64 {
+        self.stats()["callsArrived"].as_u64().unwrap()
+    }
+
+    /// One fleet meets `during` (on top of its link's faults) for `lasts`.
+    fn fleet_meets(&self, fleet: &Fleet, during: Faults, lasts: Duration, max_retry_delay: Duration) -> FleetRun {
+        const GIVE_UP: Duration = Duration::from_secs(400);
+        let link = fleet.link.clone();
+        let event = Faults { link_bandwidth: link.link_bandwidth, uplink_bandwidth: link.uplink_bandwidth, ..during };
+        self.emulator.set_faults(link.clone());
+        let file = self.file(&format!("fleet-{}.bin", fleet.clip_bytes), fleet.clip_bytes);
+        let clients: Vec<Client> = (0..fleet.consoles)
+            .map(|console| {
                 let options =
                     ClientOptions { metadata_base_url: self.url().into(), max_retry_delay, ..ClientOptions::default() };
                 let client = Client::new(options).unwrap();
-                client.set_authorization(&self.token).unwrap();
+                client.set_authorization(&token::mint_for_xuid(XUID + 1 + console as u64)).unwrap();
                 client
             })
             .collect();
+        let ended = |s: &gameclips::UploadStatus| {
+            !matches!(
+                s.state,
+                UploadState::Retrying | UploadState::Creating | UploadState::Uploading | UploadState::WaitingForData
+            )
+        };
         let mut handles: Vec<u64> = Vec::new();
         let statuses =
-            |handles: &[u64]| handles.iter().zip(&fleet).map(|(h, c)| c.poll(*h).unwrap()).collect::<Vec<_>>();
-        // One sample a second: (seconds since the start, calls answered so far).
-        let mut samples: Vec<(f64, u64)> = vec![(0.0, self.calls_answered())];
-        let (mut outage_from, mut recovered_at) = (None, None);
-        let (mut in_outage_begun, mut recovery_sample) = (0, 0);
+            |handles: &[u64]| handles.iter().zip(&clients).map(|(h, c)| c.poll(*h).unwrap()).collect::<Vec<_>>();
+        // One sample a second: (seconds since the start, calls arrived so far).
+        let mut samples: Vec<(f64, u64)> = vec![(0.0, self.calls_arrived())];
+        let (mut event_from, mut event_to, mut ended_at) = (None, None, None);
+        let mut met = 0;
         let began = Instant::now();
         let all_done = loop {
             std::thread::sleep(Duration::from_millis(10));
             let now = began.elapsed();
-            if handles.len() < CLIENTS && now >= STAGGER * handles.len() as u32 {
-                let client = &fleet[handles.len()];
+            if handles.len() < fleet.consoles && now >= fleet.stagger * handles.len() as u32 {
+                let client = &clients[handles.len()];
                 handles.push(client.begin_upload(UploadRequest::file(SCID, &file)).unwrap());
-                in_outage_begun += usize::from(outage_from.is_some() && recovered_at.is_none());
+                met += usize::from(event_from.is_some() && event_to.is_none());
             }
             if now >= Duration::from_secs(samples.len() as u64) {
-                samples.push((now.as_secs_f64(), self.calls_answered()));
+                samples.push((now.as_secs_f64(), self.calls_arrived()));
             }
-            if outage_from.is_none() && now >= OUTAGE_AT {
-                self.emulator.set_faults(outage.clone());
-                outage_from = Some(samples.len() - 1);
+            if event_from.is_none() && now >= fleet.event_at {
+                self.emulator.set_faults(event.clone());
+                event_from = Some(samples.len() - 1);
+                met += statuses(&handles).iter().filter(|s| !ended(s)).count();
             }
-            if recovered_at.is_none() && now >= OUTAGE_AT + OUTAGE {
-                self.emulator.set_faults(Faults { link_bandwidth: link, ..Faults::default() });
-                recovered_at = Some(now);
-                recovery_sample = samples.len() - 1;
+            if event_to.is_none() && now >= fleet.event_at + lasts {
+                self.emulator.set_faults(link.clone());
+                event_to = Some(samples.len() - 1);
+                ended_at = Some(now);
             }
-            let ended = |s: &gameclips::UploadStatus| {
-                !matches!(
-                    s.state,
-                    UploadState::Retrying
-                        | UploadState::Creating
-                        | UploadState::Uploading
-                        | UploadState::WaitingForData
-                )
-            };
-            if let Some(recovered) = recovered_at {
-                if (handles.len() == CLIENTS && statuses(&handles).iter().all(ended)) || now > recovered + GIVE_UP {
-                    break now - recovered;
+            if let Some(at) = ended_at {
+                let done = handles.len() == fleet.consoles && statuses(&handles).iter().all(ended);
+                if done || now > at + GIVE_UP {
+                    break now - at;
                 }
             }
         };
-        samples.push((began.elapsed().as_secs_f64(), self.calls_answered()));
-        let end = statuses(&handles);
-        let lost = end.iter().filter(|s| s.state != UploadState::Completed).count();
-        let met_outage: Vec<u32> = end.iter().map(|s| s.retries).filter(|&r| r > 0).collect();
-        let outage_from = outage_from.unwrap();
-
-        let calls_between = |from: usize, to: usize| samples[to].1 - samples[from].1;
-        let during = calls_between(outage_from, recovery_sample);
-        let rate = |from: usize, to: usize| calls_between(from, to) as f64 / (samples[to].0 - samples[from].0);
-        let peak = |from: usize, to: usize| (from..to).map(|i| rate(i, i + 1)).fold(0.0, f64::max);
-        let (before_mean, before_peak) = (rate(0, outage_from), peak(0, outage_from));
+        samples.push((began.elapsed().as_secs_f64(), self.calls_arrived()));
+        let lost = statuses(&handles).iter().filter(|s| s.state != UploadState::Completed).count();
+        let (from, to) = (event_from.unwrap(), event_to.unwrap());
+        let calls = |a: usize, b: usize| samples[b].1 - samples[a].1;
+        let rate = |a: usize, b: usize| calls(a, b) as f64 / (samples[b].0 - samples[a].0);
+        // Healthy: from the second second (the first consoles starting) to the event.
+        let healthy_rate = rate(1.min(from), from);
         let last = samples.len() - 1;
-        let (after_mean, after_peak) = (rate(recovery_sample, last), peak(recovery_sample, last));
-        let mean_retries = met_outage.iter().sum::<u32>() as f64 / met_outage.len().max(1) as f64;
-        let rows = vec![
-            vec![
-                "consoles that met the outage (of which began their upload during it)".into(),
-                format!("{} ({in_outage_begun})", met_outage.len()),
-            ],
-            vec![
-                "requests that reached the service during the 120 s outage: total / per console that met it".into(),
-                format!("{during} / {:.1}", during as f64 / met_outage.len().max(1) as f64),
-            ],
-            vec![
-                "failed attempts of one upload: mean / max".into(),
-                format!("{mean_retries:.1} / {}", met_outage.iter().max().unwrap_or(&0)),
-            ],
-            vec![
-                "request rate before the outage (3 s): mean / peak second".into(),
-                format!("{before_mean:.1}/s / {before_peak:.0}/s"),
-            ],
-            vec![
-                "request rate from recovery until all completed: mean / peak second".into(),
-                format!(
-                    "{after_mean:.1}/s / {after_peak:.0}/s ({:.2}x / {:.2}x of before)",
-                    after_mean / before_mean,
-                    after_peak / before_peak
-                ),
-            ],
-            vec!["time from recovery until all completed".into(), format!("{:.1} s", all_done.as_secs_f64())],
-            vec!["uploads lost (not completed)".into(), lost.to_string()],
-        ];
-        let title = format!(
-            "Fleet: {CLIENTS} consoles (default options, max_retry_delay {} s) begin one 4,000,000-byte upload \
-             each, one every 50 ms; a 120 s outage (every call 503) from 3 s",
-            max_retry_delay.as_secs()
-        );
-        self.table(&title, &["measure", "value"], &rows);
-        drop(fleet);
+        let peak_after = (to..last).map(|i| rate(i, i + 1)).fold(0.0, f64::max);
+        drop(clients);
         self.emulator.set_faults(Faults::default());
+        FleetRun {
+            met,
+            during: calls(from, to),
+            first_10_s: calls(from, (from + 10).min(last)),
+            healthy_rate,
+            peak_after,
+            all_done,
+            lost,
+        }
+    }
+}
+
+/// Consoles and how they reach the service.
+struct Fleet {
+    name: &'static str,
+    consoles: usize,
+    clip_bytes: u64,
+    stagger: Duration,
+    /// When the event begins, from the first console's start.
+    event_at: Duration,
+    link: Faults,
+}
+
+/// What one fleet did through one event.
+struct FleetRun {
+    met: usize,
+    /// Calls that arrived during the event, and in its first 10 s.
+    during: u64,
+    first_10_s: u64,
+    /// Calls per second before the event, and at the busiest second after it.
+    healthy_rate: f64,
+    peak_after: f64,
+    all_done: Duration,
+    lost: usize,
+}
+
+impl FleetRun {
+    fn row(&self, fleet: &str, event: &str, lasts: u64) -> Vec<String> {
+        let per_console = |calls: u64| calls as f64 / self.met.max(1) as f64;
+        vec![
+            fleet.into(),
+            format!("{event} ({lasts} s)"),
+            self.met.to_string(),
+            format!("{:.1} / {:.1}", per_console(self.during), per_console(self.first_10_s)),
+            format!("{:.1}/s", self.healthy_rate),
+            format!("{:.0}/s ({:.2}x)", self.peak_after, self.peak_after / self.healthy_rate.max(f64::MIN_POSITIVE)),
+            format!("{:.1} s", self.all_done.as_secs_f64()),
+            self.lost.to_string(),
+        ]
     }
 }
 

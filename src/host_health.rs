@@ -70,6 +70,10 @@ pub enum Asker {
     Interactive,
 }
 
+/// Probes a failing host may make at once beyond its steady rate: its back-off's first rounds (0.25 s
+/// doubling to the ceiling) go unhindered.
+const PROBE_BURST: f64 = 7.0;
+
 /// The most a `Retry-After` hold is stretched, as a fraction of it: libHttpClient waits 1.0 to 1.2
 /// times it. A fleet told the same instant then returns spread over a fifth of the wait instead of
 /// at once, and no console waits much longer than it was told.
@@ -88,6 +92,11 @@ struct HostState {
     next_probe_at: Option<Instant>,
     /// A `Retry-After`: nothing at all before this.
     held_until: Option<Instant>,
+    /// Probes an upload may still make (a token bucket refilled at one per half the back-off ceiling):
+    /// full jitter draws short waits now and then; this keeps their count within a bound however the
+    /// draws fall, so an outage of T costs at most `PROBE_BURST` + T / (ceiling / 2) requests.
+    probes: f64,
+    probes_at: Instant,
     /// Blocks in flight to it, and how many may be.
     window: LinkWindow,
     /// How fast requests may go, once it has throttled.
@@ -137,6 +146,8 @@ pub struct Ticket {
     health: Arc<HostHealth>,
     origin: String,
     probe: bool,
+    /// An upload's probe, charged to the host's probe budget.
+    charged_probe: bool,
     /// A block: counted in its host's window until reported or dropped.
     block: Option<Sending>,
     /// The host's epoch when the request was sent.
@@ -175,6 +186,8 @@ impl HostHealth {
             probe_in_flight: false,
             next_probe_at: None,
             held_until: None,
+            probes: PROBE_BURST,
+            probes_at: now,
             window: LinkWindow::new(self.pacing.max_in_flight, self.pacing.target),
             rate: SendRate::default(),
         });
@@ -194,12 +207,32 @@ impl HostHealth {
                 if let Some(at) = state.next_probe_at.filter(|&at| at > now) {
                     return Err(Some(at));
                 }
+                let refill = (self.max_delay / 2).max(Duration::from_millis(1));
+                let refilled = now.saturating_duration_since(state.probes_at).as_secs_f64() / refill.as_secs_f64();
+                state.probes = (state.probes + refilled).min(PROBE_BURST);
+                state.probes_at = now;
+                if state.probes < 1.0 {
+                    return Err(Some(now + refill.mul_f64(1.0 - state.probes).max(Duration::from_millis(1))));
+                }
             }
         }
         state.rate.admit(now).map_err(Some)?;
         state.probe_in_flight |= probe;
         let block = (block_len > 0).then(|| state.window.start(block_len, self.pacing.base_deadline, now));
-        Ok(Ticket { health: self.clone(), origin, probe, block, epoch: state.epoch, sent_at: now, reported: false })
+        let charged_probe = probe && asker == Asker::Upload;
+        if charged_probe {
+            state.probes -= 1.0;
+        }
+        Ok(Ticket {
+            health: self.clone(),
+            origin,
+            probe,
+            charged_probe,
+            block,
+            epoch: state.epoch,
+            sent_at: now,
+            reported: false,
+        })
     }
 
     /// Forgets every back-off (the platform says the network is back): the next request to each host
@@ -207,6 +240,7 @@ impl HostHealth {
     pub fn forget_backoff(&self) {
         for state in self.hosts.lock().values_mut() {
             state.next_probe_at = None;
+            state.rate.forget_failures();
         }
     }
 
@@ -278,10 +312,13 @@ impl Ticket {
                 }
             }
             Signal::Failing { retry_after, .. } => {
+                state.rate.failed(self.sent_at, now);
                 // Requests that were in flight together when the host began failing are one round; a
                 // failed probe is the next round.
                 if !state.is_failing() {
                     state.epoch += 1;
+                    state.probes = PROBE_BURST;
+                    state.probes_at = now;
                 }
                 if self.probe || !state.is_failing() {
                     state.next_probe_at = Some(now + backoff(state.failures, self.health.max_delay));
@@ -304,7 +341,11 @@ impl Drop for Ticket {
         if let Some(state) = self.health.hosts.lock().get_mut(&self.origin) {
             if self.probe {
                 state.probe_in_flight = false;
+                if self.charged_probe {
+                    state.probes += 1.0;
+                }
             }
+            state.rate.unsent();
             if let Some(block) = self.block.take() {
                 state.window.returned(block);
             }
@@ -360,9 +401,13 @@ mod tests {
         // The failed probe is round 2; the probe after it waits again.
         assert_eq!(probe.report(FAILING, later), Change::None);
         assert_eq!(health.failures(HOST), 2);
-        let probe = health.admit(HOST, Asker::Upload, 0, later + Duration::from_secs(1)).unwrap();
-        assert_eq!(probe.report(WORKING, later), Change::Recovered);
-        let all: Vec<_> = (0..12).map(|_| health.admit(HOST, Asker::Upload, 0, later).unwrap()).collect();
+        let again = later + Duration::from_secs(1);
+        let probe = health.admit(HOST, Asker::Upload, 0, again).unwrap();
+        assert_eq!(probe.report(WORKING, again), Change::Recovered);
+        // Everyone goes again, paced at the brownout's cap (1.2 x the 11 per second before).
+        let all: Vec<_> = (1..=12)
+            .map(|i| health.admit(HOST, Asker::Upload, 0, again + Duration::from_millis(100 * i)).unwrap())
+            .collect();
         assert!(all.iter().all(|t| !t.is_probe()));
     }
 
@@ -409,6 +454,60 @@ mod tests {
     }
 
     #[test]
+    fn an_outage_costs_at_most_the_probe_burst_plus_one_probe_per_half_ceiling() {
+        // However the full-jitter draws fall, 150 s of an outage with the 45 s default ceiling cost at
+        // most 7 + 150 / 22.5 probes. Each probe is asked for as early as it may go and fails at once.
+        for _ in 0..200 {
+            let health = Arc::new(HostHealth::new(crate::retry::DEFAULT_MAX_RETRY_DELAY, PACING));
+            let start = Instant::now();
+            health.admit(HOST, Asker::Upload, 0, start).unwrap().report(FAILING, start);
+            let (mut at, mut probes) = (start, 0);
+            loop {
+                match health.admit(HOST, Asker::Upload, 0, at) {
+                    Ok(probe) => {
+                        probes += 1;
+                        probe.report(FAILING, at);
+                    }
+                    Err(next) => {
+                        let next = next.expect("a failing host names the time of its next probe");
+                        assert!(next > at, "asked again at the same instant");
+                        at = next;
+                    }
+                }
+                if at > start + Duration::from_secs(150) {
+                    break;
+                }
+            }
+            assert!((9..=13).contains(&probes), "{probes} probes in 150 s");
+        }
+    }
+
+    #[test]
+    fn a_brownout_caps_the_rate_at_a_fifth_over_the_healthy_rate() {
+        let health = health();
+        let start = Instant::now();
+        // Healthy: 4 requests a second for 20 s.
+        for i in 0..80 {
+            let at = start + Duration::from_millis(250 * i);
+            health.admit(HOST, Asker::Upload, 0, at).unwrap().report(WORKING, at);
+        }
+        // Then every other call fails for 60 s while the client would send 20 a second (first attempts
+        // and retries); a failure shuts the gate until a probe works.
+        let brownout = start + Duration::from_secs(20);
+        let mut sent = 0;
+        for i in 0..1200 {
+            let at = brownout + Duration::from_millis(50 * i);
+            if let Ok(ticket) = health.admit(HOST, Asker::Upload, 0, at) {
+                sent += 1;
+                ticket.report(if sent % 2 == 0 { FAILING } else { WORKING }, at);
+            }
+        }
+        println!("{sent} requests in the 60 s brownout");
+        assert!(sent <= 4 * 60 * 12 / 10 + 1, "{sent} requests in the 60 s brownout, healthy 240");
+        assert!(sent >= 60, "{sent}: the brownout stopped the client");
+    }
+
+    #[test]
     fn a_success_sent_before_the_host_failed_does_not_reopen_it() {
         let health = health();
         let now = Instant::now();
@@ -425,7 +524,8 @@ mod tests {
         assert_eq!(health.admit(HOST, Asker::Upload, 0, later).err(), Some(None));
         // The probe, sent after the failure was seen, opens it.
         assert_eq!(probe.report(WORKING, later), Change::Recovered);
-        assert!(!health.admit(HOST, Asker::Upload, 0, later).unwrap().is_probe());
+        let after = later + Duration::from_secs(1);
+        assert!(!health.admit(HOST, Asker::Upload, 0, after).unwrap().is_probe());
     }
 
     #[test]
@@ -449,7 +549,10 @@ mod tests {
         let now = Instant::now();
         health.admit(HOST, Asker::Upload, 0, now).unwrap().report(FAILING, now);
         let later = now + Duration::from_secs(1);
-        drop(health.admit(HOST, Asker::Upload, 0, later).unwrap());
+        // Nothing is charged for it: not its place, nor the send rate's or probe budget's token.
+        for _ in 0..10 {
+            drop(health.admit(HOST, Asker::Upload, 0, later).unwrap());
+        }
         assert!(health.admit(HOST, Asker::Upload, 0, later).unwrap().is_probe());
         assert!(!health.admit("https://meta.test/users/me", Asker::Upload, 0, later).unwrap().is_probe());
     }
@@ -465,7 +568,9 @@ mod tests {
         }
         let soon = now + Duration::from_secs(9 * 300) + Duration::from_millis(1);
         assert!(health.admit(HOST, Asker::Upload, 0, soon).is_err());
-        assert!(health.admit(HOST, Asker::Interactive, 0, soon).unwrap().is_probe());
+        // After the brownout cap's token (at least one a second).
+        let paced = soon + Duration::from_secs(1);
+        assert!(health.admit(HOST, Asker::Interactive, 0, paced).unwrap().is_probe());
     }
 
     #[test]

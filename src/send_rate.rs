@@ -5,9 +5,15 @@
 //! client settles near what the front allows instead of bursting into it and being refused again.
 //! Unthrottled hosts have no limit.
 //!
-//! Only a throttle of a request sent after the last cut cuts again: the answers to a burst already
-//! in flight are one signal, not many. Pure: time is handed in; [`crate::host_health`] keeps one per
-//! host behind its lock.
+//! A brownout (5xx or failed connections, some calls working) caps the rate the same way, at 1.2 times
+//! what the host was sent before it began: retries then add at most a fifth to the load, the budget
+//! Finagle's RetryBudget and AWS's retry quota give, kept as a rate so that a title pushing data as it
+//! records does not double its calls when half of them fail. The cap lasts until the host has worked
+//! for [`HEALTHY_WINDOW`] without a failure; it also paces the return after an outage.
+//!
+//! Only a throttle or failure of a request sent after the last cut cuts again: the answers to a burst
+//! already in flight are one signal, not many. Pure: time is handed in; [`crate::host_health`] keeps
+//! one per host behind its lock.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -24,6 +30,14 @@ const MAX_PER_SECOND: f64 = 1000.0;
 const BURST: Duration = Duration::from_millis(100);
 /// The window the sending rate is measured over.
 const WINDOW: Duration = Duration::from_secs(1);
+/// A brownout caps the rate at this multiple of the rate before it.
+const BROWNOUT_HEADROOM: f64 = 1.2;
+/// The least a brownout caps the rate at: slower than this, the host gate's back-off paces the
+/// probes of a failing host, not the cap.
+const MIN_BROWNOUT_PER_SECOND: f64 = 1.0;
+/// The rate before a brownout is measured over this long; a brownout ends after this long without a
+/// failure.
+const HEALTHY_WINDOW: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Default)]
 pub struct SendRate {
@@ -37,6 +51,18 @@ pub struct SendRate {
     throttled_rate: f64,
     /// Requests admitted within the last [`WINDOW`].
     recent: VecDeque<Instant>,
+    /// Requests admitted per second over the last [`HEALTHY_WINDOW`]: (the second's start, count).
+    seconds: VecDeque<(Instant, u32)>,
+    brownout: Option<Brownout>,
+    /// The limit comes from a 429 (not only from failures).
+    throttled: bool,
+}
+
+/// Failures are going on: the rate before they began, and when the last one came.
+#[derive(Debug, Clone, Copy)]
+struct Brownout {
+    healthy: f64,
+    failed_at: Instant,
 }
 
 impl SendRate {
@@ -57,12 +83,66 @@ impl SendRate {
             self.tokens = (self.tokens + elapsed * rate).min(burst);
             self.refilled_at = Some(now);
             if self.tokens < 1.0 {
-                return Err(now + Duration::from_secs_f64((1.0 - self.tokens) / rate));
+                let wait = Duration::from_secs_f64((1.0 - self.tokens) / rate);
+                return Err(now + wait.max(Duration::from_millis(1)));
             }
             self.tokens -= 1.0;
         }
         self.recent.push_back(now);
+        match self.seconds.back_mut() {
+            Some((start, count)) if now.saturating_duration_since(*start) < Duration::from_secs(1) => *count += 1,
+            _ => self.seconds.push_back((now, 1)),
+        }
+        while self.seconds.front().is_some_and(|&(start, _)| now.saturating_duration_since(start) >= HEALTHY_WINDOW) {
+            self.seconds.pop_front();
+        }
         Ok(())
+    }
+
+    /// Requests per second admitted over the last [`HEALTHY_WINDOW`] (since the first of them, and
+    /// over at least a second): the gaps between them over the time they took.
+    fn sent_per_second(&self, now: Instant) -> f64 {
+        let Some(&(first, _)) = self.seconds.front() else { return MIN_PER_SECOND };
+        let span = now.saturating_duration_since(first).clamp(Duration::from_secs(1), HEALTHY_WINDOW);
+        let sent: u32 = self.seconds.iter().map(|&(_, count)| count).sum();
+        (f64::from(sent.saturating_sub(1)) / span.as_secs_f64()).max(MIN_PER_SECOND)
+    }
+
+    /// The failures were the network's, not the host's (the platform says it is back): a cap they
+    /// set is lifted; a throttle's stays.
+    pub fn forget_failures(&mut self) {
+        if self.brownout.take().is_some() && !self.throttled {
+            self.limit = None;
+            self.cut_at = None;
+        }
+    }
+
+    /// A request admitted was not sent after all: its token is given back (it stays in the rate
+    /// measured, which only makes a cut a little gentler).
+    pub fn unsent(&mut self) {
+        if self.limit.is_some() {
+            self.tokens += 1.0;
+        }
+    }
+
+    /// A request sent at `sent_at` failed (5xx, no answer): the rate is capped at
+    /// [`BROWNOUT_HEADROOM`] times the rate before the failures began.
+    pub fn failed(&mut self, sent_at: Instant, now: Instant) {
+        let healthy = self.brownout.map_or_else(|| self.sent_per_second(now), |brownout| brownout.healthy);
+        self.brownout = Some(Brownout { healthy, failed_at: now });
+        if self.cut_at.is_some_and(|cut| sent_at < cut) {
+            return;
+        }
+        let cap = (healthy * BROWNOUT_HEADROOM).max(MIN_BROWNOUT_PER_SECOND);
+        if self.limit.is_some_and(|limit| limit <= cap) {
+            return;
+        }
+        // The cubic grows back quickly to the healthy rate, slowly around it, faster beyond.
+        self.throttled_rate = healthy;
+        self.limit = Some(cap);
+        self.tokens = self.tokens.min(0.0);
+        self.refilled_at = Some(now);
+        self.cut_at = Some(now);
     }
 
     /// A request sent at `sent_at` was throttled (429): the rate is cut to 0.7 of what was being sent,
@@ -74,6 +154,7 @@ impl SendRate {
         let sending = self.recent.len().max(1) as f64 / WINDOW.as_secs_f64();
         let rate = self.limit.map_or(sending, |limit| limit.min(sending.max(MIN_PER_SECOND)));
         self.throttled_rate = rate;
+        self.throttled = true;
         self.limit = Some((rate * DECREASE).max(MIN_PER_SECOND));
         self.tokens = self.tokens.min(0.0);
         self.refilled_at = Some(now);
@@ -83,6 +164,9 @@ impl SendRate {
     /// A request was answered without a throttle: the rate follows the cubic from the last cut, up to
     /// twice what is being sent (a rate not used is not proven).
     pub fn succeeded(&mut self, now: Instant) {
+        if self.brownout.is_some_and(|brownout| now.saturating_duration_since(brownout.failed_at) > HEALTHY_WINDOW) {
+            self.brownout = None;
+        }
         let (Some(rate), Some(cut_at)) = (self.limit, self.cut_at) else { return };
         let since_cut = now.saturating_duration_since(cut_at).as_secs_f64();
         // The cubic is back at the throttled rate after `plateau` seconds.
@@ -91,6 +175,7 @@ impl SendRate {
         let sending = self.recent.len() as f64 / WINDOW.as_secs_f64();
         let grown = cubic.min((2.0 * sending).max(rate)).max(rate);
         self.limit = (grown < MAX_PER_SECOND).then_some(grown);
+        self.throttled &= self.limit.is_some();
     }
 }
 
@@ -184,5 +269,34 @@ mod tests {
         // Successes raise it again: 5 s on, the cubic is past the 35 per second throttled last.
         rate.succeeded(after + Duration::from_secs(5));
         assert!(rate.limit().unwrap() > 35.0, "{:?}", rate.limit());
+    }
+
+    #[test]
+    fn failures_cap_the_rate_at_a_fifth_over_what_went_before_until_the_network_is_blamed() {
+        let mut rate = SendRate::default();
+        let start = Instant::now();
+        // 5 a second for 10 s, then a failure: capped at 6 a second.
+        for i in 0..50 {
+            rate.admit(start + Duration::from_millis(200 * i)).unwrap();
+        }
+        let failed_at = start + Duration::from_secs(10);
+        rate.failed(failed_at, failed_at);
+        assert!((rate.limit().unwrap() - 6.0).abs() < 0.2, "{:?}", rate.limit());
+        // Failures go on long after: the cap stays at the rate before they began, not what went since.
+        for i in 1..=60 {
+            let at = failed_at + Duration::from_secs(i);
+            if rate.admit(at).is_ok() {
+                rate.failed(at, at);
+            }
+        }
+        assert!((rate.limit().unwrap() - 6.0).abs() < 0.2, "{:?}", rate.limit());
+        // The platform says the network was gone: the cap goes; a throttle's would stay.
+        rate.forget_failures();
+        assert_eq!(rate.limit(), None);
+        let now = failed_at + Duration::from_secs(61);
+        rate.throttled(now, now);
+        rate.failed(now, now);
+        rate.forget_failures();
+        assert!(rate.limit().is_some());
     }
 }

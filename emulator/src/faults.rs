@@ -16,6 +16,9 @@ pub struct Faults {
     pub conn_bandwidth: u64,
     /// Read all request bodies together no faster than this (bytes/s; 0: unlimited).
     pub link_bandwidth: u64,
+    /// Read the request bodies of each token together no faster than this (bytes/s; 0: unlimited):
+    /// each console's own uplink, for a fleet of clients with a token each.
+    pub uplink_bandwidth: u64,
     /// Share of requests answered with each status instead of being handled, e.g. {"503": 0.1}.
     pub fail_rate: BTreeMap<u16, f64>,
     /// `Retry-After` seconds on injected 503 and 429 answers (none when 0).
@@ -42,6 +45,9 @@ pub struct Faults {
     /// Each token's calls above this many per second (a second's worth in a burst) answer 429 without
     /// `Retry-After`, like a service front; 0: off.
     pub throttle_rps: u64,
+    /// All calls together above this many per second (a second's worth in a burst) answer 429 without
+    /// `Retry-After`: a front every client shares; 0: off.
+    pub front_rps: u64,
 }
 
 /// What happens to one request.
@@ -55,11 +61,13 @@ pub struct FaultPlan {
     pub reset: bool,
     /// Carry the request out, then drop the connection instead of answering.
     pub drop_answer: bool,
-    /// Answer with this status (after reading the body) instead of handling the request.
+    /// Answer with this status instead of handling the request: decided when the body has arrived,
+    /// by the settings then ([`Faults::injected_status`]).
     pub fail_with: Option<u16>,
     pub retry_after_s: u64,
     pub conn_bandwidth: u64,
     pub link_bandwidth: u64,
+    pub uplink_bandwidth: u64,
 }
 
 fn happens(rate: f64) -> bool {
@@ -75,11 +83,17 @@ impl Faults {
             stall: happens(self.stall_rate),
             reset: happens(self.reset_rate),
             drop_answer: happens(self.drop_answer_rate),
-            fail_with: self.fail_rate.iter().find(|(_, &rate)| happens(rate)).map(|(&status, _)| status),
+            fail_with: None,
             retry_after_s: self.retry_after_s,
             conn_bandwidth: self.conn_bandwidth,
             link_bandwidth: self.link_bandwidth,
+            uplink_bandwidth: self.uplink_bandwidth,
         }
+    }
+
+    /// The status a call answered now gets instead of being handled, if any (by `fail_rate`).
+    pub fn injected_status(&self) -> Option<u16> {
+        self.fail_rate.iter().find(|(_, &rate)| happens(rate)).map(|(&status, _)| status)
     }
 
     /// Reads `STATUS=P` (the `--fail-rate` flag).
@@ -106,7 +120,7 @@ mod tests {
         assert!(faults.add_fail_rate("503").is_err());
         assert!(faults.add_fail_rate("99=0.5").is_err());
         assert!(faults.add_fail_rate("500=2").is_err());
-        assert_eq!(faults.plan().fail_with, Some(503));
+        assert_eq!(faults.injected_status(), Some(503));
         let json = serde_json::to_string(&faults).unwrap();
         assert!(json.contains(r#""failRate":{"503":1.0}"#), "{json}");
         let back: Faults = serde_json::from_str(r#"{"failRate":{"429":0.5},"resetRate":0.1}"#).unwrap();

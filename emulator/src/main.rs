@@ -95,6 +95,9 @@ struct FaultArgs {
     /// Read all request bodies together no faster than this (a slow uplink).
     #[arg(long, value_name = "BYTES/S")]
     link_bandwidth: Option<u64>,
+    /// Read the request bodies of each token together no faster than this (each console's uplink).
+    #[arg(long, value_name = "BYTES/S")]
+    uplink_bandwidth: Option<u64>,
     /// Answer this share of calls with STATUS instead (repeatable), e.g. 503=0.1.
     #[arg(long, value_name = "STATUS=P")]
     fail_rate: Vec<String>,
@@ -123,6 +126,10 @@ struct FaultArgs {
     /// worth in a burst), like a service front.
     #[arg(long, value_name = "CALLS/S")]
     throttle_rps: Option<u64>,
+    /// Answer all calls together above this many per second with 429 without Retry-After (a front
+    /// every client shares).
+    #[arg(long, value_name = "CALLS/S")]
+    front_rps: Option<u64>,
 }
 
 #[derive(Args)]
@@ -170,11 +177,13 @@ impl FaultArgs {
         set(&mut faults.latency_ms, self.latency_ms);
         set(&mut faults.conn_bandwidth, self.conn_bandwidth);
         set(&mut faults.link_bandwidth, self.link_bandwidth);
+        set(&mut faults.uplink_bandwidth, self.uplink_bandwidth);
         set(&mut faults.retry_after_s, self.retry_after_s);
         set(&mut faults.expire_tokens_after, self.expire_tokens_after);
         set(&mut faults.upload_expiry_s, self.upload_expiry_s);
         set(&mut faults.quota_bytes, self.quota_bytes);
         set(&mut faults.throttle_rps, self.throttle_rps);
+        set(&mut faults.front_rps, self.front_rps);
         faults.block_ack = self.block_ack.unwrap_or(faults.block_ack);
         faults.reset_rate = self.reset_rate.unwrap_or(faults.reset_rate);
         faults.stall_rate = self.stall_rate.unwrap_or(faults.stall_rate);

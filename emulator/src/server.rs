@@ -116,8 +116,12 @@ pub struct Shared {
     token_requests: Mutex<HashMap<String, u64>>,
     /// When the shared link is next free (for `link_bandwidth`).
     link_free_at: Mutex<tokio::time::Instant>,
+    /// When each token's uplink is next free (for `uplink_bandwidth`).
+    uplink_free_at: Mutex<HashMap<String, tokio::time::Instant>>,
     /// Calls per token, for `throttle_rps`.
     throttle: Throttle,
+    /// All calls together, for `front_rps`.
+    front: Throttle,
 }
 
 impl Shared {
@@ -152,13 +156,14 @@ enum BodyRead {
     TooLarge,
 }
 
-/// Reads the body, at most `MAX_BODY` bytes of it, no faster than the plan's bandwidth limits; with
-/// `plan.reset`, drops the connection once about half of it has arrived.
+/// Reads the body, at most `MAX_BODY` bytes of it, no faster than the plan's bandwidth limits (the
+/// uplink's is `token`'s); with `plan.reset`, drops the connection once about half of it has arrived.
 async fn read_body(
     mut body: Incoming,
     expected_len: Option<u64>,
     plan: &FaultPlan,
     shared: &Shared,
+    token: &str,
 ) -> Result<BodyRead, ConnectionDropped> {
     if plan.reset && expected_len.unwrap_or(0) == 0 {
         return Err(ConnectionDropped);
@@ -173,7 +178,7 @@ async fn read_body(
                 return Ok(BodyRead::TooLarge);
             }
             collected.extend_from_slice(&data);
-            pace(plan, shared, started, collected.len() as u64, data.len() as u64).await;
+            pace(plan, shared, started, collected.len() as u64, data.len() as u64, token).await;
             if plan.reset && collected.len() as u64 * 2 >= expected_len.unwrap_or(0) {
                 return Err(ConnectionDropped);
             }
@@ -182,20 +187,33 @@ async fn read_body(
     Ok(BodyRead::Complete(collected.freeze()))
 }
 
-/// Sleeps until `read` bytes of this body, and `chunk` more bytes on the shared link, are due.
-async fn pace(plan: &FaultPlan, shared: &Shared, started: tokio::time::Instant, read: u64, chunk: u64) {
+/// Sleeps until `read` bytes of this body, and `chunk` more bytes on the shared link and on `token`'s
+/// uplink, are due.
+async fn pace(plan: &FaultPlan, shared: &Shared, started: tokio::time::Instant, read: u64, chunk: u64, token: &str) {
     if plan.conn_bandwidth > 0 {
         tokio::time::sleep_until(started + Duration::from_secs_f64(read as f64 / plan.conn_bandwidth as f64)).await;
     }
     if plan.link_bandwidth > 0 {
+        let due =
+            occupy(&mut shared.link_free_at.lock().unwrap_or_else(|p| p.into_inner()), chunk, plan.link_bandwidth);
+        tokio::time::sleep_until(due).await;
+    }
+    if plan.uplink_bandwidth > 0 {
         let due = {
-            let mut free_at = shared.link_free_at.lock().unwrap_or_else(|p| p.into_inner());
-            let start = (*free_at).max(tokio::time::Instant::now());
-            *free_at = start + Duration::from_secs_f64(chunk as f64 / plan.link_bandwidth as f64);
-            *free_at
+            let mut uplinks = shared.uplink_free_at.lock().unwrap_or_else(|p| p.into_inner());
+            let free_at = uplinks.entry(token.to_string()).or_insert_with(tokio::time::Instant::now);
+            occupy(free_at, chunk, plan.uplink_bandwidth)
         };
         tokio::time::sleep_until(due).await;
     }
+}
+
+/// Books `chunk` bytes on a link that carries `bandwidth` bytes/s and is free at `free_at`: when they
+/// will have gone through.
+fn occupy(free_at: &mut tokio::time::Instant, chunk: u64, bandwidth: u64) -> tokio::time::Instant {
+    let start = (*free_at).max(tokio::time::Instant::now());
+    *free_at = start + Duration::from_secs_f64(chunk as f64 / bandwidth as f64);
+    *free_at
 }
 
 /// Counts a request made with this token; true once it has made `limit` or more.
@@ -252,6 +270,9 @@ async fn serve(
         }
     }
     let endpoint = route.endpoint();
+    if route.is_service_call() {
+        shared.stats.call_arrived();
+    }
     // Only the service's calls are logged: the dashboard reading the log must not fill it.
     let logged = route.is_service_call().then(|| {
         let path = request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
@@ -279,17 +300,26 @@ async fn serve(
     } else {
         (FaultPlan::default(), 0, 0)
     };
-    let throttle_rps = if route.is_service_call() { shared.faults().throttle_rps } else { 0 };
+    let (throttle_rps, front_rps) = if route.is_service_call() {
+        let faults = shared.faults();
+        (faults.throttle_rps, faults.front_rps)
+    } else {
+        (0, 0)
+    };
     if throttle_rps > 0 {
         let token = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
         plan.throttled = !shared.throttle.admits(token, throttle_rps, std::time::Instant::now());
+    }
+    if front_rps > 0 && !plan.throttled {
+        plan.throttled = !shared.front.admits("", front_rps, std::time::Instant::now());
     }
     if plan.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
     }
     let (parts, body) = request.into_parts();
     let expected_len = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let body = match read_body(body, expected_len, &plan, &shared).await {
+    let token = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let body = match read_body(body, expected_len, &plan, &shared, &token).await {
         Ok(body) => body,
         Err(dropped) => {
             log(0, 0, plan.reset.then(|| "reset".to_string()));
@@ -299,6 +329,13 @@ async fn serve(
     if plan.stall {
         log(0, 0, Some("stall".into()));
         std::future::pending::<()>().await;
+    }
+    if route.is_service_call() {
+        // The service answers as it is when the body has arrived: a block in flight for seconds when
+        // an outage begins gets its 503, as from a real service, not the answer of before.
+        let faults = shared.faults();
+        plan.fail_with = faults.injected_status();
+        plan.retry_after_s = faults.retry_after_s;
     }
     let bytes = match &body {
         BodyRead::Complete(body) => body.len() as u64,
@@ -423,7 +460,9 @@ impl Emulator {
             requests: Default::default(),
             token_requests: Mutex::new(HashMap::new()),
             link_free_at: Mutex::new(tokio::time::Instant::now()),
+            uplink_free_at: Mutex::new(HashMap::new()),
             throttle: Throttle::default(),
+            front: Throttle::default(),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

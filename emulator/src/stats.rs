@@ -13,6 +13,8 @@ pub struct Stats {
     body_bytes: AtomicU64,
     /// Connections accepted since the start.
     accepted: AtomicU64,
+    /// Service calls that arrived since the start (counted as they arrive, not as answered).
+    calls_arrived: AtomicU64,
     connections: Gauge,
     requests_in_flight: Gauge,
     timeline: Mutex<VecDeque<Second>>,
@@ -62,6 +64,10 @@ impl Stats {
         self.accepted.fetch_add(1, Ordering::Relaxed);
         self.connections.up();
         GaugeGuard(&self.connections)
+    }
+
+    pub fn call_arrived(&self) {
+        self.calls_arrived.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn request_started(&self) -> GaugeGuard<'_> {
@@ -117,8 +123,10 @@ impl Stats {
             "requests": by_endpoint,
             "bodyBytesReceived": self.body_bytes.load(Ordering::Relaxed),
             "connectionsAccepted": self.accepted.load(Ordering::Relaxed),
+            "callsArrived": self.calls_arrived.load(Ordering::Relaxed),
             "openConnections": self.connections.now.load(Ordering::SeqCst),
             "peakConcurrentConnections": self.connections.peak.load(Ordering::SeqCst),
+            "requestsInFlight": self.requests_in_flight.now.load(Ordering::SeqCst),
             "peakConcurrentRequests": self.requests_in_flight.peak.load(Ordering::SeqCst),
         })
     }
