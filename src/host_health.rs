@@ -1,16 +1,18 @@
 //! Fleet-safe pacing per host. While a host is failing, a client sends it one request at a time (the
-//! probe), spaced by a full-jitter back-off that grows to `max_retry_delay`, instead of every worker
-//! retrying its own block; a `Retry-After` from any answer holds the whole host until then, plus up to
-//! a fifth more so a fleet told the same instant does not return at it together. The first answer to
-//! a request sent after the host was seen failing that shows it working lets every worker go at once.
-//! An answer to a request sent before (a block in flight for seconds on a slow uplink when the outage
-//! began) says nothing about the host now: it opens nothing, and never lifts a hold. A million
-//! consoles meeting the same outage then send about one request each per back-off window, not one
-//! per worker per attempt.
+//! probe), spaced by a full-jitter back-off that grows to `max_retry_delay` and drawn from a budget
+//! that bounds their number whatever the jitter draws, instead of every worker retrying its own block;
+//! a `Retry-After` from any answer holds the whole host until then, plus up to a fifth more so a fleet
+//! told the same instant does not return at it together. The first answer to a request sent after
+//! the host was seen failing that shows it working lets every worker go again, paced by its
+//! [`SendRate`]. An answer to a request sent before (a block in flight for seconds on a slow uplink
+//! when the outage began) says nothing about the host now: it opens nothing, and never lifts a hold.
+//! A million consoles meeting the same outage then send about one request each per back-off window,
+//! not one per worker per attempt.
 //!
 //! Each host also has a [`LinkWindow`]: how many blocks it gets at once and how long each may take,
 //! from the goodput its link delivers; and a [`SendRate`]: a 429 is not an outage but "fewer, please",
-//! so it lowers the rate requests go at instead of shutting the gate.
+//! so it lowers the rate requests go at instead of shutting the gate; failures cap that rate at a fifth
+//! over the healthy one, so a brownout's retries and an outage's end do not add to the load.
 //!
 //! The scheduler asks [`HostHealth::admit`] before handing out a request; the engine reports what
 //! came back through the [`Ticket`] it got.

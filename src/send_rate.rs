@@ -30,6 +30,8 @@ const MAX_PER_SECOND: f64 = 1000.0;
 const BURST: Duration = Duration::from_millis(100);
 /// The window the sending rate is measured over.
 const WINDOW: Duration = Duration::from_secs(1);
+/// More than one call in this many failing is a brownout.
+const BROWNOUT_SHARE: u32 = 6;
 /// A brownout caps the rate at this multiple of the rate before it.
 const BROWNOUT_HEADROOM: f64 = 1.2;
 /// The least a brownout caps the rate at: slower than this, the host gate's back-off paces the
@@ -51,8 +53,10 @@ pub struct SendRate {
     throttled_rate: f64,
     /// Requests admitted within the last [`WINDOW`].
     recent: VecDeque<Instant>,
-    /// Requests admitted per second over the last [`HEALTHY_WINDOW`]: (the second's start, count).
-    seconds: VecDeque<(Instant, u32)>,
+    /// Requests admitted, answered without a failure, and failed, over the last [`HEALTHY_WINDOW`].
+    sent: PerSecond,
+    succeeded: PerSecond,
+    failed: PerSecond,
     brownout: Option<Brownout>,
     /// The limit comes from a 429 (not only from failures).
     throttled: bool,
@@ -63,6 +67,39 @@ pub struct SendRate {
 struct Brownout {
     healthy: f64,
     failed_at: Instant,
+}
+
+/// Events counted per second over the last [`HEALTHY_WINDOW`]: (the second's start, count).
+#[derive(Debug, Default)]
+struct PerSecond(VecDeque<(Instant, u32)>);
+
+impl PerSecond {
+    fn add(&mut self, now: Instant) {
+        match self.0.back_mut() {
+            Some((start, count)) if now.saturating_duration_since(*start) < Duration::from_secs(1) => *count += 1,
+            _ => self.0.push_back((now, 1)),
+        }
+        while self.0.front().is_some_and(|&(start, _)| now.saturating_duration_since(start) >= HEALTHY_WINDOW) {
+            self.0.pop_front();
+        }
+    }
+
+    fn within(&self, now: Instant) -> impl Iterator<Item = &(Instant, u32)> {
+        self.0.iter().filter(move |(start, _)| now.saturating_duration_since(*start) < HEALTHY_WINDOW)
+    }
+
+    /// Events over the last [`HEALTHY_WINDOW`].
+    fn count(&self, now: Instant) -> u32 {
+        self.within(now).map(|&(_, count)| count).sum()
+    }
+
+    /// Over the last [`HEALTHY_WINDOW`] (since the first, and over at least a second): the gaps
+    /// between the events over the time they took.
+    fn per_second(&self, now: Instant) -> f64 {
+        let Some(&(first, _)) = self.within(now).next() else { return MIN_PER_SECOND };
+        let span = now.saturating_duration_since(first).clamp(Duration::from_secs(1), HEALTHY_WINDOW);
+        (f64::from(self.count(now).saturating_sub(1)) / span.as_secs_f64()).max(MIN_PER_SECOND)
+    }
 }
 
 impl SendRate {
@@ -89,23 +126,8 @@ impl SendRate {
             self.tokens -= 1.0;
         }
         self.recent.push_back(now);
-        match self.seconds.back_mut() {
-            Some((start, count)) if now.saturating_duration_since(*start) < Duration::from_secs(1) => *count += 1,
-            _ => self.seconds.push_back((now, 1)),
-        }
-        while self.seconds.front().is_some_and(|&(start, _)| now.saturating_duration_since(start) >= HEALTHY_WINDOW) {
-            self.seconds.pop_front();
-        }
+        self.sent.add(now);
         Ok(())
-    }
-
-    /// Requests per second admitted over the last [`HEALTHY_WINDOW`] (since the first of them, and
-    /// over at least a second): the gaps between them over the time they took.
-    fn sent_per_second(&self, now: Instant) -> f64 {
-        let Some(&(first, _)) = self.seconds.front() else { return MIN_PER_SECOND };
-        let span = now.saturating_duration_since(first).clamp(Duration::from_secs(1), HEALTHY_WINDOW);
-        let sent: u32 = self.seconds.iter().map(|&(_, count)| count).sum();
-        (f64::from(sent.saturating_sub(1)) / span.as_secs_f64()).max(MIN_PER_SECOND)
     }
 
     /// The failures were the network's, not the host's (the platform says it is back): a cap they
@@ -125,11 +147,18 @@ impl SendRate {
         }
     }
 
-    /// A request sent at `sent_at` failed (5xx, no answer): the rate is capped at
-    /// [`BROWNOUT_HEADROOM`] times the rate before the failures began.
+    /// A request sent at `sent_at` failed (5xx, no answer). Once more than one call in six fails
+    /// (over the last [`HEALTHY_WINDOW`]), the rate is capped at [`BROWNOUT_HEADROOM`] times the rate
+    /// before the failures began: each failure retried once would carry the load past 1.2 times
+    /// there. Fewer failures than that cap nothing, so a sprinkling of errors never pins a client.
     pub fn failed(&mut self, sent_at: Instant, now: Instant) {
-        let healthy = self.brownout.map_or_else(|| self.sent_per_second(now), |brownout| brownout.healthy);
+        let healthy = self.brownout.map_or_else(|| self.sent.per_second(now), |brownout| brownout.healthy);
         self.brownout = Some(Brownout { healthy, failed_at: now });
+        self.failed.add(now);
+        let failures = self.failed.count(now);
+        if failures * BROWNOUT_SHARE <= failures + self.succeeded.count(now) {
+            return;
+        }
         if self.cut_at.is_some_and(|cut| sent_at < cut) {
             return;
         }
@@ -164,6 +193,7 @@ impl SendRate {
     /// A request was answered without a throttle: the rate follows the cubic from the last cut, up to
     /// twice what is being sent (a rate not used is not proven).
     pub fn succeeded(&mut self, now: Instant) {
+        self.succeeded.add(now);
         if self.brownout.is_some_and(|brownout| now.saturating_duration_since(brownout.failed_at) > HEALTHY_WINDOW) {
             self.brownout = None;
         }
@@ -298,5 +328,33 @@ mod tests {
         rate.failed(now, now);
         rate.forget_failures();
         assert!(rate.limit().is_some());
+    }
+
+    #[test]
+    fn a_sprinkling_of_errors_does_not_pin_the_rate_to_what_it_was_when_they_began() {
+        let mut rate = SendRate::default();
+        let start = Instant::now();
+        // 2 a second for 10 s; then 50 a second are wanted while one call in ten fails, for 60 s.
+        for i in 0..20 {
+            let at = start + Duration::from_millis(500 * i);
+            rate.admit(at).unwrap();
+            rate.succeeded(at);
+        }
+        let mut sent_per_second = vec![0; 60];
+        let mut sent = 0;
+        for i in 0..3000 {
+            let at = start + Duration::from_secs(10) + Duration::from_millis(20 * i);
+            if rate.admit(at).is_ok() {
+                sent += 1;
+                sent_per_second[(i / 50) as usize] += 1;
+                if sent % 10 == 0 {
+                    rate.failed(at, at);
+                } else {
+                    rate.succeeded(at);
+                }
+            }
+        }
+        println!("{sent_per_second:?}");
+        assert!(sent_per_second[50..].iter().all(|&n| n >= 40), "{sent_per_second:?}");
     }
 }

@@ -327,6 +327,23 @@ fn every_fault_does_what_it_says() {
     let elapsed = started.elapsed();
     assert_eq!(status, 400); // not an InitialUploadRequest; the point is the pace
     assert!(elapsed >= std::time::Duration::from_millis(400), "{elapsed:?}");
+
+    // A token's uplink is shared by its connections: two 512 KiB bodies at once through 1 MiB/s take
+    // about a second together.
+    set(serde_json::json!({"uplinkBandwidth": 1024 * 1024}));
+    let console = token::mint_for_xuid(12);
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        let post = || {
+            let url = format!("{base}/users/me/scids/s/clips");
+            agent.post(&url).header("Authorization", &console).send(&vec![b' '; 512 * 1024][..]).unwrap().status()
+        };
+        let other = scope.spawn(post);
+        assert_eq!(post(), 400);
+        assert_eq!(other.join().unwrap(), 400);
+    });
+    let elapsed = started.elapsed();
+    assert!(elapsed >= std::time::Duration::from_millis(900), "{elapsed:?}");
 }
 
 #[test]
@@ -514,4 +531,17 @@ fn the_throttle_answers_a_tokens_calls_above_its_rate_with_429_and_no_retry_afte
     assert_eq!(admitted + answers.iter().filter(|(status, _)| *status == 429).count(), 20);
     assert!(answers.iter().all(|(_, retry_after)| !retry_after), "no Retry-After: the client finds the rate");
     assert_eq!(call(&second).0, 200, "another token has its own rate");
+
+    // A front shared by every token: twenty tokens, one call each, and a second's worth goes.
+    let put = |faults: serde_json::Value| {
+        let url = format!("{}/_emulator/faults", emulator.base_url());
+        assert_eq!(agent.put(&url).send(faults.to_string()).unwrap().status(), 200);
+    };
+    put(serde_json::json!({"frontRps": 5}));
+    let started = std::time::Instant::now();
+    let answers: Vec<_> = (0..20).map(|n| call(&token::mint_for_xuid(100 + n))).collect();
+    let refilled = (started.elapsed().as_secs_f64() * 5.0).ceil() as usize;
+    let admitted = answers.iter().filter(|(status, _)| *status == 200).count();
+    assert!(admitted >= 5 && admitted <= 5 + refilled, "{admitted} admitted, {refilled} refilled: {answers:?}");
+    assert!(answers.iter().all(|(status, retry_after)| *status == 200 || (*status == 429 && !retry_after)));
 }

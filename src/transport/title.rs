@@ -692,10 +692,14 @@ mod tests {
         while kept.lock().len() < 2 {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let abandoned_at = Instant::now();
         title.abandon();
-        assert!(matches!(waiting.join().unwrap(), Outcome::Transport { .. }));
-        assert!(abandoned_at.elapsed() < Duration::from_millis(200));
+        // Ended by the abandon, not by its deadline (which names the time it waited).
+        match waiting.join().unwrap() {
+            Outcome::Transport { message, .. } => {
+                assert!(message.contains("cancelled") && !message.contains("within"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(*scripted.cancels.lock(), 2);
         // A completion long after anyone waited is harmless.
         assert_eq!(kept.lock()[1].complete(ExchangeOutcome::Answered, ""), Err(ExchangeError::Completed));
@@ -712,7 +716,7 @@ mod tests {
             Outcome::Transport { message, .. } => assert!(message.contains("cancelled with its upload"), "{message}"),
             other => panic!("{other:?}"),
         }
-        assert!(started.elapsed() < Duration::from_millis(300), "not the 400 ms deadline: {:?}", started.elapsed());
+        // Ended by the cancel (the message says so), not by its 400 ms deadline.
         assert_eq!(*scripted.cancels.lock(), 1);
     }
 
