@@ -562,7 +562,7 @@ impl Bench {
                 };
                 eprintln!("fleet {key}...");
                 let run = self.fleet_meets(fleet, during, Duration::from_secs(lasts), max_retry_delay);
-                healthy.get_or_insert(run.healthy_rate);
+                healthy.get_or_insert(run.healthy.0);
                 rows.push(run.row(fleet.name, event, lasts));
             }
         }
@@ -576,9 +576,10 @@ impl Bench {
             "event",
             "consoles that met it",
             "requests per console: during it / first 10 s",
-            "healthy rate",
-            "peak after it (x healthy)",
-            "from its end to all completed",
+            "healthy rate: mean / peak second",
+            "rate during it, while uploading (x healthy mean)",
+            "peak second after it (x healthy mean)",
+            "all completed",
             "lost",
         ];
         self.table(&title, &header, &rows);
@@ -617,10 +618,12 @@ impl Bench {
             |handles: &[u64]| handles.iter().zip(&clients).map(|(h, c)| c.poll(*h).unwrap()).collect::<Vec<_>>();
         // One sample a second: (seconds since the start, calls arrived so far).
         let mut samples: Vec<(f64, u64)> = vec![(0.0, self.calls_arrived())];
-        let (mut event_from, mut event_to, mut ended_at) = (None, None, None);
+        let (mut event_from, mut event_to) = (None, None);
         let mut met = 0;
         let began = Instant::now();
-        let all_done = loop {
+        // When every upload had ended: (seconds since the start, the sample then).
+        let mut all_done: Option<(f64, usize)> = None;
+        loop {
             std::thread::sleep(Duration::from_millis(10));
             let now = began.elapsed();
             if handles.len() < fleet.consoles && now >= fleet.stagger * handles.len() as u32 {
@@ -639,33 +642,38 @@ impl Bench {
             if event_to.is_none() && now >= fleet.event_at + lasts {
                 self.emulator.set_faults(link.clone());
                 event_to = Some(samples.len() - 1);
-                ended_at = Some(now);
             }
-            if let Some(at) = ended_at {
-                let done = handles.len() == fleet.consoles && statuses(&handles).iter().all(ended);
-                if done || now > at + GIVE_UP {
-                    break now - at;
-                }
+            if all_done.is_none() && handles.len() == fleet.consoles && statuses(&handles).iter().all(ended) {
+                samples.push((now.as_secs_f64(), self.calls_arrived()));
+                all_done = Some((now.as_secs_f64(), samples.len() - 1));
             }
-        };
+            if event_to.is_some() && (all_done.is_some() || now > fleet.event_at + lasts + GIVE_UP) {
+                break;
+            }
+        }
         samples.push((began.elapsed().as_secs_f64(), self.calls_arrived()));
         let lost = statuses(&handles).iter().filter(|s| s.state != UploadState::Completed).count();
         let (from, to) = (event_from.unwrap(), event_to.unwrap());
-        let calls = |a: usize, b: usize| samples[b].1 - samples[a].1;
-        let rate = |a: usize, b: usize| calls(a, b) as f64 / (samples[b].0 - samples[a].0);
-        // Healthy: from the second second (the first consoles starting) to the event.
-        let healthy_rate = rate(1.min(from), from);
         let last = samples.len() - 1;
-        let peak_after = (to..last).map(|i| rate(i, i + 1)).fold(0.0, f64::max);
+        let (done_s, done) = all_done.unwrap_or((samples[last].0, last));
+        let calls = |a: usize, b: usize| samples[b].1 - samples[a].1;
+        let rate = |a: usize, b: usize| calls(a, b) as f64 / (samples[b].0 - samples[a].0).max(1e-3);
+        let peak = |a: usize, b: usize| (a..b).map(|i| rate(i, i + 1)).fold(0.0, f64::max);
+        // Healthy: from the second second (the first consoles starting) to the event.
+        let healthy = (rate(1.min(from), from), peak(1.min(from), from));
+        // While it lasted and anything was still uploading.
+        let active_to = to.min(done).max(from + 1);
+        let after = (done > to).then(|| (peak(to, done), done_s - samples[to].0));
         drop(clients);
         self.emulator.set_faults(Faults::default());
         FleetRun {
             met,
             during: calls(from, to),
             first_10_s: calls(from, (from + 10).min(last)),
-            healthy_rate,
-            peak_after,
-            all_done,
+            rate_during: rate(from, active_to),
+            healthy,
+            after,
+            done_into_it: done_s - samples[from].0,
             lost,
         }
     }
@@ -688,24 +696,35 @@ struct FleetRun {
     /// Calls that arrived during the event, and in its first 10 s.
     during: u64,
     first_10_s: u64,
-    /// Calls per second before the event, and at the busiest second after it.
-    healthy_rate: f64,
-    peak_after: f64,
-    all_done: Duration,
+    /// Calls per second during the event while anything was uploading.
+    rate_during: f64,
+    /// Calls per second before the event: mean, busiest second.
+    healthy: (f64, f64),
+    /// When uploads were left after it: the busiest second after it, and the time until all completed.
+    after: Option<(f64, f64)>,
+    /// Seconds from its start until all completed.
+    done_into_it: f64,
     lost: usize,
 }
 
 impl FleetRun {
     fn row(&self, fleet: &str, event: &str, lasts: u64) -> Vec<String> {
         let per_console = |calls: u64| calls as f64 / self.met.max(1) as f64;
+        let (mean, peak) = self.healthy;
+        let of_healthy = |rate: f64| format!("{rate:.1}/s ({:.2}x)", rate / mean.max(f64::MIN_POSITIVE));
+        let (peak_after, done) = match self.after {
+            Some((peak_after, after)) => (of_healthy(peak_after), format!("{after:.1} s after it")),
+            None => ("none left".into(), format!("{:.1} s into it", self.done_into_it)),
+        };
         vec![
             fleet.into(),
             format!("{event} ({lasts} s)"),
             self.met.to_string(),
             format!("{:.1} / {:.1}", per_console(self.during), per_console(self.first_10_s)),
-            format!("{:.1}/s", self.healthy_rate),
-            format!("{:.0}/s ({:.2}x)", self.peak_after, self.peak_after / self.healthy_rate.max(f64::MIN_POSITIVE)),
-            format!("{:.1} s", self.all_done.as_secs_f64()),
+            format!("{mean:.1}/s / {peak:.0}/s"),
+            of_healthy(self.rate_during),
+            peak_after,
+            done,
             self.lost.to_string(),
         ]
     }
