@@ -1,0 +1,233 @@
+//! Windows x86_64 (GNU ABI), built here and run under Wine against the emulator running natively
+//! (`../shared/design/platforms.md`): the DLL in both forms (default features, and without the built-in
+//! HTTP stack) builds warning-free and exports exactly `src/ffi/exports.txt`, and the C and C++ examples
+//! built with mingw upload byte-exact under Wine. Debian's Rust builds std for Windows (`-Zbuild-std`)
+//! in a target dir of its own (`target/windows`). Without that toolchain or Wine the tests say so and
+//! skip; with `GAMECLIPS_REQUIRE_TOOLS` (CI) they fail instead.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use common::*;
+
+const TARGET: &str = "x86_64-pc-windows-gnu";
+const DEBIAN_CARGO: &str = "/usr/bin/cargo";
+const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
+const STD_SOURCES: &str = "/usr/lib/rustlib/src/rust";
+const WINE: &str = "/usr/lib/wine/wine64";
+const MINGW_GCC: &str = "x86_64-w64-mingw32-gcc";
+const MINGW_GXX: &str = "x86_64-w64-mingw32-g++";
+
+/// The Windows builds and a Wine prefix, made once per run of this binary.
+struct Windows {
+    /// Each form's `gameclips.dll` and its import library, in a folder of its own.
+    default_form: PathBuf,
+    without_http: PathBuf,
+    /// The Windows build's warnings and times, for the log.
+    report: String,
+    prefix: PathBuf,
+}
+
+/// Whether the Windows toolchain and Wine are here (else the test skips, or fails in CI).
+fn toolchain_present() -> bool {
+    let files = [DEBIAN_CARGO, DEBIAN_RUSTC, STD_SOURCES, WINE];
+    let missing: Vec<&str> = files.into_iter().filter(|path| !Path::new(path).exists()).collect();
+    let present = missing.is_empty() && tool_present(MINGW_GCC) && tool_present(MINGW_GXX);
+    assert!(
+        present || std::env::var_os("GAMECLIPS_REQUIRE_TOOLS").is_none(),
+        "the Windows toolchain is required but missing: {missing:?} (apt-get install rustc-web cargo-web \
+         rust-web-src gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine64 wine)"
+    );
+    if !present {
+        eprintln!("no Windows toolchain or Wine here ({missing:?}): skipped");
+    }
+    present
+}
+
+fn windows() -> Option<&'static Windows> {
+    static WINDOWS: OnceLock<Option<Windows>> = OnceLock::new();
+    WINDOWS.get_or_init(|| toolchain_present().then(set_up)).as_ref()
+}
+
+fn set_up() -> Windows {
+    let out = repo_root().join("target/windows");
+    let mut report = String::new();
+    let default_form = build_dll(&out, true, &mut report);
+    let without_http = build_dll(&out, false, &mut report);
+    Windows { default_form, without_http, report, prefix: wine_prefix(&out) }
+}
+
+/// Builds `gameclips-capi` for Windows; its folder, holding `gameclips.dll` and `libgameclips.dll.a`.
+fn build_dll(out: &Path, default_features: bool, report: &mut String) -> PathBuf {
+    let started = std::time::Instant::now();
+    let mut build = Command::new(DEBIAN_CARGO);
+    build
+        .args(["build", "--release", "--locked", "-p", "gameclips-capi", "--target", TARGET, "-Zbuild-std"])
+        .arg("--target-dir")
+        .arg(out.join("cargo"))
+        .current_dir(repo_root())
+        // Debian's tools first; -Zbuild-std is unstable, so bootstrap mode, for this build only.
+        .env("PATH", format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default()))
+        .env("RUSTC", DEBIAN_RUSTC)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER", MINGW_GCC)
+        .env("CC_x86_64_pc_windows_gnu", MINGW_GCC)
+        .env("AR_x86_64_pc_windows_gnu", "x86_64-w64-mingw32-ar");
+    // What the outer `cargo test` set for its own build is not for this one.
+    for inherited in ["CARGO_TARGET_DIR", "RUSTC_WRAPPER", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"]
+    {
+        build.env_remove(inherited);
+    }
+    if !default_features {
+        build.arg("--no-default-features");
+    }
+    let output = build.output().expect("Debian's cargo runs");
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "the Windows build failed:\n{log}");
+    let warnings: Vec<&str> = log.lines().filter(|line| line.starts_with("warning")).collect();
+    assert!(warnings.is_empty(), "the Windows build warned:\n{log}");
+    let form = if default_features { "default" } else { "without-http" };
+    let built = out.join("cargo").join(TARGET).join("release");
+    let dir = out.join(form);
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["gameclips.dll", "libgameclips.dll.a"] {
+        std::fs::copy(built.join(file), dir.join(file)).unwrap();
+    }
+    let size = std::fs::metadata(dir.join("gameclips.dll")).unwrap().len();
+    report
+        .push_str(&format!("{form}: gameclips.dll {size} bytes, built in {:.0} s\n", started.elapsed().as_secs_f64()));
+    dir
+}
+
+/// A fresh Wine prefix under `out`, with the stand-in `bcryptprimitives.dll` Wine 8 lacks (Rust's std
+/// imports `ProcessPrng` from it; without it every Rust DLL fails to load). Test scaffolding only.
+fn wine_prefix(out: &Path) -> PathBuf {
+    let prefix = out.join("wineprefix");
+    let _ = std::fs::remove_dir_all(&prefix);
+    std::fs::create_dir_all(&prefix).unwrap();
+    let init = wine(&prefix).arg("wineboot").arg("--init").output().unwrap();
+    succeeded("wineboot --init", &init);
+    let source = out.join("bcryptprimitives.c");
+    std::fs::write(
+        &source,
+        "#include <windows.h>\n\
+         BOOLEAN WINAPI SystemFunction036(PVOID buffer, ULONG length);\n\
+         __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {\n\
+         \x20   return SystemFunction036(data, (ULONG)len);\n\
+         }\n",
+    )
+    .unwrap();
+    let dll = prefix.join("drive_c/windows/system32/bcryptprimitives.dll");
+    let compile =
+        Command::new(MINGW_GCC).arg("-shared").arg("-o").arg(&dll).arg(&source).arg("-ladvapi32").output().unwrap();
+    succeeded("building the stand-in bcryptprimitives.dll", &compile);
+    prefix
+}
+
+/// `wine64` in `prefix`, quiet.
+fn wine(prefix: &Path) -> Command {
+    let mut command = Command::new(WINE);
+    command.env("WINEPREFIX", prefix).env("WINEDEBUG", "-all");
+    command
+}
+
+/// A Unix path as a Windows program under Wine names it (Wine maps `/` to drive Z:).
+fn windows_path(path: &Path) -> String {
+    format!("Z:{}", path.display()).replace('/', "\\")
+}
+
+/// Compiles an example with mingw against the DLL in `form`, into `out` (with the DLL beside it, where
+/// Windows looks first).
+fn compile_example(form: &Path, source: &str, out: &Path) -> PathBuf {
+    let cpp = source.ends_with(".cpp");
+    let exe = out.join(Path::new(source).with_extension("exe").file_name().unwrap());
+    let mut compile = Command::new(if cpp { MINGW_GXX } else { MINGW_GCC });
+    if cpp {
+        // mingw's C++ runtime is linked in, as a game ships it, not left as DLLs Wine's prefix lacks.
+        compile.args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti"]);
+        compile.args(["-static-libgcc", "-static-libstdc++"]);
+    } else {
+        compile.args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]);
+    }
+    let output = compile
+        .arg("-I")
+        .arg(repo_root().join("include"))
+        .arg(repo_root().join(source))
+        .arg(form.join("libgameclips.dll.a"))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    succeeded(&format!("mingw building {source}"), &output);
+    std::fs::copy(form.join("gameclips.dll"), out.join("gameclips.dll")).unwrap();
+    exe
+}
+
+/// Runs a Windows program under Wine with the emulator's URL, a token and a clip file.
+fn run(windows: &Windows, exe: &Path, server: &TestServer, clip: &Path) -> Output {
+    wine(&windows.prefix).arg(exe).arg(server.url()).arg(token()).arg(windows_path(clip)).output().unwrap()
+}
+
+#[test]
+fn both_forms_of_the_dll_export_exactly_the_listed_functions() {
+    let Some(windows) = windows() else { return };
+    eprint!("{}", windows.report);
+    let listed = std::fs::read_to_string(repo_root().join("src/ffi/exports.txt")).unwrap();
+    let listed: Vec<&str> = listed.lines().filter(|line| !line.is_empty()).collect();
+    for form in [&windows.default_form, &windows.without_http] {
+        let dump =
+            Command::new("x86_64-w64-mingw32-objdump").arg("-p").arg(form.join("gameclips.dll")).output().unwrap();
+        let dump = succeeded("objdump -p", &dump);
+        // The export directory's name table: "\t[   0] clips_abi_version".
+        let table = dump.split("[Ordinal/Name Pointer] Table").nth(1).expect("an export table");
+        let mut exported: Vec<&str> = table
+            .lines()
+            .skip(1)
+            .take_while(|line| !line.trim().is_empty())
+            .filter_map(|line| line.split(']').nth(1).map(str::trim))
+            .collect();
+        exported.sort_unstable();
+        assert_eq!(exported, listed, "{form:?} exports");
+    }
+}
+
+#[test]
+fn the_c_example_uploads_byte_exact_under_wine() {
+    let Some(windows) = windows() else { return };
+    let server = TestServer::start();
+    let source = pattern(5 * 1024 * 1024 + 123, 71);
+    let clip = write_file(server.dir.path(), "clip.mp4", &source);
+    let exe = compile_example(&windows.default_form, "examples/c/upload_file.c", server.dir.path());
+    let output = run(windows, &exe, &server, &clip);
+    let stdout = succeeded("upload_file.exe under Wine", &output);
+    let id = stdout.lines().find_map(|l| l.strip_prefix("clip id: ")).expect("prints the clip id").trim();
+    let record = server.admin(&format!("clips/{id}"));
+    assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()), "{record}");
+    eprintln!("upload_file.exe under Wine: {} bytes, sha256 {}", source.len(), sha256(&source));
+
+    // A missing file: a clear error and exit code 1, not a crash.
+    let missing = run(windows, &exe, &server, &server.dir.path().join("missing.mp4"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("CLIPS_E_IO"), "{missing:?}");
+}
+
+#[test]
+fn the_c_session_and_the_cpp_example_run_under_wine() {
+    let Some(windows) = windows() else { return };
+    let server = TestServer::with_config(|config| config.processing_ms = 300);
+    let source = pattern(3 * 1024 * 1024 + 7, 72);
+    let clip = write_file(server.dir.path(), "session.mp4", &source);
+    let session = compile_example(&windows.default_form, "examples/c/session.c", server.dir.path());
+    let stdout = succeeded("session.exe under Wine", &run(windows, &session, &server, &clip));
+    assert!(stdout.lines().any(|line| line == "session complete"), "{stdout}");
+
+    let cpp = compile_example(&windows.default_form, "examples/cpp/upload.cpp", server.dir.path());
+    let stdout = succeeded("upload.exe (C++) under Wine", &run(windows, &cpp, &server, &clip));
+    let id = stdout.lines().find_map(|l| l.strip_prefix("clip id: ")).expect("prints the clip id").trim();
+    let id = id.split_whitespace().next().unwrap();
+    let record = server.admin(&format!("clips/{id}"));
+    assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()), "{record}");
+}
