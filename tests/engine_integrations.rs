@@ -13,21 +13,21 @@ use common::*;
 use gameclips::ffi::*;
 
 /// Runs an example program `exe URL TOKEN FILE` on a fresh clip; returns its output and the clip's bytes.
-fn run_on_clip(server: &TestServer, exe: &Path, program: Option<&str>) -> (String, Vec<u8>) {
-    run_on_clip_with(server, exe, program, &library_dir())
+fn run_on_clip(server: &TestServer, exe: &Path, runner: &[&str]) -> (String, Vec<u8>) {
+    run_on_clip_with(server, exe, runner, &library_dir())
 }
 
 /// As [`run_on_clip`], loading the library from `lib_dir` (and nowhere else cargo put one).
-fn run_on_clip_with(server: &TestServer, exe: &Path, program: Option<&str>, lib_dir: &Path) -> (String, Vec<u8>) {
+fn run_on_clip_with(server: &TestServer, exe: &Path, runner: &[&str], lib_dir: &Path) -> (String, Vec<u8>) {
     let source = pattern(3 * 1024 * 1024 + 99, 21);
     let clip = write_file(server.dir.path(), "clip.mp4", &source);
-    let mut command = match program {
-        Some(runner) => {
-            let mut c = Command::new(runner);
-            c.arg(exe);
+    let mut command = match runner {
+        [program, args @ ..] => {
+            let mut c = Command::new(program);
+            c.args(args).arg(exe);
             c
         }
-        None => Command::new(exe),
+        [] => Command::new(exe),
     };
     let output = command.arg(server.url()).arg(token()).arg(&clip).env("LD_LIBRARY_PATH", lib_dir).output().unwrap();
     (succeeded("the example", &output), source)
@@ -70,7 +70,7 @@ fn compile_cpp_example(server: &TestServer, name: &str, libs: &[&str]) -> PathBu
 fn cpp_wrapper_example_builds_strict_and_uploads_byte_exact() {
     let server = TestServer::start();
     let exe = compile_cpp_example(&server, "upload", &[]);
-    let (stdout, source) = run_on_clip(&server, &exe, None);
+    let (stdout, source) = run_on_clip(&server, &exe, &[]);
     assert_uploaded(&server, &stdout, &source);
     assert!(stdout.lines().any(|l| l == "caption: captioned in C++"), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("rating 9: CLIPS_E_INVALID_ARGUMENT")), "{stdout}");
@@ -86,7 +86,7 @@ fn cpp_wrapper_transport_over_libcurl_uploads_byte_exact() {
     }
     let server = TestServer::start();
     let exe = compile_cpp_example(&server, "curl_transport", &["-lcurl"]);
-    let (stdout, source) = run_on_clip(&server, &exe, None);
+    let (stdout, source) = run_on_clip(&server, &exe, &[]);
     assert_uploaded(&server, &stdout, &source);
     assert!(stdout.lines().any(|l| l == "caption: via curl"), "{stdout}");
     let exchanges: u32 = stdout.lines().find_map(|l| l.strip_prefix("exchanges: ")).unwrap().parse().unwrap();
@@ -113,7 +113,7 @@ fn cmake_builds_the_c_example_through_the_imported_target() {
         .unwrap();
     succeeded("cmake configure", &configure);
     succeeded("cmake build", &Command::new("cmake").arg("--build").arg(&build).output().unwrap());
-    let (stdout, source) = run_on_clip(&server, &build.join("upload_file"), None);
+    let (stdout, source) = run_on_clip(&server, &build.join("upload_file"), &[]);
     assert_uploaded(&server, &stdout, &source);
 }
 
@@ -157,7 +157,7 @@ fn installed_like_a_c_library_the_c_example_builds_with_pkg_config_and_find_pack
         .output()
         .unwrap();
     succeeded("cc $(pkg-config --cflags --libs gameclips)", &compile);
-    let (stdout, source) = run_on_clip_with(&server, &exe, None, &lib);
+    let (stdout, source) = run_on_clip_with(&server, &exe, &[], &lib);
     assert_uploaded(&server, &stdout, &source);
 
     // CMake's find_package(gameclips) in config mode.
@@ -172,18 +172,17 @@ fn installed_like_a_c_library_the_c_example_builds_with_pkg_config_and_find_pack
         .unwrap();
     succeeded("cmake configure (find_package)", &configure);
     succeeded("cmake build", &Command::new("cmake").arg("--build").arg(&build).output().unwrap());
-    let (stdout, source) = run_on_clip_with(&server, &build.join("upload_file"), None, &lib);
+    let (stdout, source) = run_on_clip_with(&server, &build.join("upload_file"), &[], &lib);
     assert_uploaded(&server, &stdout, &source);
 }
 
-#[test]
-fn unity_bindings_upload_and_update_metadata_under_mono() {
+/// The Unity bindings and the C# driver, compiled by mono's mcs into `dir`; `None` without mono.
+fn unity_driver(dir: &Path) -> Option<PathBuf> {
     if !tool_present("mcs") || !tool_present("mono") {
         eprintln!("mono (mcs, mono) is not installed: skipped (.ci/run installs it)");
-        return;
+        return None;
     }
-    let server = TestServer::start();
-    let exe = server.dir.path().join("GameClipsDriver.exe");
+    let exe = dir.join("GameClipsDriver.exe");
     let compile = Command::new("mcs")
         .arg("-warnaserror+")
         .arg(format!("-out:{}", exe.display()))
@@ -192,12 +191,45 @@ fn unity_bindings_upload_and_update_metadata_under_mono() {
         .output()
         .unwrap();
     succeeded("mcs", &compile);
-    let (stdout, source) = run_on_clip(&server, &exe, Some("mono"));
-    let id = assert_uploaded(&server, &stdout, &source);
+    Some(exe)
+}
+
+/// What the driver did: uploaded byte-exact, captioned, and was refused a bad rating.
+fn assert_driver_ran(server: &TestServer, stdout: &str, source: &[u8]) {
+    let id = assert_uploaded(server, stdout, source);
     assert!(stdout.lines().any(|l| l == "caption: captioned from C#"), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("bad rating: InvalidArgument")), "{stdout}");
     let stats = server.admin("stats")["requests"].clone();
     assert_eq!(stats["update_metadata"]["200"], 1, "{stats} ({id})");
+}
+
+#[test]
+fn unity_bindings_upload_and_update_metadata_under_mono() {
+    let server = TestServer::start();
+    let Some(exe) = unity_driver(server.dir.path()) else { return };
+    let (stdout, source) = run_on_clip(&server, &exe, &["mono"]);
+    assert_driver_ran(&server, &stdout, &source);
+}
+
+/// IL2CPP generates no code at run time; mono's full AOT with the JIT off is the nearest stand-in that
+/// runs here: whatever in the bindings would need the JIT fails under it.
+#[test]
+fn unity_bindings_run_without_a_jit_under_mono_full_aot() {
+    let server = TestServer::start();
+    let Some(exe) = unity_driver(server.dir.path()) else { return };
+    // The framework's assemblies once per machine (idempotent), then the driver.
+    // (System and System.Core are links into the GAC; their images go beside the files linked to.)
+    let framework = ["mscorlib.dll", "System.dll", "System.Core.dll"]
+        .map(|dll| std::fs::canonicalize(Path::new("/usr/lib/mono/4.5").join(dll)).expect("mono's 4.5 assemblies"));
+    let aot = framework.iter().filter(|dll| !dll.with_extension("dll.so").exists()).chain([&exe]);
+    for assembly in aot {
+        let output =
+            Command::new("mono").arg("--aot=full").arg(assembly).current_dir(server.dir.path()).output().unwrap();
+        succeeded(&format!("mono --aot=full {}", assembly.display()), &output);
+    }
+    let (stdout, source) = run_on_clip(&server, &exe, &["mono", "--full-aot"]);
+    assert_driver_ran(&server, &stdout, &source);
+    println!("Unity bindings under mono --full-aot: uploaded byte-exact, captioned, bad rating refused");
 }
 
 /// `src/ffi/exports.txt` lists every export; adding or removing one without updating it fails here.
