@@ -142,6 +142,11 @@ fn windows_path(path: &Path) -> String {
 /// Compiles an example with mingw against the DLL in `form`, into `out` (with the DLL beside it, where
 /// Windows looks first).
 fn compile_example(form: &Path, source: &str, out: &Path) -> PathBuf {
+    compile_with(form, source, out, &[])
+}
+
+/// As [`compile_example`], with `extra` flags after the library.
+fn compile_with(form: &Path, source: &str, out: &Path, extra: &[&str]) -> PathBuf {
     let cpp = source.ends_with(".cpp");
     let exe = out.join(Path::new(source).with_extension("exe").file_name().unwrap());
     let mut compile = Command::new(if cpp { MINGW_GXX } else { MINGW_GCC });
@@ -157,6 +162,7 @@ fn compile_example(form: &Path, source: &str, out: &Path) -> PathBuf {
         .arg(repo_root().join("include"))
         .arg(repo_root().join(source))
         .arg(form.join("libgameclips.dll.a"))
+        .args(extra)
         .arg("-o")
         .arg(&exe)
         .output()
@@ -230,4 +236,33 @@ fn the_c_session_and_the_cpp_example_run_under_wine() {
     let id = id.split_whitespace().next().unwrap();
     let record = server.admin(&format!("clips/{id}"));
     assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()), "{record}");
+}
+
+#[test]
+fn the_abi_harness_calls_every_export_under_wine() {
+    let Some(windows) = windows() else { return };
+    let server = TestServer::with_config(|config| config.processing_ms = 100);
+    // mingw's nanosleep lives in winpthread, linked in.
+    let static_pthread = ["-Wl,-Bstatic", "-lpthread", "-Wl,-Bdynamic"];
+    let exe = compile_with(&windows.default_form, "tests/c/abi_harness.c", server.dir.path(), &static_pthread);
+    let output = wine(&windows.prefix)
+        .arg(&exe)
+        .args([server.url(), &token(), &windows_path(server.dir.path())])
+        .output()
+        .unwrap();
+    let stdout = succeeded("abi_harness.exe under Wine", &output);
+    let summary = stdout.lines().find(|l| l.starts_with("abi harness:")).unwrap_or_default();
+    eprintln!("under Wine: {summary}");
+    assert!(summary.ends_with(" 0 failures"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn the_titles_memory_hooks_see_every_allocation_under_wine() {
+    let Some(windows) = windows() else { return };
+    let server = TestServer::start();
+    let static_pthread = ["-Wl,-Bstatic", "-lpthread", "-Wl,-Bdynamic"];
+    let exe = compile_with(&windows.default_form, "tests/c/memory_hooks.c", server.dir.path(), &static_pthread);
+    let output = wine(&windows.prefix).arg(&exe).args([server.url(), &token()]).output().unwrap();
+    let stdout = succeeded("memory_hooks.exe under Wine", &output);
+    eprintln!("memory hooks under Wine: {}", assert_memory_hooks_held(&stdout));
 }

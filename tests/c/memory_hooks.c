@@ -45,7 +45,12 @@ static void *hook_alloc(void *user, size_t size, size_t align) {
     size_t room = room_for_header(align < sizeof(void *) ? sizeof(void *) : align);
     size_t base_align = align < sizeof(void *) ? sizeof(void *) : align;
     void *base = NULL;
+#if defined(_WIN32)
+    base = _aligned_malloc(room + size, base_align);
+    if (!base) return NULL;
+#else
     if (posix_memalign(&base, base_align, room + size) != 0) return NULL;
+#endif
     uint8_t *p = (uint8_t *)base + room;
     header h = {size, align, room};
     memcpy(p - sizeof h, &h, sizeof h);
@@ -68,7 +73,11 @@ static void hook_free(void *user, void *ptr, size_t size, size_t align) {
     live_bytes -= h.size;
     if (h.size != size || h.align != align) mismatched_frees++;
     pthread_mutex_unlock(&lock);
+#if defined(_WIN32)
+    _aligned_free((uint8_t *)ptr - h.offset);
+#else
     free((uint8_t *)ptr - h.offset);
+#endif
 }
 
 #define CHECK(cond)                                                                                       \

@@ -381,3 +381,27 @@ pub fn compile_c_against(lib_dir: &Path, source: &Path, exe: &Path, extra: &[&st
     assert!(compile.status.success(), "compiling {source} failed:\n{}", String::from_utf8_lossy(&compile.stderr));
     exe.to_path_buf()
 }
+
+/// Checks what `tests/c/memory_hooks.c` printed: the hooks saw the library's allocations, each freed with
+/// its size and alignment, live memory flat over cycles, late hooks refused, a push without memory
+/// refused with a code. A summary for the log.
+#[allow(dead_code)]
+pub fn assert_memory_hooks_held(stdout: &str) -> String {
+    let lines: std::collections::HashMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once(' ')).collect();
+    let number = |key: &str| lines[key].split_whitespace().next().unwrap().parse::<u64>().unwrap();
+    assert!(number("allocations") > 1000, "the hooks saw the library's allocations: {stdout}");
+    assert_eq!((number("misaligned"), number("bad_align"), number("mismatched_frees")), (0, 0, 0), "{stdout}");
+    // Each cycle creates a client, uploads and destroys it: what stays is what the first one set up once
+    // (lazy tables, the main thread's own state), not more with every cycle.
+    let after: Vec<u64> = (1..=6).map(|cycle| number(&format!("live_after_cycle_{cycle}"))).collect();
+    assert!(after[5] <= after[1] + 4096, "live memory grows over cycles: {after:?}");
+    assert_eq!(lines["late_set"], "CLIPS_E_WRONG_STATE");
+    assert!(lines["oom_push"].starts_with("CLIPS_E_OUT_OF_MEMORY"), "{stdout}");
+    assert!(lines["oom_push"].contains("no memory for a copy of block 0"), "{stdout}");
+    format!(
+        "{} allocations, {} frees, largest alignment {}, live bytes after cycles {after:?}",
+        number("allocations"),
+        number("frees"),
+        number("max_align")
+    )
+}
