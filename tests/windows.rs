@@ -130,7 +130,8 @@ fn wine_prefix(out: &Path) -> PathBuf {
 /// `wine64` in `prefix`, quiet.
 fn wine(prefix: &Path) -> Command {
     let mut command = Command::new(WINE);
-    command.env("WINEPREFIX", prefix).env("WINEDEBUG", "-all");
+    // UTF-8 file names on this side are the Windows names' UTF-16 on the other.
+    command.env("WINEPREFIX", prefix).env("WINEDEBUG", "-all").env("LANG", "C.UTF-8");
     command
 }
 
@@ -265,4 +266,49 @@ fn the_titles_memory_hooks_see_every_allocation_under_wine() {
     let output = wine(&windows.prefix).arg(&exe).args([server.url(), &token()]).output().unwrap();
     let stdout = succeeded("memory_hooks.exe under Wine", &output);
     eprintln!("memory hooks under Wine: {}", assert_memory_hooks_held(&stdout));
+}
+
+/// A Windows path, percent-encoded (spaces, `%` and every non-ASCII byte) so it survives the command line.
+fn percent_encoded(path: &Path) -> String {
+    windows_path(path)
+        .bytes()
+        .map(|b| if b.is_ascii_graphic() && b != b'%' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+#[test]
+fn paths_with_a_drive_backslashes_spaces_and_non_ascii_work_under_wine() {
+    let Some(windows) = windows() else { return };
+    let server = TestServer::start();
+    let folder = server.dir.path().join("Clips Ünïcode é");
+    std::fs::create_dir_all(&folder).unwrap();
+    let source = pattern(3 * 1024 * 1024 + 5, 73);
+    let clip = write_file(&folder, "clip ñ 1.mp4", &source);
+    let image = png(2048);
+    let thumbnail = write_file(&folder, "thumb ø.png", &image);
+    let journal = folder.join("Journal ü");
+    let exe = compile_example(&windows.default_form, "tests/c/paths.c", server.dir.path());
+    let output = wine(&windows.prefix)
+        .arg(&exe)
+        .args([server.url(), &token()])
+        .args([percent_encoded(&clip), percent_encoded(&journal), percent_encoded(&thumbnail)])
+        .output()
+        .unwrap();
+    let stdout = succeeded("paths.exe under Wine", &output);
+    let id = stdout.lines().find_map(|l| l.strip_prefix("clip id: ")).expect("prints the clip id").trim();
+    let record = server.admin(&format!("clips/{id}"));
+    assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()), "{record}");
+    // The thumbnail came from its non-ASCII path.
+    let url = format!("{}/_emulator/clips/{id}/thumbnails/large", server.url());
+    let agent = ureq::Agent::config_builder().proxy(None).build().new_agent();
+    let uploaded = agent.get(&url).call().unwrap().body_mut().read_to_vec().unwrap();
+    assert_eq!(sha256(&uploaded), sha256(&image), "the thumbnail differs");
+    // The journal went where it was asked, under the non-ASCII name.
+    assert!(journal.is_dir(), "no journal folder at {journal:?}");
+    eprintln!(
+        "under Wine, from {}: {} bytes byte-exact, journal in {}",
+        windows_path(&clip),
+        source.len(),
+        windows_path(&journal)
+    );
 }
