@@ -312,3 +312,45 @@ fn paths_with_a_drive_backslashes_spaces_and_non_ascii_work_under_wine() {
         windows_path(&journal)
     );
 }
+
+#[test]
+fn killed_mid_upload_and_started_again_on_its_journal_the_upload_completes_once() {
+    let Some(windows) = windows() else { return };
+    // A 2 MB/s link: the 16 MB clip is still going when the program is killed after two blocks.
+    let server =
+        TestServer::with_faults(gameclips_emulator::Faults { link_bandwidth: 2_000_000, ..Default::default() });
+    let source = pattern(16 * 1024 * 1024 + 9, 74);
+    let clip = write_file(server.dir.path(), "resume.mp4", &source);
+    let journal = server.dir.path().join("journal");
+    let exe = compile_example(&windows.default_form, "tests/c/resume.c", server.dir.path());
+    let start = || {
+        let mut command = wine(&windows.prefix);
+        command.arg(&exe).args([server.url(), &token(), &windows_path(&journal), &windows_path(&clip)]);
+        command
+    };
+
+    let mut first = start().stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(first.stdout.take().unwrap()));
+    let mut seen = Vec::new();
+    for line in lines {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line == "acked 2" {
+            break;
+        }
+    }
+    assert_eq!(seen.last().map(String::as_str), Some("acked 2"), "the first run ended early: {seen:?}");
+    // As TerminateProcess would: no destructor runs, files stay as they were.
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let second = start().output().unwrap();
+    let stdout = succeeded("resume.exe, started again under Wine", &second);
+    assert!(stdout.lines().any(|l| l == "resumed 1"), "the journal held no upload: {stdout}");
+    let id = stdout.lines().find_map(|l| l.strip_prefix("clip id: ")).expect("prints the clip id").trim();
+    let record = server.admin(&format!("clips/{id}"));
+    assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()), "{record}");
+    let clips = server.admin("clips")["clips"].as_array().cloned().unwrap();
+    assert_eq!(clips.len(), 1, "the user holds exactly the uploaded clip: {clips:?}");
+    eprintln!("killed under Wine after 2 blocks; started again: resumed, {} bytes byte-exact, 1 clip", source.len());
+}
