@@ -354,3 +354,22 @@ fn killed_mid_upload_and_started_again_on_its_journal_the_upload_completes_once(
     assert_eq!(clips.len(), 1, "the user holds exactly the uploaded clip: {clips:?}");
     eprintln!("killed under Wine after 2 blocks; started again: resumed, {} bytes byte-exact, 1 clip", source.len());
 }
+
+#[test]
+fn threads_carry_their_names_and_affinity_and_the_titles_start_thread_makes_them_under_wine() {
+    let Some(windows) = windows() else { return };
+    let server = TestServer::start();
+    let clip = write_file(server.dir.path(), "threads.mp4", &pattern(3 * 1024 * 1024, 75));
+    let exe = compile_example(&windows.default_form, "tests/c/windows_threads.c", server.dir.path());
+    let output = wine(&windows.prefix).arg(&exe).args([server.url(), &token(), &windows_path(&clip)]).output().unwrap();
+    let stdout = succeeded("windows_threads.exe under Wine", &output);
+    let value = |key: &str| -> u64 {
+        stdout.lines().find_map(|l| l.strip_prefix(&format!("{key} "))).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    // Every worker (12 by default) is named with the prefix (GetThreadDescription) and runs on CPU 0 only.
+    assert!(value("named") >= 12, "{stdout}");
+    assert_eq!(value("affinity_ok"), value("named"), "{stdout}");
+    assert!(value("title_started") >= 12, "the title's start_thread made the threads: {stdout}");
+    assert_eq!(value("uploads"), 2, "{stdout}");
+    eprintln!("threads under Wine: {}", stdout.lines().collect::<Vec<_>>().join(", "));
+}
