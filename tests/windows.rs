@@ -373,3 +373,60 @@ fn threads_carry_their_names_and_affinity_and_the_titles_start_thread_makes_them
     assert_eq!(value("uploads"), 2, "{stdout}");
     eprintln!("threads under Wine: {}", stdout.lines().collect::<Vec<_>>().join(", "));
 }
+
+/// `key value` lines a program printed.
+fn values(stdout: &str) -> std::collections::HashMap<String, String> {
+    stdout.lines().filter_map(|l| l.split_once(' ')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn number(values: &std::collections::HashMap<String, String>, key: &str) -> u64 {
+    values.get(key).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no {key} in {values:?}"))
+}
+
+#[test]
+fn a_title_transport_over_winhttp_carries_a_whole_session_under_wine() {
+    let Some(windows) = windows() else { return };
+    let server = TestServer::start();
+    let source = pattern(1024 * 1024 + 77, 76);
+    let clip = write_file(server.dir.path(), "winhttp.mp4", &source);
+    let winhttp = ["-lwinhttp"];
+    let exe = compile_with(&windows.without_http, "examples/c/winhttp_transport.c", server.dir.path(), &winhttp);
+    let output = wine(&windows.prefix)
+        .arg(&exe)
+        .args(["session", server.url(), &token(), &windows_path(&clip)])
+        .output()
+        .unwrap();
+    let stdout = succeeded("winhttp_transport.exe session under Wine", &output);
+    let values = values(&stdout);
+    for key in ["file_clip", "push_clip"] {
+        let record = server.admin(&format!("clips/{}", values[key]));
+        assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()), "{key}: {record}");
+    }
+    assert_eq!((number(&values, "get_has_caption"), number(&values, "list_has_clips")), (1, 1), "{stdout}");
+    // Capacity 2 against 12 workers: the transport said "at capacity" and never ran more.
+    assert!(number(&values, "would_blocks") > 0, "{stdout}");
+    assert!(number(&values, "max_in_flight") <= 2, "{stdout}");
+    eprintln!("WinHTTP transport under Wine: {}", stdout.lines().collect::<Vec<_>>().join(", "));
+}
+
+#[test]
+fn a_winhttp_transport_is_cancelled_and_destroyed_with_exchanges_in_flight_under_wine() {
+    let Some(windows) = windows() else { return };
+    // A 1 MB/s link keeps blocks in flight while the game cancels and destroys.
+    let server =
+        TestServer::with_faults(gameclips_emulator::Faults { link_bandwidth: 1_000_000, ..Default::default() });
+    let clip = write_file(server.dir.path(), "winhttp-cancel.mp4", &pattern(8 * 1024 * 1024, 77));
+    let exe = compile_with(&windows.without_http, "examples/c/winhttp_transport.c", server.dir.path(), &["-lwinhttp"]);
+    let output = wine(&windows.prefix)
+        .arg(&exe)
+        .args(["cancel", server.url(), &token(), &windows_path(&clip)])
+        .output()
+        .unwrap();
+    let stdout = succeeded("winhttp_transport.exe cancel under Wine", &output);
+    let values = values(&stdout);
+    assert_eq!(number(&values, "cancelled_state"), u64::from(gameclips::ffi::CLIPS_STATE_CANCELLED), "{stdout}");
+    assert_eq!(number(&values, "cancel_reached_transport"), 1, "{stdout}");
+    assert!(number(&values, "in_flight_at_destroy") >= 1, "{stdout}");
+    assert_eq!(number(&values, "in_flight_after"), 0, "every exchange completed: {stdout}");
+    eprintln!("WinHTTP cancel and destroy under Wine: {}", stdout.lines().collect::<Vec<_>>().join(", "));
+}
