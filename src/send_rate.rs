@@ -5,11 +5,12 @@
 //! client settles near what the front allows instead of bursting into it and being refused again.
 //! Unthrottled hosts have no limit.
 //!
-//! A brownout (5xx or failed connections, some calls working) caps the rate the same way, at 1.2 times
-//! what the host was sent before it began: retries then add at most a fifth to the load, the budget
-//! Finagle's RetryBudget and AWS's retry quota give, kept as a rate so that a title pushing data as it
-//! records does not double its calls when half of them fail. The cap lasts until the host has worked
-//! for [`HEALTHY_WINDOW`] without a failure; it also paces the return after an outage.
+//! A brownout (more than one call in six failing with a 5xx or no answer) caps the rate the same way,
+//! at 1.2 times what the host was sent before it began: retries then add at most a fifth to the load,
+//! the budget Finagle's RetryBudget and AWS's retry quota give, kept as a rate so that a title pushing
+//! data as it records does not double its calls when half of them fail. Successes let the cap grow
+//! back along the cubic; the brownout ends once the host has worked for [`HEALTHY_WINDOW`] without a
+//! failure. The cap also paces the return after an outage.
 //!
 //! Only a throttle or failure of a request sent after the last cut cuts again: the answers to a burst
 //! already in flight are one signal, not many. Pure: time is handed in; [`crate::host_health`] keeps
