@@ -48,10 +48,7 @@ fn run(
         command.arg(file);
     }
     let output = command.output().unwrap();
-    let lines = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.split_once(' ').map(|(k, v)| (k.to_string(), v.to_string())))
-        .collect();
+    let lines = key_values(&String::from_utf8_lossy(&output.stdout));
     (output, lines)
 }
 
@@ -61,11 +58,6 @@ fn report(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
-}
-
-fn number(lines: &HashMap<String, String>, key: &str) -> u64 {
-    let value = lines.get(key).unwrap_or_else(|| panic!("no {key} in {lines:?}"));
-    value.split_whitespace().next().unwrap().parse().unwrap()
 }
 
 /// A file-mode and a push-mode upload, get, update and list, all through libcurl; byte-exact; at most 2

@@ -287,14 +287,14 @@ fn paths_with_a_drive_backslashes_spaces_and_non_ascii_work_under_wine() {
     let image = png(2048);
     let thumbnail = write_file(&folder, "thumb ø.png", &image);
     let journal = folder.join("Journal ü");
-    let exe = compile_example(&windows.default_form, "tests/c/paths.c", server.dir.path());
+    let exe = compile_example(&windows.default_form, "tests/c/resume.c", server.dir.path());
     let output = wine(&windows.prefix)
         .arg(&exe)
         .args([server.url(), &token()])
-        .args([percent_encoded(&clip), percent_encoded(&journal), percent_encoded(&thumbnail)])
+        .args([percent_encoded(&journal), percent_encoded(&clip), percent_encoded(&thumbnail)])
         .output()
         .unwrap();
-    let stdout = succeeded("paths.exe under Wine", &output);
+    let stdout = succeeded("resume.exe with Windows paths under Wine", &output);
     let id = stdout.lines().find_map(|l| l.strip_prefix("clip id: ")).expect("prints the clip id").trim();
     let record = server.admin(&format!("clips/{id}"));
     assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()), "{record}");
@@ -325,7 +325,7 @@ fn killed_mid_upload_and_started_again_on_its_journal_the_upload_completes_once(
     let exe = compile_example(&windows.default_form, "tests/c/resume.c", server.dir.path());
     let start = || {
         let mut command = wine(&windows.prefix);
-        command.arg(&exe).args([server.url(), &token(), &windows_path(&journal), &windows_path(&clip)]);
+        command.arg(&exe).args([server.url(), &token(), &percent_encoded(&journal), &percent_encoded(&clip)]);
         command
     };
 
@@ -363,24 +363,14 @@ fn threads_carry_their_names_and_affinity_and_the_titles_start_thread_makes_them
     let exe = compile_example(&windows.default_form, "tests/c/windows_threads.c", server.dir.path());
     let output = wine(&windows.prefix).arg(&exe).args([server.url(), &token(), &windows_path(&clip)]).output().unwrap();
     let stdout = succeeded("windows_threads.exe under Wine", &output);
-    let value = |key: &str| -> u64 {
-        stdout.lines().find_map(|l| l.strip_prefix(&format!("{key} "))).and_then(|v| v.parse().ok()).unwrap_or(0)
-    };
+    let values = key_values(&stdout);
+    let value = |key: &str| number(&values, key);
     // Every worker (12 by default) is named with the prefix (GetThreadDescription) and runs on CPU 0 only.
     assert!(value("named") >= 12, "{stdout}");
     assert_eq!(value("affinity_ok"), value("named"), "{stdout}");
     assert!(value("title_started") >= 12, "the title's start_thread made the threads: {stdout}");
     assert_eq!(value("uploads"), 2, "{stdout}");
     eprintln!("threads under Wine: {}", stdout.lines().collect::<Vec<_>>().join(", "));
-}
-
-/// `key value` lines a program printed.
-fn values(stdout: &str) -> std::collections::HashMap<String, String> {
-    stdout.lines().filter_map(|l| l.split_once(' ')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-fn number(values: &std::collections::HashMap<String, String>, key: &str) -> u64 {
-    values.get(key).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no {key} in {values:?}"))
 }
 
 #[test]
@@ -397,7 +387,7 @@ fn a_title_transport_over_winhttp_carries_a_whole_session_under_wine() {
         .output()
         .unwrap();
     let stdout = succeeded("winhttp_transport.exe session under Wine", &output);
-    let values = values(&stdout);
+    let values = key_values(&stdout);
     for key in ["file_clip", "push_clip"] {
         let record = server.admin(&format!("clips/{}", values[key]));
         assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()), "{key}: {record}");
@@ -423,7 +413,7 @@ fn a_winhttp_transport_is_cancelled_and_destroyed_with_exchanges_in_flight_under
         .output()
         .unwrap();
     let stdout = succeeded("winhttp_transport.exe cancel under Wine", &output);
-    let values = values(&stdout);
+    let values = key_values(&stdout);
     assert_eq!(number(&values, "cancelled_state"), u64::from(gameclips::ffi::CLIPS_STATE_CANCELLED), "{stdout}");
     assert_eq!(number(&values, "cancel_reached_transport"), 1, "{stdout}");
     assert!(number(&values, "in_flight_at_destroy") >= 1, "{stdout}");

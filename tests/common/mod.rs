@@ -382,13 +382,24 @@ pub fn compile_c_against(lib_dir: &Path, source: &Path, exe: &Path, extra: &[&st
     exe.to_path_buf()
 }
 
+/// The `key value` lines a test program printed.
+pub fn key_values(stdout: &str) -> std::collections::HashMap<String, String> {
+    stdout.lines().filter_map(|l| l.split_once(' ')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// The number that starts `key`'s value.
+#[track_caller]
+pub fn number(values: &std::collections::HashMap<String, String>, key: &str) -> u64 {
+    let value = values.get(key).unwrap_or_else(|| panic!("no {key} in {values:?}"));
+    value.split_whitespace().next().unwrap().parse().unwrap()
+}
+
 /// Checks what `tests/c/memory_hooks.c` printed: the hooks saw the library's allocations, each freed with
 /// its size and alignment, live memory flat over cycles, late hooks refused, a push without memory
 /// refused with a code. A summary for the log.
-#[allow(dead_code)]
 pub fn assert_memory_hooks_held(stdout: &str) -> String {
-    let lines: std::collections::HashMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once(' ')).collect();
-    let number = |key: &str| lines[key].split_whitespace().next().unwrap().parse::<u64>().unwrap();
+    let lines = key_values(stdout);
+    let number = |key: &str| number(&lines, key);
     assert!(number("allocations") > 1000, "the hooks saw the library's allocations: {stdout}");
     assert_eq!((number("misaligned"), number("bad_align"), number("mismatched_frees")), (0, 0, 0), "{stdout}");
     // Each cycle creates a client, uploads and destroys it: what stays is what the first one set up once
