@@ -18,12 +18,6 @@ fn expect(result: ClipsResult, code: ClipsResult, needle: &str) {
     assert!(message.contains(needle), "the message {message:?} does not mention {needle:?}");
 }
 
-fn status() -> ClipsStatus {
-    let mut s = unsafe { std::mem::zeroed::<ClipsStatus>() };
-    unsafe { clips_status_init(&mut s) };
-    s
-}
-
 fn event() -> ClipsEvent {
     let mut e = unsafe { std::mem::zeroed::<ClipsEvent>() };
     unsafe { clips_event_init(&mut e) };
@@ -40,7 +34,7 @@ fn null_pointers_are_refused_by_every_export() {
     let mut size = 0usize;
     let mut buf = [0u8; 64];
     let data = [0u8; 16];
-    let mut s = status();
+    let mut s = new_status();
     let mut e = event();
     let mut list = [0u32; 4];
     let mut handles = [0u64; 4];
@@ -186,7 +180,7 @@ fn dead_zero_and_foreign_handles_are_invalid() {
     options.file_size = 100;
     let (mut mine, mut theirs, mut released) = (0, 0, 0);
     let data = [0u8; 100];
-    let mut s = status();
+    let mut s = new_status();
     let mut buf = [0u8; 64];
     let mut size = 0usize;
     let mut list = [0u32; 4];
@@ -334,7 +328,7 @@ fn invalid_text_values_and_newer_structs_are_refused() {
         assert_eq!(clips_begin_upload(c, &o, &mut h), CLIPS_OK, "{}", last_error());
         o.struct_size = 13; // inside a field: no version of the struct is that long
         expect(clips_begin_upload(c, &o, &mut h), CLIPS_E_INVALID_ARGUMENT, "struct_size 13");
-        let mut s = status();
+        let mut s = new_status();
         s.struct_size += 4;
         expect(clips_poll(c, h, &mut s), CLIPS_E_INCOMPATIBLE_VERSION, "newer header");
         let mut e = event();

@@ -21,8 +21,7 @@ fn c_example_uploads_a_clip_byte_exact() {
     let exe = compile_example("upload_file", server.dir.path());
 
     let run = Command::new(&exe).arg(server.url()).arg(token()).arg(&clip).output().unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "upload_file failed:\n{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = succeeded("upload_file", &run);
     let id = stdout.lines().find_map(|l| l.strip_prefix("clip id: ")).expect("prints the clip id").trim().to_string();
     let record = server.admin(&format!("clips/{id}"));
     assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()), "{record}");
@@ -31,7 +30,7 @@ fn c_example_uploads_a_clip_byte_exact() {
     let missing = server.dir.path().join("missing.mp4");
     let run = Command::new(&exe).arg(server.url()).arg(token()).arg(&missing).output().unwrap();
     assert_eq!(run.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&run.stderr).contains("CLIPS_E_IO"), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("CLIPS_E_IO"), "{}", report(&run));
 }
 
 #[test]
@@ -41,8 +40,7 @@ fn c_session_uploads_waits_for_published_updates_rates_lists_and_deletes() {
     let clip = write_file(server.dir.path(), "session.mp4", &source);
     let exe = compile_example("session", server.dir.path());
     let run = Command::new(&exe).arg(server.url()).arg(token()).arg(&clip).output().unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "session failed:\n{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = succeeded("session", &run);
     for step in [
         "upload: ok (HTTP 201)",
         "published",

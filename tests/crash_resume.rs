@@ -16,7 +16,6 @@ use common::*;
 use gameclips::ffi::*;
 
 const CHILD: &str = "GAMECLIPS_CRASH_CHILD";
-const MIB: usize = 1024 * 1024;
 const WORKERS: u32 = 4;
 
 /// The child's part: resume the journaled upload, or begin it; poll until it completes.

@@ -16,8 +16,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use gameclips::ffi::*;
 
-const MIB: usize = 1024 * 1024;
-
 #[derive(Clone, Debug)]
 struct Request {
     method: String,

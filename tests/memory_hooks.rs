@@ -19,7 +19,6 @@ fn counting_hooks_see_every_allocation_and_live_memory_stays_flat() {
     );
     let output =
         Command::new(&exe).args([server.url(), &token()]).env("LD_LIBRARY_PATH", library_dir()).output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = succeeded("the memory hooks program", &output);
     println!("memory hooks: {}", assert_memory_hooks_held(&stdout));
 }

@@ -13,10 +13,6 @@ fn compile_harness(out_dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
     compile_c(&repo_root().join("tests/c/abi_harness.c"), &out_dir.join(name), flags)
 }
 
-fn report(run: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr))
-}
-
 fn harness_summary(run: &Output) -> String {
     let stdout = String::from_utf8_lossy(&run.stdout);
     stdout.lines().find(|l| l.starts_with("abi harness:")).unwrap_or_default().to_string()

@@ -72,10 +72,6 @@ fn update(
     status.result
 }
 
-fn requests(server: &TestServer, endpoint: &str) -> Value {
-    server.admin("stats")["requests"][endpoint].clone()
-}
-
 #[test]
 fn metadata_updates_are_owner_only_and_all_or_nothing() {
     let server = TestServer::start();
@@ -114,7 +110,7 @@ fn metadata_updates_are_owner_only_and_all_or_nothing() {
     assert!(last_error().contains("changes nothing"), "{}", last_error());
     let clip = get_json(owner, None, &id);
     assert_eq!((clip["userCaption"].as_str(), clip["visibility"].as_str()), (Some("second caption"), Some("Public")));
-    assert_eq!(requests(&server, "update_metadata"), serde_json::json!({"200": 1, "403": 1}));
+    assert_eq!(server.requests("update_metadata"), serde_json::json!({"200": 1, "403": 1}));
 }
 
 #[test]
@@ -156,7 +152,7 @@ fn ratings_average_and_views_count_on_anyones_clip() {
         assert_eq!(result, CLIPS_E_INVALID_ARGUMENT);
         assert!(last_error().contains(&format!("rating {bad}")), "{}", last_error());
     }
-    assert_eq!(requests(&server, "rate"), serde_json::json!({"200": 3}));
+    assert_eq!(server.requests("rate"), serde_json::json!({"200": 3}));
 }
 
 #[test]
@@ -398,5 +394,5 @@ fn operation_handles_poll_emit_one_event_and_refuse_upload_only_calls() {
     let ends: Vec<i32> =
         drain_events(client).iter().filter(|e| e.kind == CLIPS_EVENT_OP_COMPLETED).map(|e| e.result).collect();
     assert!(ends.contains(&CLIPS_E_CANCELLED) && ends.contains(&CLIPS_OK), "{ends:?}");
-    assert_eq!(requests(&server, "get_clip"), serde_json::json!({"200": 2}));
+    assert_eq!(server.requests("get_clip"), serde_json::json!({"200": 2}));
 }

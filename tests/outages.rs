@@ -20,7 +20,6 @@ use common::*;
 use gameclips::ffi::*;
 use gameclips_emulator::{Emulator, EmulatorConfig, Faults};
 
-const MIB: usize = 1024 * 1024;
 const EMULATOR_CHILD: &str = "GAMECLIPS_EMULATOR_CHILD";
 
 fn outage() -> Faults {

@@ -11,8 +11,6 @@ use gameclips::ffi::*;
 use gameclips_emulator::token::{self, Claims};
 use gameclips_emulator::Faults;
 
-const MIB: usize = 1024 * 1024;
-
 /// A fresh Authorization value for the test user (each differs, as a refreshed token does).
 fn fresh_token(n: u64) -> CString {
     CString::new(token::mint(&Claims { exp: Some(4_000_000_000 + n), ..Claims::for_xuid(XUID) })).unwrap()
@@ -27,10 +25,6 @@ fn begin(client: *mut ClipsClient, tweak: impl FnOnce(&mut ClipsUploadOptions)) 
         CLIPS_OK => Ok(handle),
         other => Err(other),
     }
-}
-
-fn requests(server: &TestServer, endpoint: &str) -> serde_json::Value {
-    server.admin("stats")["requests"][endpoint].clone()
 }
 
 fn body_bytes_received(server: &TestServer) -> u64 {
@@ -140,7 +134,7 @@ fn quota_gone_and_forbidden_fail_at_once_with_clear_messages() {
     let status = wait_terminal(client, over, Duration::from_secs(10), || {});
     assert_eq!((status.state, status.result, status.http_status), (CLIPS_STATE_FAILED, CLIPS_E_QUOTA, 400));
     assert!(error_message(client, over).contains("quota exceeded"), "{}", error_message(client, over));
-    assert_eq!(requests(&server, "create_clip"), serde_json::json!({"400": 1}), "a quota refusal is not retried");
+    assert_eq!(server.requests("create_clip"), serde_json::json!({"400": 1}), "a quota refusal is not retried");
 
     // 410: the upload expired before its block came.
     let late = begin(client, |o| o.file_size = 100).unwrap();
@@ -155,7 +149,7 @@ fn quota_gone_and_forbidden_fail_at_once_with_clear_messages() {
     let status = wait_terminal(client, late, Duration::from_secs(10), || {});
     assert_eq!((status.result, status.http_status), (CLIPS_E_HTTP, 410));
     assert!(error_message(client, late).contains("expired"), "{}", error_message(client, late));
-    assert_eq!(requests(&server, "put_block"), serde_json::json!({"410": 1}), "410 is not retried");
+    assert_eq!(server.requests("put_block"), serde_json::json!({"410": 1}), "410 is not retried");
 
     // 403: a PC device may not upload.
     let pc = Claims { device_type: Some("Win32".into()), ..Claims::for_xuid(XUID) };
@@ -206,7 +200,7 @@ fn block_redirects_are_followed_with_the_body_sent_again() {
         assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
         let record = server.admin(&format!("clips/{}", clip_id(client, handle)));
         assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()));
-        let puts = requests(&server, "put_block");
+        let puts = server.requests("put_block");
         assert_eq!(puts[redirect.to_string()], 3, "{puts}");
         assert_eq!(puts["202"].as_u64().unwrap() + puts["201"].as_u64().unwrap(), 3, "{puts}");
     }

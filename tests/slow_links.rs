@@ -11,8 +11,6 @@ use common::*;
 use gameclips::ffi::*;
 use gameclips_emulator::Faults;
 
-const MIB: usize = 1024 * 1024;
-
 #[test]
 fn a_150_kb_per_s_uplink_carries_13_blocks_within_1_3_times_its_minimum_wasting_under_a_tenth() {
     const LINK: u64 = 150_000;

@@ -17,7 +17,6 @@ use common::*;
 use gameclips::ffi::*;
 use gameclips_emulator::Faults;
 
-const MIB: usize = 1024 * 1024;
 /// Set in a child run of this test binary inside the devkit namespace: the URL it fetches.
 const FETCH_URL: &str = "GAMECLIPS_TEAM_FETCH_URL";
 const FETCH_CA: &str = "GAMECLIPS_TEAM_FETCH_CA";

@@ -52,14 +52,6 @@ fn run(
     (output, lines)
 }
 
-fn report(output: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// A file-mode and a push-mode upload, get, update and list, all through libcurl; byte-exact; at most 2
 /// exchanges in flight; no connection of the library's own.
 fn session_through_libcurl(lib_dir: &Path) {

@@ -8,8 +8,6 @@ use std::time::Duration;
 use common::*;
 use gameclips::ffi::*;
 
-const MIB: usize = 1024 * 1024;
-
 fn peak_concurrent_requests(server: &TestServer) -> u64 {
     server.admin("stats")["peakConcurrentRequests"].as_u64().unwrap()
 }
@@ -229,11 +227,5 @@ fn destroy_returns_within_the_shutdown_timeout_when_the_server_never_answers() {
     println!("clips_client_destroy with 3 stalled uploads took {took:?} (shutdown timeout 1 s)");
     assert!(took < Duration::from_millis(1500), "destroy took {took:?}");
     // The destroyed pointer is refused, not dereferenced.
-    assert_eq!(unsafe { clips_poll(client, handles[0], &mut poll_buffer()) }, CLIPS_E_SHUTDOWN);
-}
-
-fn poll_buffer() -> ClipsStatus {
-    let mut status = unsafe { std::mem::zeroed::<ClipsStatus>() };
-    unsafe { clips_status_init(&mut status) };
-    status
+    assert_eq!(unsafe { clips_poll(client, handles[0], &mut new_status()) }, CLIPS_E_SHUTDOWN);
 }

@@ -254,7 +254,7 @@ fn the_abi_harness_calls_every_export_under_wine() {
     let stdout = succeeded("abi_harness.exe under Wine", &output);
     let summary = stdout.lines().find(|l| l.starts_with("abi harness:")).unwrap_or_default();
     eprintln!("under Wine: {summary}");
-    assert!(summary.ends_with(" 0 failures"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(summary.ends_with(" 0 failures"), "{}", report(&output));
 }
 
 #[test]

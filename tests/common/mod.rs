@@ -15,6 +15,7 @@ use gameclips_emulator::{token, Emulator, EmulatorConfig, Faults};
 use sha2::{Digest, Sha256};
 
 /// The library's default block size: what push-mode tests cut their clips into.
+pub const MIB: usize = 1024 * 1024;
 pub const BLOCK: usize = gameclips::ffi::CLIPS_DEFAULT_BLOCK_SIZE as usize;
 pub const SCID: &str = "00000000-0000-0000-0000-00006e7c2ab1";
 pub const XUID: u64 = 2_533_274_800_000_001;
@@ -59,6 +60,11 @@ impl TestServer {
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
         }
         admin_json(self.url(), path, tls.build())
+    }
+
+    /// The emulator's request counts for one endpoint (`/_emulator/stats`).
+    pub fn requests(&self, endpoint: &str) -> serde_json::Value {
+        self.admin("stats")["requests"][endpoint].clone()
     }
 }
 
@@ -322,6 +328,15 @@ pub fn programs() -> (PathBuf, PathBuf) {
         dir
     });
     (dir.join("gameclips-emulator"), dir.join("examples").join("upload_clip"))
+}
+
+/// A program's stdout and stderr, for a failure's message.
+pub fn report(output: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 /// A program's stdout, once it is known to have exited 0 (else its output in the failure).
