@@ -11,16 +11,26 @@
 pub mod access;
 mod admin;
 mod api;
+pub mod blocks;
 mod body;
+mod clock;
+mod config;
+mod dashboard;
+mod downloads;
 pub mod faults;
 pub mod public_url;
+mod render;
 pub mod request_log;
+mod response;
+mod routes;
 mod server;
+mod shared;
 mod stats;
 pub mod store;
 mod throttle;
 pub mod token;
 pub mod wire;
 
+pub use config::{EmulatorConfig, TlsIdentity};
 pub use faults::Faults;
-pub use server::{Emulator, EmulatorConfig, TlsIdentity};
+pub use server::Emulator;

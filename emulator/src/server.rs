@@ -6,8 +6,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -16,128 +15,24 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, LOCATION, RETRY_AFTER};
+use hyper::http::request::Parts;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
-use crate::access::AdminAccess;
-use crate::api::{self, HttpResponse, Route, MAX_BODY};
+use crate::api::{self, MAX_BODY};
+use crate::clock::now_ms;
+use crate::config::{EmulatorConfig, TlsIdentity};
 use crate::faults::{FaultPlan, Faults};
-use crate::public_url::PublicUrl;
+use crate::response::{empty_response, json_response, HttpResponse};
+use crate::routes::Route;
+use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::store::Store;
 use crate::throttle::Throttle;
-use crate::token;
-
-#[derive(Debug, Clone)]
-pub struct EmulatorConfig {
-    pub listen: SocketAddr,
-    pub data_dir: PathBuf,
-    /// Service configuration ids the emulator knows; empty: any.
-    pub scids: Vec<String>,
-    /// Time from commit to Published.
-    pub processing_ms: u64,
-    /// The largest block taken: 2,000,000 ("no larger than 2 MB", read strictly); at most 2 MiB.
-    pub max_block_bytes: u64,
-    pub faults: Faults,
-    /// Serve https with this certificate instead of plain http.
-    pub tls: Option<TlsIdentity>,
-    /// Which address the URLs handed out name.
-    pub public_url: PublicUrl,
-    /// Who may use the dashboard and `/_emulator/*`.
-    pub admin: AdminAccess,
-}
-
-/// A certificate chain and its private key, both PEM.
-#[derive(Debug, Clone)]
-pub struct TlsIdentity {
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-impl TlsIdentity {
-    /// A fresh self-signed certificate for `names` (host names or IP addresses); clients trust it by
-    /// taking `cert_pem` as a CA bundle.
-    pub fn self_signed(names: &[&str]) -> io::Result<TlsIdentity> {
-        let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-        let certified = rcgen::generate_simple_self_signed(names).map_err(io::Error::other)?;
-        Ok(TlsIdentity { cert_pem: certified.cert.pem(), key_pem: certified.signing_key.serialize_pem() })
-    }
-
-    fn acceptor(&self) -> io::Result<tokio_rustls::TlsAcceptor> {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let certs = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(io::Error::other)?;
-        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(io::Error::other)?;
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(io::Error::other)?;
-        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
-    }
-}
-
-impl EmulatorConfig {
-    /// Loopback, an ephemeral port, state kept in `data_dir`.
-    pub fn new(data_dir: impl Into<PathBuf>) -> EmulatorConfig {
-        EmulatorConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: data_dir.into(),
-            scids: Vec::new(),
-            processing_ms: 2000,
-            max_block_bytes: crate::wire::DEFAULT_MAX_BLOCK_BYTES,
-            faults: Faults::default(),
-            tls: None,
-            public_url: PublicUrl::default(),
-            admin: AdminAccess::default(),
-        }
-    }
-}
-
-pub struct Shared {
-    pub config: EmulatorConfig,
-    /// Where it listens, as a URL a person on this machine can open (loopback for 0.0.0.0 and [::]).
-    pub base_url: String,
-    /// `http` or `https`.
-    scheme: &'static str,
-    pub store: Store,
-    pub stats: Stats,
-    pub requests: crate::request_log::RequestLog,
-    faults: RwLock<Faults>,
-    /// Bumped by every change of the fault settings (the dashboard's event stream).
-    faults_version: AtomicU64,
-    /// Requests seen per Authorization value (for `expire_tokens_after`).
-    token_requests: Mutex<HashMap<String, u64>>,
-    /// When the shared link is next free (for `link_bandwidth`).
-    link_free_at: Mutex<tokio::time::Instant>,
-    /// When each token's uplink is next free (for `uplink_bandwidth`).
-    uplink_free_at: Mutex<HashMap<String, tokio::time::Instant>>,
-    /// Calls per token, for `throttle_rps`.
-    throttle: Throttle,
-    /// All calls together, for `front_rps`.
-    front: Throttle,
-}
-
-impl Shared {
-    pub fn faults(&self) -> Faults {
-        self.faults.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn replace_faults(&self, faults: Faults) {
-        *self.faults.write().unwrap_or_else(|p| p.into_inner()) = faults;
-        self.faults_version.fetch_add(1, Ordering::SeqCst);
-    }
-
-    pub fn faults_version(&self) -> u64 {
-        self.faults_version.load(Ordering::SeqCst)
-    }
-}
+use crate::{admin, token};
 
 /// The connection was dropped on purpose (or by the client) in the middle of a request.
 #[derive(Debug)]
@@ -217,7 +112,7 @@ fn occupy(free_at: &mut tokio::time::Instant, chunk: u64, bandwidth: u64) -> tok
 }
 
 /// Counts a request made with this token; true once it has made `limit` or more.
-fn token_expired(shared: &Shared, parts: &hyper::http::request::Parts, limit: u64) -> bool {
+fn token_expired(shared: &Shared, parts: &Parts, limit: u64) -> bool {
     let Some(token) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
     let mut counts = shared.token_requests.lock().unwrap_or_else(|p| p.into_inner());
     let count = counts.entry(token.to_string()).or_default();
@@ -229,7 +124,7 @@ fn token_expired(shared: &Shared, parts: &hyper::http::request::Parts, limit: u6
 fn injected(status: u16, retry_after_s: u64) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     let body = crate::wire::service_error(status.as_u16() as i32, "injected by the emulator's fault settings");
-    let mut response = api::json_response(status, &body);
+    let mut response = json_response(status, &body);
     if retry_after_s > 0 && matches!(status.as_u16(), 429 | 503) {
         response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_s));
     }
@@ -260,13 +155,13 @@ async fn serve(
     peer: IpAddr,
     request: Request<Incoming>,
 ) -> Result<HttpResponse, ConnectionDropped> {
-    let arrived_ms = api::now_ms();
+    let arrived_ms = now_ms();
     let started = tokio::time::Instant::now();
     let route = Route::parse(request.method(), request.uri().path());
     if let Route::Admin(admin) = &route {
         let client = shared.config.public_url.client_address(peer, request.headers());
         if !shared.config.admin.allows(client, request.headers()) {
-            return Ok(crate::admin::refused(&shared.config.admin, admin, request.uri().query()));
+            return Ok(admin::refused(&shared.config.admin, admin, request.uri().query()));
         }
     }
     let endpoint = route.endpoint();
@@ -343,7 +238,7 @@ async fn serve(
     };
     let (mut redirected, mut expired) = (false, false);
     let response = match body {
-        BodyRead::TooLarge => api::empty_response(StatusCode::PAYLOAD_TOO_LARGE),
+        BodyRead::TooLarge => empty_response(StatusCode::PAYLOAD_TOO_LARGE),
         // A front's throttle answers before the service would: no Retry-After, the client finds the rate.
         BodyRead::Complete(_) if plan.throttled => injected(429, 0),
         BodyRead::Complete(_) if plan.fail_with.is_some() => {
@@ -353,7 +248,7 @@ async fn serve(
             redirected = true;
             let target = format!("/moved{}", parts.uri.path_and_query().map_or("", |p| p.as_str()));
             let mut response =
-                api::empty_response(StatusCode::from_u16(redirect_blocks).unwrap_or(StatusCode::TEMPORARY_REDIRECT));
+                empty_response(StatusCode::from_u16(redirect_blocks).unwrap_or(StatusCode::TEMPORARY_REDIRECT));
             response
                 .headers_mut()
                 .insert(LOCATION, HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/")));
@@ -361,7 +256,7 @@ async fn serve(
         }
         BodyRead::Complete(_) if token_limit > 0 && token_expired(&shared, &parts, token_limit) => {
             expired = true;
-            api::json_response(
+            json_response(
                 StatusCode::UNAUTHORIZED,
                 &crate::wire::service_error(401, "token expired (the emulator's expire_tokens_after)"),
             )
@@ -369,9 +264,9 @@ async fn serve(
         BodyRead::Complete(body) => {
             let handler_shared = shared.clone();
             let base = shared.config.public_url.base(shared.scheme, &parts.headers, &shared.base_url);
-            tokio::task::spawn_blocking(move || api::handle(&handler_shared, route, &parts, &body, &base))
+            tokio::task::spawn_blocking(move || dispatch(&handler_shared, route, &parts, &body, &base))
                 .await
-                .unwrap_or_else(|_| api::empty_response(StatusCode::INTERNAL_SERVER_ERROR))
+                .unwrap_or_else(|_| empty_response(StatusCode::INTERNAL_SERVER_ERROR))
         }
     };
     shared.stats.record(endpoint, response.status().as_u16());
@@ -382,6 +277,15 @@ async fn serve(
     }
     log(response.status().as_u16(), bytes, fault);
     Ok(response)
+}
+
+/// The handler for a route: the service's endpoints, or the emulator's own.
+fn dispatch(shared: &Arc<Shared>, route: Route, parts: &Parts, body: &[u8], base: &str) -> HttpResponse {
+    let answered = match route {
+        Route::Admin(admin) => admin::handle(shared, admin, parts, body, base),
+        service => Ok(api::handle(shared, service, parts, body, base)),
+    };
+    answered.unwrap_or_else(|response| response)
 }
 
 async fn accept_loop(

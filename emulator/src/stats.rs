@@ -86,7 +86,7 @@ impl Stats {
     }
 
     fn in_this_second(&self, change: impl FnOnce(&mut Second)) {
-        let now_s = crate::api::now_ms() / 1000;
+        let now_s = crate::clock::now_ms() / 1000;
         let mut timeline = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
         if !timeline.back().is_some_and(|last| last.at_s >= now_s) {
             timeline.push_back(Second { at_s: now_s, ..Second::default() });
@@ -102,7 +102,7 @@ impl Stats {
 
     /// The seconds of the last ten minutes in which anything happened, oldest first, and the current second.
     pub fn timeline_json(&self) -> Value {
-        let now_s = crate::api::now_ms() / 1000;
+        let now_s = crate::clock::now_ms() / 1000;
         let timeline = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
         let seconds: Vec<&Second> = timeline.iter().filter(|second| second.at_s + TIMELINE_SECONDS > now_s).collect();
         json!({ "nowS": now_s, "seconds": seconds })

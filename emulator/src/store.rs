@@ -6,9 +6,10 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{named_params, params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+use crate::blocks::{BlockError, BlockLayout};
 use crate::wire::NewClip;
 
 /// What a block PUT did.
@@ -18,13 +19,6 @@ pub enum BlockOutcome {
     Stored,
     /// The clip is complete: this block committed it, or it was committed before (201).
     Committed,
-}
-
-/// Why a block was refused.
-#[derive(Debug, PartialEq, Eq)]
-pub enum BlockError {
-    NotFound,
-    BadParameter(String),
 }
 
 #[derive(Debug, Clone)]
@@ -149,65 +143,41 @@ CREATE TABLE IF NOT EXISTS thumbnails (
 );
 ";
 
-const CLIP_COLUMNS: &str = "id, owner_xuid, scid, upload_id, greatest_moment_id, user_caption, session_ref, \
-    date_recorded, duration_seconds, expected_blocks, file_size, clip_type, source, visibility, title_data, \
-    system_properties, users_in_session, thumbnail_source, thumbnail_offset_ms, saved_by_user, block_size, \
-    created_at_ms, committed_at_ms, failed, sha256, last_modified_ms";
-
+/// A clip's row, read by column name.
 fn clip_from_row(row: &rusqlite::Row) -> rusqlite::Result<ClipRecord> {
-    let users: String = row.get(16)?;
+    let users: String = row.get("users_in_session")?;
+    let created_at_ms = row.get("created_at_ms")?;
     Ok(ClipRecord {
-        id: row.get(0)?,
-        owner_xuid: row.get(1)?,
-        scid: row.get(2)?,
-        upload_id: row.get(3)?,
+        id: row.get("id")?,
+        owner_xuid: row.get("owner_xuid")?,
+        scid: row.get("scid")?,
+        upload_id: row.get("upload_id")?,
         meta: NewClip {
-            greatest_moment_id: row.get(4)?,
-            user_caption: row.get(5)?,
-            session_ref: row.get(6)?,
-            date_recorded: row.get(7)?,
-            duration_seconds: row.get(8)?,
-            expected_blocks: row.get(9)?,
-            file_size: row.get(10)?,
-            clip_type: row.get(11)?,
-            source: row.get(12)?,
-            visibility: row.get(13)?,
-            title_data: row.get(14)?,
-            system_properties: row.get(15)?,
+            greatest_moment_id: row.get("greatest_moment_id")?,
+            user_caption: row.get("user_caption")?,
+            session_ref: row.get("session_ref")?,
+            date_recorded: row.get("date_recorded")?,
+            duration_seconds: row.get("duration_seconds")?,
+            expected_blocks: row.get("expected_blocks")?,
+            file_size: row.get("file_size")?,
+            clip_type: row.get("clip_type")?,
+            source: row.get("source")?,
+            visibility: row.get("visibility")?,
+            title_data: row.get("title_data")?,
+            system_properties: row.get("system_properties")?,
             users_in_session: serde_json::from_str(&users).unwrap_or_default(),
-            thumbnail_source: row.get(17)?,
-            thumbnail_offset_ms: row.get(18)?,
-            saved_by_user: row.get(19)?,
+            thumbnail_source: row.get("thumbnail_source")?,
+            thumbnail_offset_ms: row.get("thumbnail_offset_ms")?,
+            saved_by_user: row.get("saved_by_user")?,
         },
-        block_size: row.get(20)?,
-        created_at_ms: row.get(21)?,
-        committed_at_ms: row.get(22)?,
-        failed: row.get(23)?,
-        sha256: row.get(24)?,
-        last_modified_ms: row.get::<_, Option<u64>>(25)?.unwrap_or_else(|| row.get(21).unwrap_or(0)),
+        block_size: row.get("block_size")?,
+        created_at_ms,
+        committed_at_ms: row.get("committed_at_ms")?,
+        failed: row.get("failed")?,
+        sha256: row.get("sha256")?,
+        // Data dirs made before the column existed hold NULL there.
+        last_modified_ms: row.get::<_, Option<u64>>("last_modified_ms")?.unwrap_or(created_at_ms),
     })
-}
-
-/// The block size implied by one block: every block but the last has the same length, so a non-last
-/// block gives it directly and the last block gives it through the bytes that precede it.
-fn infer_block_size(file_size: u64, expected: u64, block_num: u64, len: u64, max_block_bytes: u64) -> Option<u64> {
-    let candidate = if block_num + 1 < expected {
-        len
-    } else if expected == 1 {
-        file_size
-    } else {
-        let before = file_size.checked_sub(len)?;
-        if before % (expected - 1) != 0 {
-            return None;
-        }
-        before / (expected - 1)
-    };
-    (candidate > 0 && candidate <= max_block_bytes && file_size.div_ceil(candidate) == expected).then_some(candidate)
-}
-
-fn block_len(file_size: u64, block_size: u64, block_num: u64) -> u64 {
-    let start = block_num * block_size;
-    (file_size - start).min(block_size)
 }
 
 impl Store {
@@ -233,22 +203,28 @@ impl Store {
     pub fn create_clip(&self, id: &str, owner_xuid: &str, scid: &str, upload_id: &str, clip: &NewClip, now_ms: u64) {
         File::create(self.blob_path(id)).expect("clip file can be created in the data dir");
         let users = serde_json::to_string(&clip.users_in_session).expect("strings serialize");
+        let row = named_params! {
+            ":id": id, ":owner_xuid": owner_xuid, ":scid": scid, ":upload_id": upload_id,
+            ":greatest_moment_id": clip.greatest_moment_id, ":user_caption": clip.user_caption,
+            ":session_ref": clip.session_ref, ":date_recorded": clip.date_recorded,
+            ":duration_seconds": clip.duration_seconds, ":expected_blocks": clip.expected_blocks,
+            ":file_size": clip.file_size, ":clip_type": clip.clip_type, ":source": clip.source,
+            ":visibility": clip.visibility, ":title_data": clip.title_data,
+            ":system_properties": clip.system_properties, ":users_in_session": users,
+            ":thumbnail_source": clip.thumbnail_source, ":thumbnail_offset_ms": clip.thumbnail_offset_ms,
+            ":saved_by_user": clip.saved_by_user, ":created_at_ms": now_ms, ":last_modified_ms": now_ms,
+        };
+        // The columns are the parameters' names: one list, so a column cannot get another's value.
+        let names: Vec<&str> = row.iter().map(|(name, _)| *name).collect();
+        let columns: Vec<&str> = names.iter().map(|name| &name[1..]).collect();
         self.db()
-            .execute(
-                &format!("INSERT INTO clips ({CLIP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, NULL, ?21, NULL, NULL, NULL, ?21)"),
-                params![
-                    id, owner_xuid, scid, upload_id, clip.greatest_moment_id, clip.user_caption, clip.session_ref,
-                    clip.date_recorded, clip.duration_seconds, clip.expected_blocks, clip.file_size, clip.clip_type,
-                    clip.source, clip.visibility, clip.title_data, clip.system_properties, users,
-                    clip.thumbnail_source, clip.thumbnail_offset_ms, clip.saved_by_user, now_ms
-                ],
-            )
+            .execute(&format!("INSERT INTO clips ({}) VALUES ({})", columns.join(", "), names.join(", ")), row)
             .expect("clip row inserts");
     }
 
     pub fn clip(&self, id: &str) -> Option<ClipRecord> {
         self.db()
-            .query_row(&format!("SELECT {CLIP_COLUMNS} FROM clips WHERE id = ?1"), [id], clip_from_row)
+            .query_row("SELECT * FROM clips WHERE id = ?1", [id], clip_from_row)
             .optional()
             .expect("clip query runs")
     }
@@ -284,33 +260,13 @@ impl Store {
             return Ok(BlockOutcome::Committed);
         }
         let (file_size, expected) = (clip.meta.file_size, clip.meta.expected_blocks);
-        if block_num >= expected {
-            return Err(BlockError::BadParameter(format!(
-                "blockNum {block_num} is not below expectedBlocks {expected}"
-            )));
-        }
-        if data.len() as u64 > max_block_bytes {
-            return Err(BlockError::BadParameter(format!(
-                "a block of {} bytes is over the limit of {max_block_bytes} bytes (\"no larger than 2 MB\")",
-                data.len()
-            )));
-        }
+        let layout = BlockLayout { file_size, expected_blocks: expected, max_block_bytes };
+        let len = data.len() as u64;
+        layout.check(block_num, len)?;
         let block_size = match clip.block_size {
             Some(size) => size,
             None => {
-                let len = data.len() as u64;
-                let size = infer_block_size(file_size, expected, block_num, len, max_block_bytes).ok_or_else(|| {
-                    let why = match infer_block_size(file_size, expected, block_num, len, u64::MAX) {
-                        Some(implied) => format!(
-                            "block {block_num} of {len} bytes implies blocks of {implied} bytes, over the limit of \
-                             {max_block_bytes} bytes (\"no larger than 2 MB\")"
-                        ),
-                        None => format!(
-                            "a block of {len} bytes cannot be block {block_num} of {expected} in a file of {file_size} bytes"
-                        ),
-                    };
-                    BlockError::BadParameter(why)
-                })?;
+                let size = layout.implied_block_size(block_num, len)?;
                 // Two first blocks may race: the first to store its size wins, the other is checked against it.
                 let db = self.db();
                 db.execute(
@@ -322,15 +278,9 @@ impl Store {
                     .expect("block size query")
             }
         };
-        let want = block_len(file_size, block_size, block_num);
-        if data.len() as u64 != want {
-            return Err(BlockError::BadParameter(format!(
-                "block {block_num} must be {want} bytes, got {}",
-                data.len()
-            )));
-        }
+        let offset = layout.offset(block_size, block_num, len)?;
         let file = OpenOptions::new().write(true).open(self.blob_path(clip_id)).map_err(|_| BlockError::NotFound)?;
-        write_all_at(&file, data, block_num * block_size).expect("block write to the clip file");
+        write_all_at(&file, data, offset).expect("block write to the clip file");
 
         let complete = {
             let mut db = self.db();
@@ -484,7 +434,7 @@ impl Store {
             .expect("count query runs");
         // The id breaks ties, so pages never overlap or skip a clip.
         let sql = format!(
-            "SELECT {CLIP_COLUMNS} FROM clips WHERE {filter} ORDER BY {order_by} {direction}, id {direction} LIMIT ?5 OFFSET ?6"
+            "SELECT * FROM clips WHERE {filter} ORDER BY {order_by} {direction}, id {direction} LIMIT ?5 OFFSET ?6"
         );
         let mut stmt = db.prepare(&sql).expect("list query prepares");
         let page = stmt
@@ -509,8 +459,8 @@ impl Store {
     pub fn newest_clips(&self, limit: u64) -> (Vec<ClipRecord>, u64) {
         let db = self.db();
         let total: u64 = db.query_row("SELECT COUNT(*) FROM clips", [], |row| row.get(0)).expect("count query runs");
-        let sql = format!("SELECT {CLIP_COLUMNS} FROM clips ORDER BY created_at_ms DESC, id DESC LIMIT ?1");
-        let mut stmt = db.prepare(&sql).expect("newest query prepares");
+        let sql = "SELECT * FROM clips ORDER BY created_at_ms DESC, id DESC LIMIT ?1";
+        let mut stmt = db.prepare(sql).expect("newest query prepares");
         let clips = stmt
             .query_map([limit], clip_from_row)
             .expect("newest query runs")
@@ -632,17 +582,5 @@ mod tests {
             }
             assert!(store.clip(&id).unwrap().sha256.is_some(), "round {round}: the clip was committed");
         }
-    }
-
-    #[test]
-    fn block_size_is_inferred_from_any_block() {
-        // 100 bytes in 4 blocks of 30: 30, 30, 30, 10.
-        assert_eq!(infer_block_size(100, 4, 0, 30, 1000), Some(30));
-        assert_eq!(infer_block_size(100, 4, 3, 10, 1000), Some(30));
-        assert_eq!(infer_block_size(100, 4, 3, 11, 1000), None);
-        assert_eq!(infer_block_size(100, 4, 1, 20, 1000), None); // 20-byte blocks would need 5
-        assert_eq!(infer_block_size(7, 1, 0, 7, 1000), Some(7));
-        // Over the limit, whatever the layout.
-        assert_eq!(infer_block_size(100, 4, 0, 30, 29), None);
     }
 }
