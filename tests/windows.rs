@@ -21,14 +21,13 @@ const WINE: &str = "/usr/lib/wine/wine64";
 const MINGW_GCC: &str = "x86_64-w64-mingw32-gcc";
 const MINGW_GXX: &str = "x86_64-w64-mingw32-g++";
 
-/// The Windows builds and a Wine prefix, made once per run of this binary.
+/// The Windows builds, made once per run of this binary.
 struct Windows {
     /// Each form's `gameclips.dll` and its import library, in a folder of its own.
     default_form: PathBuf,
     without_http: PathBuf,
     /// The Windows build's warnings and times, for the log.
     report: String,
-    prefix: PathBuf,
 }
 
 /// Whether the Windows toolchain and Wine are here (else the test skips, or fails in CI).
@@ -57,17 +56,22 @@ fn set_up() -> Windows {
     let mut report = String::new();
     let default_form = build_dll(&out, true, &mut report);
     let without_http = build_dll(&out, false, &mut report);
-    Windows { default_form, without_http, report, prefix: wine_prefix(&out) }
+    Windows { default_form, without_http, report }
 }
 
-/// Builds `gameclips-capi` for Windows; its folder, holding `gameclips.dll` and `libgameclips.dll.a`.
-fn build_dll(out: &Path, default_features: bool, report: &mut String) -> PathBuf {
-    let started = std::time::Instant::now();
-    let mut build = Command::new(DEBIAN_CARGO);
-    build
-        .args(["build", "--release", "--locked", "-p", "gameclips-capi", "--target", TARGET, "-Zbuild-std"])
+/// The Wine prefix, made once per run of this binary.
+fn prefix() -> &'static Path {
+    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
+    PREFIX.get_or_init(|| wine_prefix(&repo_root().join("target/windows")))
+}
+
+/// Debian's cargo, set to build for Windows in `target_dir` (std from its sources, mingw to link).
+fn debian_cargo(subcommand: &str, target_dir: &Path) -> Command {
+    let mut cargo = Command::new(DEBIAN_CARGO);
+    cargo
+        .args([subcommand, "--locked", "--target", TARGET, "-Zbuild-std"])
         .arg("--target-dir")
-        .arg(out.join("cargo"))
+        .arg(target_dir)
         .current_dir(repo_root())
         // Debian's tools first; -Zbuild-std is unstable, so bootstrap mode, for this build only.
         .env("PATH", format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default()))
@@ -79,16 +83,29 @@ fn build_dll(out: &Path, default_features: bool, report: &mut String) -> PathBuf
     // What the outer `cargo test` set for its own build is not for this one.
     for inherited in ["CARGO_TARGET_DIR", "RUSTC_WRAPPER", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"]
     {
-        build.env_remove(inherited);
+        cargo.env_remove(inherited);
     }
+    cargo
+}
+
+/// Fails unless a cargo run succeeded without a warning; its stdout.
+#[track_caller]
+fn built_without_warnings(what: &str, output: &Output) -> String {
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{what} failed:\n{}", report(output));
+    assert!(!log.lines().any(|line| line.starts_with("warning")), "{what} warned:\n{log}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Builds `gameclips-capi` for Windows; its folder, holding `gameclips.dll` and `libgameclips.dll.a`.
+fn build_dll(out: &Path, default_features: bool, report: &mut String) -> PathBuf {
+    let started = std::time::Instant::now();
+    let mut build = debian_cargo("build", &out.join("cargo"));
+    build.args(["--release", "-p", "gameclips-capi"]);
     if !default_features {
         build.arg("--no-default-features");
     }
-    let output = build.output().expect("Debian's cargo runs");
-    let log = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "the Windows build failed:\n{log}");
-    let warnings: Vec<&str> = log.lines().filter(|line| line.starts_with("warning")).collect();
-    assert!(warnings.is_empty(), "the Windows build warned:\n{log}");
+    built_without_warnings("the Windows build", &build.output().expect("Debian's cargo runs"));
     let form = if default_features { "default" } else { "without-http" };
     let built = out.join("cargo").join(TARGET).join("release");
     let dir = out.join(form);
@@ -108,7 +125,7 @@ fn wine_prefix(out: &Path) -> PathBuf {
     let prefix = out.join("wineprefix");
     let _ = std::fs::remove_dir_all(&prefix);
     std::fs::create_dir_all(&prefix).unwrap();
-    let init = wine(&prefix).arg("wineboot").arg("--init").output().unwrap();
+    let init = wine_in(&prefix).arg("wineboot").arg("--init").output().unwrap();
     succeeded("wineboot --init", &init);
     let source = out.join("bcryptprimitives.c");
     std::fs::write(
@@ -127,8 +144,13 @@ fn wine_prefix(out: &Path) -> PathBuf {
     prefix
 }
 
+/// `wine64` in this run's prefix, quiet.
+fn wine() -> Command {
+    wine_in(prefix())
+}
+
 /// `wine64` in `prefix`, quiet.
-fn wine(prefix: &Path) -> Command {
+fn wine_in(prefix: &Path) -> Command {
     let mut command = Command::new(WINE);
     // UTF-8 file names on this side are the Windows names' UTF-16 on the other.
     command.env("WINEPREFIX", prefix).env("WINEDEBUG", "-all").env("LANG", "C.UTF-8");
@@ -174,8 +196,31 @@ fn compile_with(form: &Path, source: &str, out: &Path, extra: &[&str]) -> PathBu
 }
 
 /// Runs a Windows program under Wine with the emulator's URL, a token and a clip file.
-fn run(windows: &Windows, exe: &Path, server: &TestServer, clip: &Path) -> Output {
-    wine(&windows.prefix).arg(exe).arg(server.url()).arg(token()).arg(windows_path(clip)).output().unwrap()
+fn run(exe: &Path, server: &TestServer, clip: &Path) -> Output {
+    wine().arg(exe).arg(server.url()).arg(token()).arg(windows_path(clip)).output().unwrap()
+}
+
+/// The library's own unit tests, built for Windows and run under Wine as cargo's runner. Built without
+/// the dev-dependencies only the integration tests use (`gameclips_unit_tests_only`, see Cargo.toml),
+/// in a target dir of their own (other flags than the DLL builds').
+#[test]
+fn the_librarys_unit_tests_pass_under_wine() {
+    if !toolchain_present() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let output = debian_cargo("test", &repo_root().join("target/windows/unit-tests"))
+        .args(["-p", "gameclips", "--lib"])
+        .env("RUSTFLAGS", "--cfg gameclips_unit_tests_only")
+        .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", WINE)
+        .envs(wine().get_envs().filter_map(|(name, value)| Some((name, value?))))
+        .output()
+        .unwrap();
+    let stdout = built_without_warnings("the unit tests' Windows build and run under Wine", &output);
+    let result = stdout.lines().find(|line| line.starts_with("test result:")).expect("a test summary");
+    eprintln!("unit tests under Wine: {result} (built and run in {:.0} s)", started.elapsed().as_secs_f64());
+    let passed: u32 = result.split_whitespace().nth(3).and_then(|n| n.parse().ok()).expect("a count of passed tests");
+    assert!(result.starts_with("test result: ok.") && passed >= 90, "{}", report(&output));
 }
 
 #[test]
@@ -208,7 +253,7 @@ fn the_c_example_uploads_byte_exact_under_wine() {
     let source = pattern(5 * 1024 * 1024 + 123, 71);
     let clip = write_file(server.dir.path(), "clip.mp4", &source);
     let exe = compile_example(&windows.default_form, "examples/c/upload_file.c", server.dir.path());
-    let output = run(windows, &exe, &server, &clip);
+    let output = run(&exe, &server, &clip);
     let stdout = succeeded("upload_file.exe under Wine", &output);
     let id = stdout.lines().find_map(|l| l.strip_prefix("clip id: ")).expect("prints the clip id").trim();
     let record = server.admin(&format!("clips/{id}"));
@@ -216,7 +261,7 @@ fn the_c_example_uploads_byte_exact_under_wine() {
     eprintln!("upload_file.exe under Wine: {} bytes, sha256 {}", source.len(), sha256(&source));
 
     // A missing file: a clear error and exit code 1, not a crash.
-    let missing = run(windows, &exe, &server, &server.dir.path().join("missing.mp4"));
+    let missing = run(&exe, &server, &server.dir.path().join("missing.mp4"));
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("CLIPS_E_IO"), "{missing:?}");
 }
@@ -228,11 +273,11 @@ fn the_c_session_and_the_cpp_example_run_under_wine() {
     let source = pattern(3 * 1024 * 1024 + 7, 72);
     let clip = write_file(server.dir.path(), "session.mp4", &source);
     let session = compile_example(&windows.default_form, "examples/c/session.c", server.dir.path());
-    let stdout = succeeded("session.exe under Wine", &run(windows, &session, &server, &clip));
+    let stdout = succeeded("session.exe under Wine", &run(&session, &server, &clip));
     assert!(stdout.lines().any(|line| line == "session complete"), "{stdout}");
 
     let cpp = compile_example(&windows.default_form, "examples/cpp/upload.cpp", server.dir.path());
-    let stdout = succeeded("upload.exe (C++) under Wine", &run(windows, &cpp, &server, &clip));
+    let stdout = succeeded("upload.exe (C++) under Wine", &run(&cpp, &server, &clip));
     let id = stdout.lines().find_map(|l| l.strip_prefix("clip id: ")).expect("prints the clip id").trim();
     let id = id.split_whitespace().next().unwrap();
     let record = server.admin(&format!("clips/{id}"));
@@ -246,11 +291,7 @@ fn the_abi_harness_calls_every_export_under_wine() {
     // mingw's nanosleep lives in winpthread, linked in.
     let static_pthread = ["-Wl,-Bstatic", "-lpthread", "-Wl,-Bdynamic"];
     let exe = compile_with(&windows.default_form, "tests/c/abi_harness.c", server.dir.path(), &static_pthread);
-    let output = wine(&windows.prefix)
-        .arg(&exe)
-        .args([server.url(), &token(), &windows_path(server.dir.path())])
-        .output()
-        .unwrap();
+    let output = wine().arg(&exe).args([server.url(), &token(), &windows_path(server.dir.path())]).output().unwrap();
     let stdout = succeeded("abi_harness.exe under Wine", &output);
     let summary = stdout.lines().find(|l| l.starts_with("abi harness:")).unwrap_or_default();
     eprintln!("under Wine: {summary}");
@@ -263,7 +304,7 @@ fn the_titles_memory_hooks_see_every_allocation_under_wine() {
     let server = TestServer::start();
     let static_pthread = ["-Wl,-Bstatic", "-lpthread", "-Wl,-Bdynamic"];
     let exe = compile_with(&windows.default_form, "tests/c/memory_hooks.c", server.dir.path(), &static_pthread);
-    let output = wine(&windows.prefix).arg(&exe).args([server.url(), &token()]).output().unwrap();
+    let output = wine().arg(&exe).args([server.url(), &token()]).output().unwrap();
     let stdout = succeeded("memory_hooks.exe under Wine", &output);
     eprintln!("memory hooks under Wine: {}", assert_memory_hooks_held(&stdout));
 }
@@ -288,7 +329,7 @@ fn paths_with_a_drive_backslashes_spaces_and_non_ascii_work_under_wine() {
     let thumbnail = write_file(&folder, "thumb ø.png", &image);
     let journal = folder.join("Journal ü");
     let exe = compile_example(&windows.default_form, "tests/c/resume.c", server.dir.path());
-    let output = wine(&windows.prefix)
+    let output = wine()
         .arg(&exe)
         .args([server.url(), &token()])
         .args([percent_encoded(&journal), percent_encoded(&clip), percent_encoded(&thumbnail)])
@@ -324,7 +365,7 @@ fn killed_mid_upload_and_started_again_on_its_journal_the_upload_completes_once(
     let journal = server.dir.path().join("journal");
     let exe = compile_example(&windows.default_form, "tests/c/resume.c", server.dir.path());
     let start = || {
-        let mut command = wine(&windows.prefix);
+        let mut command = wine();
         command.arg(&exe).args([server.url(), &token(), &percent_encoded(&journal), &percent_encoded(&clip)]);
         command
     };
@@ -361,7 +402,7 @@ fn threads_carry_their_names_and_affinity_and_the_titles_start_thread_makes_them
     let server = TestServer::start();
     let clip = write_file(server.dir.path(), "threads.mp4", &pattern(3 * 1024 * 1024, 75));
     let exe = compile_example(&windows.default_form, "tests/c/windows_threads.c", server.dir.path());
-    let output = wine(&windows.prefix).arg(&exe).args([server.url(), &token(), &windows_path(&clip)]).output().unwrap();
+    let output = wine().arg(&exe).args([server.url(), &token(), &windows_path(&clip)]).output().unwrap();
     let stdout = succeeded("windows_threads.exe under Wine", &output);
     let values = key_values(&stdout);
     let value = |key: &str| number(&values, key);
@@ -381,11 +422,7 @@ fn a_title_transport_over_winhttp_carries_a_whole_session_under_wine() {
     let clip = write_file(server.dir.path(), "winhttp.mp4", &source);
     let winhttp = ["-lwinhttp"];
     let exe = compile_with(&windows.without_http, "examples/c/winhttp_transport.c", server.dir.path(), &winhttp);
-    let output = wine(&windows.prefix)
-        .arg(&exe)
-        .args(["session", server.url(), &token(), &windows_path(&clip)])
-        .output()
-        .unwrap();
+    let output = wine().arg(&exe).args(["session", server.url(), &token(), &windows_path(&clip)]).output().unwrap();
     let stdout = succeeded("winhttp_transport.exe session under Wine", &output);
     let values = key_values(&stdout);
     for key in ["file_clip", "push_clip"] {
@@ -407,11 +444,7 @@ fn a_winhttp_transport_is_cancelled_and_destroyed_with_exchanges_in_flight_under
         TestServer::with_faults(gameclips_emulator::Faults { link_bandwidth: 1_000_000, ..Default::default() });
     let clip = write_file(server.dir.path(), "winhttp-cancel.mp4", &pattern(8 * 1024 * 1024, 77));
     let exe = compile_with(&windows.without_http, "examples/c/winhttp_transport.c", server.dir.path(), &["-lwinhttp"]);
-    let output = wine(&windows.prefix)
-        .arg(&exe)
-        .args(["cancel", server.url(), &token(), &windows_path(&clip)])
-        .output()
-        .unwrap();
+    let output = wine().arg(&exe).args(["cancel", server.url(), &token(), &windows_path(&clip)]).output().unwrap();
     let stdout = succeeded("winhttp_transport.exe cancel under Wine", &output);
     let values = key_values(&stdout);
     assert_eq!(number(&values, "cancelled_state"), u64::from(gameclips::ffi::CLIPS_STATE_CANCELLED), "{stdout}");
