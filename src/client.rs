@@ -10,7 +10,6 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::engine::hosts::{check_url, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 use crate::engine::{Engine, Hold, Job};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::Event;
@@ -29,6 +28,7 @@ use crate::transport::title::{HttpTransport, Title};
 use crate::transport::Method;
 use crate::transport::Transport;
 use crate::upload::{ThumbnailKind, Upload, UploadData};
+use crate::url_policy::{check_url, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 
 pub const DEFAULT_METADATA_BASE_URL: &str = "https://gameclipsmetadata.xboxlive.com";
 const MAX_WORKER_THREADS: u32 = 64;

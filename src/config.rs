@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::engine::hosts::UploadHosts;
+use crate::url_policy::UploadHosts;
 
 pub struct Config {
     /// Without a trailing slash.

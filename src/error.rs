@@ -1,6 +1,8 @@
-//! One error type for the whole library. Each kind maps to one `CLIPS_E_*` code of the C ABI; the codes
-//! themselves are written once, as the header's constants in `ffi/types.rs`.
+//! One error type for the whole library. Each kind maps to one `CLIPS_E_*` code of the C ABI: its value
+//! and name are given here, once (`ffi/types.rs` writes the values again as literals for the header,
+//! and a test there holds every one of them to this table).
 
+use std::ffi::CStr;
 use std::fmt;
 
 /// What went wrong, as the C ABI's result codes name it.
@@ -50,23 +52,31 @@ impl ErrorKind {
 
     /// The `CLIPS_E_*` value.
     pub const fn code(self) -> i32 {
-        use crate::ffi::types::*;
+        self.c_result().0
+    }
+
+    /// The `CLIPS_E_*` name, as `clips_result_name` gives it.
+    pub const fn name(self) -> &'static CStr {
+        self.c_result().1
+    }
+
+    const fn c_result(self) -> (i32, &'static CStr) {
         match self {
-            ErrorKind::InvalidArgument => CLIPS_E_INVALID_ARGUMENT,
-            ErrorKind::InvalidHandle => CLIPS_E_INVALID_HANDLE,
-            ErrorKind::WouldBlock => CLIPS_E_WOULD_BLOCK,
-            ErrorKind::BufferTooSmall => CLIPS_E_BUFFER_TOO_SMALL,
-            ErrorKind::WrongState => CLIPS_E_WRONG_STATE,
-            ErrorKind::Http => CLIPS_E_HTTP,
-            ErrorKind::Network => CLIPS_E_NETWORK,
-            ErrorKind::Auth => CLIPS_E_AUTH,
-            ErrorKind::Cancelled => CLIPS_E_CANCELLED,
-            ErrorKind::Io => CLIPS_E_IO,
-            ErrorKind::Shutdown => CLIPS_E_SHUTDOWN,
-            ErrorKind::IncompatibleVersion => CLIPS_E_INCOMPATIBLE_VERSION,
-            ErrorKind::Quota => CLIPS_E_QUOTA,
-            ErrorKind::OutOfMemory => CLIPS_E_OUT_OF_MEMORY,
-            ErrorKind::Internal => CLIPS_E_INTERNAL,
+            ErrorKind::InvalidArgument => (-1, c"CLIPS_E_INVALID_ARGUMENT"),
+            ErrorKind::InvalidHandle => (-2, c"CLIPS_E_INVALID_HANDLE"),
+            ErrorKind::WouldBlock => (-3, c"CLIPS_E_WOULD_BLOCK"),
+            ErrorKind::BufferTooSmall => (-4, c"CLIPS_E_BUFFER_TOO_SMALL"),
+            ErrorKind::WrongState => (-5, c"CLIPS_E_WRONG_STATE"),
+            ErrorKind::Http => (-6, c"CLIPS_E_HTTP"),
+            ErrorKind::Network => (-7, c"CLIPS_E_NETWORK"),
+            ErrorKind::Auth => (-8, c"CLIPS_E_AUTH"),
+            ErrorKind::Cancelled => (-9, c"CLIPS_E_CANCELLED"),
+            ErrorKind::Io => (-10, c"CLIPS_E_IO"),
+            ErrorKind::Shutdown => (-11, c"CLIPS_E_SHUTDOWN"),
+            ErrorKind::IncompatibleVersion => (-12, c"CLIPS_E_INCOMPATIBLE_VERSION"),
+            ErrorKind::Quota => (-13, c"CLIPS_E_QUOTA"),
+            ErrorKind::OutOfMemory => (-14, c"CLIPS_E_OUT_OF_MEMORY"),
+            ErrorKind::Internal => (-100, c"CLIPS_E_INTERNAL"),
         }
     }
 }

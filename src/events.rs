@@ -3,6 +3,7 @@
 //! times per upload. Only progress is ever merged; nothing else is dropped.
 
 use std::collections::{HashMap, VecDeque};
+use std::ffi::CStr;
 
 use parking_lot::Mutex;
 
@@ -16,6 +17,26 @@ pub enum EventKind {
     Cancelled = 6,
     /// A clip operation ended; `result` says how (`CLIPS_OK`, an error, or `CLIPS_E_CANCELLED`).
     OperationCompleted = 7,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 7] = {
+        use EventKind::*;
+        [ClipCreated, Progress, NeedsAuth, Completed, Failed, Cancelled, OperationCompleted]
+    };
+
+    /// The `CLIPS_EVENT_*` name.
+    pub const fn name(self) -> &'static CStr {
+        match self {
+            EventKind::ClipCreated => c"CLIPS_EVENT_CLIP_CREATED",
+            EventKind::Progress => c"CLIPS_EVENT_PROGRESS",
+            EventKind::NeedsAuth => c"CLIPS_EVENT_NEEDS_AUTH",
+            EventKind::Completed => c"CLIPS_EVENT_COMPLETED",
+            EventKind::Failed => c"CLIPS_EVENT_FAILED",
+            EventKind::Cancelled => c"CLIPS_EVENT_CANCELLED",
+            EventKind::OperationCompleted => c"CLIPS_EVENT_OP_COMPLETED",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::engine::hosts::{check_url, resolve_location, same_origin, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 use crate::journal::{self, Journal};
 use crate::protocol::{describe_error_body, ClipPage, GameClip, InitialUploadResponse};
 use crate::transport::{parse_retry_after, MAX_RETRY_AFTER};
 use crate::upload::{Resumed, UploadData};
+use crate::url_policy::{check_url, resolve_location, same_origin, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 
 /// The service's JSON answers: the initial call's, a GameClip, a page of them, an error body.
 pub fn service_json(data: &[u8]) {

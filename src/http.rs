@@ -1,7 +1,7 @@
 //! The built-in [`Transport`]: one pooled ureq agent per client (rustls), the service's common
 //! headers, a cap on response bodies, and [`Transport::interrupt`], which makes requests blocked on a
 //! socket return at once. Which URLs may be asked, and with the Authorization value, is the engine's
-//! business (`engine::hosts`), not this module's.
+//! business (`url_policy`), not this module's.
 
 use std::io;
 use std::path::Path;

@@ -30,6 +30,7 @@ mod status;
 mod status_board;
 mod transport;
 mod upload;
+mod url_policy;
 
 pub mod ffi;
 #[doc(hidden)]

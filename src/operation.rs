@@ -11,7 +11,6 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 use crate::config::Config;
-use crate::engine::hosts::check_url;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventKind, EventQueue};
 use crate::lifecycle::{Gate, Lifecycle, NextTask};
@@ -21,6 +20,7 @@ use crate::retry::{Idempotency, Verdict};
 use crate::status::{End, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
 use crate::transport::Method;
 use crate::upload::Settled;
+use crate::url_policy::check_url;
 
 /// What the service's answer to a call holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,11 +3,12 @@
 //! status the game reads, applying what changes with time (a retry's countdown) or with the client
 //! (pause) at the moment of reading.
 
+use std::ffi::CStr;
 use std::time::Instant;
 
 /// `CLIPS_OK` and `CLIPS_PENDING`, as they appear in statuses and events.
-pub const RESULT_OK: i32 = crate::ffi::CLIPS_OK;
-pub const RESULT_PENDING: i32 = crate::ffi::CLIPS_PENDING;
+pub const RESULT_OK: i32 = 0;
+pub const RESULT_PENDING: i32 = 1;
 
 /// The state a status reports (`CLIPS_STATE_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,11 +27,29 @@ pub enum UploadState {
 }
 
 impl UploadState {
-    pub fn from_code(code: u32) -> Option<UploadState> {
+    pub const ALL: [UploadState; 10] = {
         use UploadState::*;
         [Creating, Uploading, WaitingForData, NeedsAuth, Paused, Retrying, Completed, Failed, Cancelled, Running]
-            .into_iter()
-            .find(|state| *state as u32 == code)
+    };
+
+    pub fn from_code(code: u32) -> Option<UploadState> {
+        UploadState::ALL.into_iter().find(|state| *state as u32 == code)
+    }
+
+    /// The `CLIPS_STATE_*` name.
+    pub const fn name(self) -> &'static CStr {
+        match self {
+            UploadState::Creating => c"CLIPS_STATE_CREATING",
+            UploadState::Uploading => c"CLIPS_STATE_UPLOADING",
+            UploadState::WaitingForData => c"CLIPS_STATE_WAITING_FOR_DATA",
+            UploadState::NeedsAuth => c"CLIPS_STATE_NEEDS_AUTH",
+            UploadState::Paused => c"CLIPS_STATE_PAUSED",
+            UploadState::Retrying => c"CLIPS_STATE_RETRYING",
+            UploadState::Completed => c"CLIPS_STATE_COMPLETED",
+            UploadState::Failed => c"CLIPS_STATE_FAILED",
+            UploadState::Cancelled => c"CLIPS_STATE_CANCELLED",
+            UploadState::Running => c"CLIPS_STATE_RUNNING",
+        }
     }
 }
 

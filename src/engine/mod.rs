@@ -10,7 +10,6 @@
 //! 5. `Upload::settle` / `Operation::settle` decide; the engine writes the log line and the journal
 //!    record they return ([`resume`]).
 
-pub mod hosts;
 mod operations;
 pub mod resume;
 mod scheduler;
@@ -332,7 +331,7 @@ impl Engine {
 
     /// One request to a URL the host policy accepts (https, or plain http where allowed).
     fn send(&self, request: Request<'_>) -> Outcome {
-        if let Err(error) = hosts::check_url(request.url, self.config.allow_insecure_http) {
+        if let Err(error) = crate::url_policy::check_url(request.url, self.config.allow_insecure_http) {
             return Outcome::Refused { kind: ErrorKind::Http, message: error.message };
         }
         self.transport.send(request)

@@ -5,7 +5,6 @@ use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::hosts::same_origin;
 use super::Engine;
 use crate::error::{Error, ErrorKind};
 use crate::host_health::{Signal, Ticket};
@@ -13,6 +12,7 @@ use crate::operation::{Operation, OperationKind, Step};
 use crate::protocol::GameClipUri;
 use crate::retry::{classify, Idempotency, Persistence, Verdict};
 use crate::transport::{Body, Outcome, Pacing, Request};
+use crate::url_policy::same_origin;
 
 /// Why a download attempt stopped short.
 enum Setback {
@@ -130,7 +130,7 @@ impl Engine {
         // The clip's download URI may be a storage host: the token goes only to the metadata host.
         // It is fetched as handed out (no redirects followed).
         let authorization = same_origin(&source.uri, &self.config.metadata_base_url).then_some(authorization);
-        if let Err(error) = super::hosts::check_url(&source.uri, self.config.allow_insecure_http) {
+        if let Err(error) = crate::url_policy::check_url(&source.uri, self.config.allow_insecure_http) {
             return Err(Setback::Outcome(Outcome::Refused { kind: ErrorKind::Http, message: error.message }));
         }
         let streaming = self.transport.download(&source.uri, authorization, have).map_err(Setback::Outcome)?;

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::hosts::{not_an_upload_host, resolve_location};
 use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host_health::{Signal, Ticket};
@@ -17,6 +16,7 @@ use crate::protocol::{image_media_type, percent_encode, MAX_FILE_SIZE, MAX_THUMB
 use crate::retry::{classify, Verdict};
 use crate::transport::{Body, Method, Outcome, Pacing, Request};
 use crate::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, UploadData};
+use crate::url_policy::{not_an_upload_host, resolve_location};
 
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: usize = 5;
@@ -169,7 +169,7 @@ impl Engine {
 
     /// A block or thumbnail PUT. Redirects (301, 302, 307, 308) are followed with the body sent again.
     /// Every URL, the first and each redirect's, must be an allowed upload host (see
-    /// [`super::hosts::UploadHosts`]): the Authorization value goes nowhere else, so anything else is
+    /// [`crate::url_policy::UploadHosts`]): the Authorization value goes nowhere else, so anything else is
     /// refused with a message naming it. (The first URL is checked here too: a journal may hold one from
     /// before the list changed.)
     fn send_upload(

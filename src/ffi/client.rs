@@ -2,7 +2,6 @@
 
 use std::ffi::{CStr, CString};
 
-use once_cell::sync::Lazy;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use super::registry;
 use super::threads::thread_options;
 use super::transport::CTransport;
 use super::types::*;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::log::LogLevel;
 use crate::{Client, ClientOptions};
 
@@ -271,41 +270,67 @@ pub extern "C" fn clips_result_name(result: ClipsResult) -> *const c_char {
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 const UNKNOWN: &CStr = c"CLIPS_UNKNOWN_RESULT";
 
-/// The name of every result code, read from the one list of them: the `ClipsResult` constants
-/// declared in `types.rs` (which cbindgen also reads for the header).
-static RESULT_NAMES: Lazy<Vec<(ClipsResult, CString)>> = Lazy::new(|| {
-    include_str!("types.rs")
-        .lines()
-        .filter_map(|line| {
-            let (name, value) = line.strip_prefix("pub const ")?.split_once(": ClipsResult = ")?;
-            Some((value.strip_suffix(';')?.parse().ok()?, CString::new(name).ok()?))
-        })
-        .collect()
-});
+/// The results that are not errors; the errors' names come with their kinds ([`ErrorKind::name`]).
+const SUCCESS_NAMES: [(ClipsResult, &CStr); 3] =
+    [(CLIPS_OK, c"CLIPS_OK"), (CLIPS_PENDING, c"CLIPS_PENDING"), (CLIPS_NO_EVENT, c"CLIPS_NO_EVENT")];
 
 fn result_name(result: ClipsResult) -> &'static CStr {
-    RESULT_NAMES.iter().find(|(value, _)| *value == result).map_or(UNKNOWN, |(_, name)| name.as_c_str())
+    let error = || ErrorKind::ALL.into_iter().find(|kind| kind.code() == result).map(ErrorKind::name);
+    SUCCESS_NAMES.iter().find(|(value, _)| *value == result).map(|(_, name)| *name).or_else(error).unwrap_or(UNKNOWN)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind;
+    use crate::events::EventKind;
+    use crate::status::UploadState;
+
+    /// `#define NAME value` lines of the generated header whose name starts with `prefix`.
+    fn header_defines(prefix: &str) -> Vec<(String, i64)> {
+        include_str!("../../include/gameclips.h")
+            .lines()
+            .filter_map(|line| {
+                let (name, value) = line.strip_prefix("#define ")?.split_once(' ')?;
+                Some((name.to_string(), value.trim().parse().ok()?)).filter(|_| name.starts_with(prefix))
+            })
+            .collect()
+    }
+
+    /// Every result code the header defines is named by `clips_result_name` as the header names it, and
+    /// the library's table holds nothing the header lacks.
+    #[test]
+    fn every_result_code_of_the_header_has_its_name() {
+        let results: Vec<(String, i64)> = ["CLIPS_OK", "CLIPS_PENDING", "CLIPS_NO_EVENT", "CLIPS_E_"]
+            .into_iter()
+            .flat_map(|prefix| header_defines(prefix).into_iter().filter(move |(name, _)| name.starts_with(prefix)))
+            .collect();
+        assert_eq!(results.len(), SUCCESS_NAMES.len() + ErrorKind::ALL.len(), "{results:?}");
+        for (name, value) in &results {
+            assert_eq!(result_name(*value as ClipsResult).to_str().unwrap(), name);
+        }
+        assert_eq!(result_name(12345), UNKNOWN);
+    }
 
     #[test]
-    fn every_result_has_its_constant_name() {
-        assert_eq!(result_name(CLIPS_OK), c"CLIPS_OK");
-        assert_eq!(result_name(CLIPS_NO_EVENT), c"CLIPS_NO_EVENT");
-        assert_eq!(result_name(12345), UNKNOWN);
-        for kind in ErrorKind::ALL {
-            let name = result_name(kind.code()).to_str().unwrap();
-            assert!(name.starts_with("CLIPS_E_"), "{kind:?} has no name of its own: {name}");
+    fn every_state_and_event_of_the_header_is_the_librarys() {
+        let states = header_defines("CLIPS_STATE_");
+        assert_eq!(states.len(), UploadState::ALL.len(), "{states:?}");
+        for (name, value) in &states {
+            let state = UploadState::from_code(*value as u32).unwrap_or_else(|| panic!("{name} is a state"));
+            assert_eq!(state.name().to_str().unwrap(), name);
         }
-        // 3 success codes and one per error kind, each value once.
-        let mut values: Vec<ClipsResult> = RESULT_NAMES.iter().map(|(value, _)| *value).collect();
-        values.sort_unstable();
-        values.dedup();
-        assert_eq!(values.len(), 3 + ErrorKind::ALL.len());
-        assert_eq!(RESULT_NAMES.len(), values.len());
+        let events = header_defines("CLIPS_EVENT_");
+        assert_eq!(events.len(), EventKind::ALL.len(), "{events:?}");
+        for (name, value) in &events {
+            let kind = EventKind::ALL.into_iter().find(|kind| *kind as i64 == *value);
+            assert_eq!(kind.map(|kind| kind.name().to_str().unwrap()), Some(name.as_str()));
+        }
+        let clip_states = header_defines("CLIPS_CLIP_STATE_");
+        for (name, value) in &clip_states {
+            // CLIPS_CLIP_STATE_PENDING_UPLOAD is the service's "PendingUpload".
+            let service_name = name["CLIPS_CLIP_STATE_".len()..].replace('_', "");
+            assert_eq!(crate::protocol::clip_state_code(&service_name) as i64, *value, "{name}");
+        }
+        assert_eq!(clip_states.len(), 13, "UNKNOWN and the service's 12 states");
     }
 }

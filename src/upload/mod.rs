@@ -46,7 +46,6 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::config::Config;
-use crate::engine::hosts::{check_url, not_an_upload_host};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventKind, EventQueue};
 use crate::journal::{FileIdentity, Journal, Record};
@@ -56,6 +55,7 @@ use crate::protocol::{ClipPage, GameClip, InitialUploadRequest, InitialUploadRes
 use crate::retry::{backoff, Idempotency, Persistence, Verdict};
 use crate::status::{End, Published, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
 use crate::status_board::StatusBoard;
+use crate::url_policy::{check_url, not_an_upload_host};
 
 use blocks::BlockSet;
 pub use clip_file::{Layout, OpenedFile};
