@@ -45,6 +45,11 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// Whether it says the host is struggling (a failure or a throttle).
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Signal::Failing { .. } | Signal::Throttled { .. })
+    }
+
     pub fn of(outcome: &Outcome) -> Signal {
         match outcome {
             Outcome::Answered { status: 429, retry_after, .. } => Signal::Throttled { retry_after: *retry_after },

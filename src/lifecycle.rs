@@ -66,8 +66,7 @@ impl Lifecycle {
         }
     }
 
-    pub fn retry_later(&mut self, after: Duration, error: &Error) {
-        let now = Instant::now();
+    pub fn retry_later(&mut self, after: Duration, error: &Error, now: Instant) {
         // Requests sent in parallel before a back-off fail together: while one is being waited out,
         // another failure joins that round instead of spending the budget again (else more workers
         // would mean fewer real retries).

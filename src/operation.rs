@@ -252,9 +252,9 @@ impl Operation {
                 }
             },
             Verdict::Retry { after, error } => {
-                inner.life.retry_later(after, &error);
+                inner.life.retry_later(after, &error, Instant::now());
                 let message = format!("operation {handle:#x}: {}; retrying in {} ms", error.message, after.as_millis());
-                Settled { log: Some((LogLevel::Debug, message)), record: None }
+                Settled { log: Some((LogLevel::Debug, message)), ..Settled::default() }
             }
             Verdict::NeedsAuth { status } => {
                 if inner.life.wait_for_auth(status) {
@@ -306,7 +306,7 @@ impl Operation {
             return Settled::default();
         }
         self.emit(events, inner, EventKind::OperationCompleted, code);
-        Settled { log: Some((LogLevel::Warn, message)), record: None }
+        Settled { log: Some((LogLevel::Warn, message)), ..Settled::default() }
     }
 
     /// Ends the operation with `error` (a panicking task, say) unless it has ended already.

@@ -304,14 +304,18 @@ impl Engine {
         (InFlight::new(&self.in_flight), self.abandoned.load(Ordering::Acquire))
     }
 
-    /// Whether a request started at mark `since` failed because it was abandoned (suspend, offline) or
-    /// while the client is suspended or offline: its failure says nothing about the service, and is not
-    /// charged. An answer (`Success`, a final failure) is still taken as it is.
+    /// Whether a request started at mark `since` was abandoned (suspend, offline) or is ending while the
+    /// client is suspended or offline: a failure of it says nothing about the service, and is not
+    /// charged. An answer (a success, a final failure) is still taken as it is.
+    fn abandoned_since(&self, since: u64) -> bool {
+        self.abandoned.load(Ordering::Acquire) != since
+            || self.scheduler.is_held(Hold::Suspended)
+            || self.scheduler.is_held(Hold::Offline)
+    }
+
+    /// An operation's transient failure that [`Engine::abandoned_since`] says is not the service's.
     fn cut_short(&self, since: u64, verdict: &Verdict) -> bool {
-        matches!(verdict, Verdict::Retry { .. } | Verdict::Ambiguous { .. })
-            && (self.abandoned.load(Ordering::Acquire) != since
-                || self.scheduler.is_held(Hold::Suspended)
-                || self.scheduler.is_held(Hold::Offline))
+        matches!(verdict, Verdict::Retry { .. } | Verdict::Ambiguous { .. }) && self.abandoned_since(since)
     }
 
     /// Tells the request's host how it went; a host that works again releases every job waiting out

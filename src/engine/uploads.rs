@@ -1,6 +1,6 @@
 //! The requests of an upload: the initial call, the check after a restart, blocks and thumbnails, the
-//! commit check when no 201 came, and the removal of what a lost answer left behind. Each is built from the piece the upload handed out, sent, classified, and
-//! handed back to [`Upload::settle`].
+//! commit check when no 201 came, and the removal of what a lost answer left behind. Each is built from
+//! the piece the upload handed out, sent, and what became of it handed back to [`Upload::settle`].
 
 use std::fs::File;
 use std::io::Read;
@@ -13,10 +13,17 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::host_health::{Signal, Ticket};
 use crate::log::LogLevel;
 use crate::protocol::{image_media_type, percent_encode, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
-use crate::retry::{classify, Verdict};
 use crate::transport::{Body, Method, Outcome, Pacing, Request};
-use crate::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, UploadData};
+use crate::upload::{BlockPiece, OpenedFile, Piece, Reply, ThumbnailPiece, Upload, UploadData};
 use crate::url_policy::{not_an_upload_host, resolve_location};
+
+/// How far a piece's request got.
+enum SendResult {
+    NotSent,
+    NoToken,
+    Local(Error),
+    Sent(Outcome),
+}
 
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: usize = 5;
@@ -47,45 +54,47 @@ impl Engine {
         let (_in_flight, mark) = self.start_request();
         let body_sent = AtomicU64::new(0);
         let pacing = Pacing { deadline: ticket.as_ref().and_then(Ticket::deadline), body_sent: Some(&body_sent) };
-        let Some((verdict, signal)) = self.send_piece(upload, &piece, pacing) else {
+        let reply = match self.send_piece(upload, &piece, pacing) {
             // Paused (or stopping) before it was sent: not a failure; it goes out on resume.
-            return upload.put_back(piece);
+            SendResult::NotSent => Reply::NotSent,
+            SendResult::NoToken => Reply::NoToken,
+            SendResult::Local(error) => Reply::Local(error),
+            SendResult::Sent(outcome) => {
+                let signal = Signal::of(&outcome);
+                let abandoned = self.abandoned_since(mark);
+                // What an abandoned request's failure says is the abandonment's doing, not the host's.
+                if !(abandoned && signal.is_failure()) {
+                    self.report_to_host(ticket, signal);
+                }
+                Reply::Sent { outcome, abandoned, body_sent: body_sent.load(Ordering::Relaxed) }
+            }
         };
-        if !matches!(verdict, Verdict::Success { .. }) {
-            upload.wasted(body_sent.load(Ordering::Relaxed));
-        }
-        if self.cut_short(mark, &verdict) {
-            return upload.abandon(piece, matches!(verdict, Verdict::Ambiguous { .. }));
-        }
-        self.report_to_host(ticket, signal);
-        let settled = upload.settle(piece, verdict, &self.events);
+        let settled = upload.settle(piece, reply, Instant::now(), &self.events);
         self.apply(upload, settled);
     }
 
-    /// Sends the piece's request and classifies its outcome, with what it says about the host; `None`
-    /// when it was not sent. Local failures (the clip file, a thumbnail image) come back as final
-    /// verdicts. A block's request has the `pacing` its host's link gives it.
-    fn send_piece(&self, upload: &Upload, piece: &Piece, pacing: Pacing<'_>) -> Option<(Verdict, Signal)> {
-        let local = |error| Some((Verdict::Fail(error), Signal::Unknown));
+    /// Sends the piece's request. Local failures (the clip file, a thumbnail image) come back as such,
+    /// before any request. A block's request has the `pacing` its host's link gives it.
+    fn send_piece(&self, upload: &Upload, piece: &Piece, pacing: Pacing<'_>) -> SendResult {
         let prepared = match piece {
             Piece::Create | Piece::CheckResumed => self.prepare_clip_file(upload),
             _ => Ok(()),
         };
         if let Err(error) = prepared {
-            return local(error);
+            return SendResult::Local(error);
         }
         if let Piece::Block(block) = piece {
             if !self.throttle(block.len) {
-                return None;
+                return SendResult::NotSent;
             }
         }
         let Some(authorization) = self.current_authorization() else {
-            return Some((Verdict::NeedsAuth { status: 0 }, Signal::Unknown));
+            return SendResult::NoToken;
         };
         let base = &self.config.metadata_base_url;
         let scid = &upload.scid;
         let ended = || upload.has_ended();
-        let outcome = match piece {
+        SendResult::Sent(match piece {
             Piece::Create => {
                 let body = self.initial_call_body(upload);
                 let url = format!("{base}/users/me/scids/{scid}/clips");
@@ -122,18 +131,16 @@ impl Engine {
                     let url = block.clip.response.block_url(&block.clip.upload_id, block.num);
                     self.send_upload(&url, &authorization, body, &ended, pacing)
                 }
-                Err(error) => return local(error),
+                Err(error) => return SendResult::Local(error),
             },
             Piece::Thumbnail(thumbnail) => match read_thumbnail(thumbnail) {
                 Ok((image, media_type)) => {
                     let image = Body::Image(&image, media_type);
                     self.send_upload(&thumbnail.url, &authorization, image, &ended, Pacing::default())
                 }
-                Err(error) => return local(error),
+                Err(error) => return SendResult::Local(error),
             },
-        };
-        let signal = Signal::of(&outcome);
-        Some((classify(outcome, &piece.what(), piece.idempotency(), upload.attempt(), upload.persistence()), signal))
+        })
     }
 
     /// The initial call's body: the request with the layout's size and block count.

@@ -131,6 +131,7 @@ impl Drop for Search {
 }
 
 /// How an initial call came back (see [`CreateLedger::create_settled`]).
+#[derive(Debug)]
 pub enum CreateOutcome {
     Made(String),
     Unknown,

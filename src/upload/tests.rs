@@ -1,11 +1,40 @@
 //! The upload's state machine, state by state, with no engine, transport or emulator: each test hands
-//! out pieces with `next_piece` and settles them with the verdicts a wire would give.
+//! out pieces with `next_piece` and settles them with the outcomes a wire would give, at a time the
+//! test moves by hand (nothing sleeps).
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::events::Event;
-use crate::journal::Journal;
+use crate::events::{Event, EventKind};
+use crate::journal::{Journal, Record};
+use crate::log::LogLevel;
+use crate::status::{UploadState, RESULT_OK};
+use crate::transport::Outcome;
+
+thread_local! {
+    /// The test's clock: a fixed start, moved only by `advance`.
+    static CLOCK: (Instant, Cell<Duration>) = (Instant::now(), Cell::new(Duration::ZERO));
+}
+
+fn now() -> Instant {
+    CLOCK.with(|(start, elapsed)| *start + elapsed.get())
+}
+
+fn advance(by: Duration) {
+    CLOCK.with(|(_, elapsed)| elapsed.set(elapsed.get() + by));
+}
+
+/// `Upload::settle` at the test clock's time.
+trait SettleNow {
+    fn settle_now(&self, piece: Piece, reply: Reply, events: &EventQueue) -> Settled;
+}
+
+impl SettleNow for Upload {
+    fn settle_now(&self, piece: Piece, reply: Reply, events: &EventQueue) -> Settled {
+        self.settle(piece, reply, now(), events)
+    }
+}
 
 const BLOCK: u32 = 1024;
 
@@ -48,12 +77,26 @@ fn created_body() -> Vec<u8> {
     .into_bytes()
 }
 
-fn success(status: u16, body: &[u8]) -> Verdict {
-    Verdict::Success { status, body: body.to_vec() }
+/// The service's answer.
+fn answer(status: u16, body: &[u8]) -> Reply {
+    let outcome = Outcome::Answered { status, body: body.to_vec(), retry_after: None, location: None };
+    Reply::Sent { outcome, abandoned: false, body_sent: 0 }
+}
+
+/// A 503 that asks for a pause of `after`.
+fn unavailable_for(after: Duration) -> Reply {
+    let outcome = Outcome::Answered { status: 503, body: Vec::new(), retry_after: Some(after), location: None };
+    Reply::Sent { outcome, abandoned: false, body_sent: 0 }
+}
+
+/// The connection reset after the request went out: no answer to tell what the service did.
+fn reset() -> Reply {
+    let outcome = Outcome::Transport { reached_service: true, message: "reset".into() };
+    Reply::Sent { outcome, abandoned: false, body_sent: 0 }
 }
 
 fn next(upload: &Upload) -> Piece {
-    match upload.next_piece(Instant::now()) {
+    match upload.next_piece(now()) {
         NextTask::Run(piece) => piece,
         NextTask::Wait(_) => panic!("the upload has nothing to send now"),
         NextTask::Finished => panic!("the upload has ended"),
@@ -73,11 +116,11 @@ fn describe(piece: &Piece) -> String {
 }
 
 fn is_waiting(upload: &Upload) -> bool {
-    matches!(upload.next_piece(Instant::now()), NextTask::Wait(_))
+    matches!(upload.next_piece(now()), NextTask::Wait(_))
 }
 
 fn state(upload: &Upload) -> UploadState {
-    upload.status(false, Instant::now()).state
+    upload.status(false, now()).state
 }
 
 fn drain(events: &EventQueue) -> Vec<EventKind> {
@@ -87,7 +130,7 @@ fn drain(events: &EventQueue) -> Vec<EventKind> {
 /// Settles the create, so blocks may go.
 fn create(upload: &Upload, events: &EventQueue) {
     assert!(matches!(next(upload), Piece::Create));
-    upload.settle(Piece::Create, success(200, &created_body()), events);
+    upload.settle_now(Piece::Create, answer(200, &created_body()), events);
     assert_eq!(state(upload), UploadState::Uploading);
 }
 
@@ -99,7 +142,7 @@ fn the_initial_call_then_thumbnails_then_blocks_in_order() {
     let create_piece = next(&upload);
     assert_eq!(create_piece.idempotency(), Idempotency::NotIdempotent);
     assert!(is_waiting(&upload), "nothing else goes before the initial call answers");
-    let settled = upload.settle(create_piece, success(200, &created_body()), &events);
+    let settled = upload.settle_now(create_piece, answer(200, &created_body()), &events);
     assert!(matches!(settled.record, Some(Record::Created { .. })), "the clip goes in the journal");
     assert_eq!(drain(&events), [EventKind::ClipCreated]);
     let order: Vec<String> = (0..5).map(|_| describe(&next(&upload))).collect();
@@ -113,14 +156,14 @@ fn every_piece_acknowledged_and_a_final_201_complete_the_upload() {
     let (upload, _budget) = pushed(2 * u64::from(BLOCK), vec![]);
     create(&upload, &events);
     let (first, second) = (next(&upload), next(&upload));
-    let record = upload.settle(first, success(202, b""), &events).record;
+    let record = upload.settle_now(first, answer(202, b""), &events).record;
     assert!(matches!(record, Some(Record::Acked { block: 0, committed: false })));
-    upload.settle(second, success(201, b""), &events);
-    let status = upload.status(false, Instant::now());
+    upload.settle_now(second, answer(201, b""), &events);
+    let status = upload.status(false, now());
     assert_eq!((status.state, status.result, status.bytes_acked), (UploadState::Completed, RESULT_OK, 2048));
     // The queue merges a handle's progress events.
     assert_eq!(drain(&events), [EventKind::ClipCreated, EventKind::Progress, EventKind::Completed]);
-    assert!(matches!(upload.next_piece(Instant::now()), NextTask::Finished));
+    assert!(matches!(upload.next_piece(now()), NextTask::Finished));
 }
 
 #[test]
@@ -129,11 +172,11 @@ fn a_201_while_blocks_are_unsent_acknowledges_that_block_only() {
     let (upload, _budget) = pushed(3 * u64::from(BLOCK), vec![]);
     create(&upload, &events);
     let first = next(&upload);
-    let settled = upload.settle(first, success(201, b""), &events);
+    let settled = upload.settle_now(first, answer(201, b""), &events);
     assert!(matches!(settled.record, Some(Record::Acked { block: 0, committed: false })));
     for _ in 0..2 {
         let piece = next(&upload);
-        upload.settle(piece, success(202, b""), &events);
+        upload.settle_now(piece, answer(202, b""), &events);
     }
     // Every block in, yet the only 201 came early: the service is asked whether it holds the clip.
     assert_eq!(state(&upload), UploadState::Uploading);
@@ -148,7 +191,7 @@ fn a_piece_put_back_goes_first_and_costs_no_retry() {
     let first = next(&upload);
     upload.put_back(first);
     assert_eq!(describe(&next(&upload)), "block 0");
-    let status = upload.status(true, Instant::now());
+    let status = upload.status(true, now());
     assert_eq!((status.state, status.retries), (UploadState::Paused, 0));
 }
 
@@ -158,14 +201,13 @@ fn a_retry_puts_the_piece_back_and_waits_out_the_back_off() {
     let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
     create(&upload, &events);
     let block = next(&upload);
-    let error = Error::http(ErrorKind::Http, 503, "HTTP 503");
-    let settled = upload.settle(block, Verdict::Retry { after: Duration::from_millis(40), error }, &events);
+    let settled = upload.settle_now(block, unavailable_for(Duration::from_millis(40)), &events);
     assert_eq!(settled.log.unwrap().0, LogLevel::Debug);
-    let status = upload.status(false, Instant::now());
+    let status = upload.status(false, now());
     assert_eq!((status.state, status.retries, status.http_status), (UploadState::Retrying, 1, 503));
     assert!(status.retry_in_ms > 0 && status.retry_in_ms <= 40);
     assert!(is_waiting(&upload));
-    std::thread::sleep(Duration::from_millis(45));
+    advance(Duration::from_millis(45));
     assert_eq!(describe(&next(&upload)), "block 0");
 }
 
@@ -174,16 +216,16 @@ fn without_a_token_the_upload_parks_until_it_is_renewed() {
     let events = EventQueue::default();
     let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
     let piece = next(&upload);
-    upload.settle(piece, Verdict::NeedsAuth { status: 0 }, &events);
+    upload.settle_now(piece, Reply::NoToken, &events);
     assert_eq!(state(&upload), UploadState::NeedsAuth);
     assert_eq!(drain(&events), [EventKind::NeedsAuth]);
     assert!(is_waiting(&upload));
     // A 401 while parked does not announce it again.
-    upload.settle(Piece::Create, Verdict::NeedsAuth { status: 401 }, &events);
+    upload.settle_now(Piece::Create, answer(401, b""), &events);
     assert!(drain(&events).is_empty());
     upload.auth_renewed();
     assert!(matches!(next(&upload), Piece::Create), "the same piece goes again");
-    assert_eq!(upload.status(false, Instant::now()).retries, 0);
+    assert_eq!(upload.status(false, now()).retries, 0);
 }
 
 /// The next piece, once the back-off in the way has passed.
@@ -194,11 +236,11 @@ fn next_after_backoff(upload: &Upload) -> Piece {
 
 /// Sends every block of a created upload, each acknowledged with `status`.
 fn send_blocks(upload: &Upload, status: u16, events: &EventQueue) {
-    while let NextTask::Run(piece) = upload.next_piece(Instant::now()) {
+    while let NextTask::Run(piece) = upload.next_piece(now()) {
         if !matches!(piece, Piece::Block(_)) {
             return upload.put_back(piece);
         }
-        upload.settle(piece, success(status, b""), events);
+        upload.settle_now(piece, answer(status, b""), events);
     }
 }
 
@@ -226,9 +268,9 @@ fn the_orphan_search_reads_every_page_of_the_users_clips() {
     let events = EventQueue::default();
     let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
     let piece = next(&upload);
-    upload.settle(piece, Verdict::Ambiguous { error: Error::new(ErrorKind::Network, "reset") }, &events);
+    upload.settle_now(piece, reset(), &events);
     assert!(matches!(next_after_backoff(&upload), Piece::Create));
-    upload.settle(Piece::Create, success(200, &created_body()), &events);
+    upload.settle_now(Piece::Create, answer(200, &created_body()), &events);
     send_blocks(&upload, 201, &events);
     // The first page holds 100 of the user's other clips and says there are more; the orphan is on
     // the second.
@@ -237,13 +279,13 @@ fn the_orphan_search_reads_every_page_of_the_users_clips() {
     let others: Vec<String> = (0..100).map(|n| format!("other-{n}")).collect();
     let others: Vec<&str> = others.iter().map(String::as_str).collect();
     assert!(matches!(next(&upload), Piece::FindOrphans(None)));
-    upload.settle(Piece::FindOrphans(None), success(200, &pending_page(&other, &others, Some("page 2"))), &events);
+    upload.settle_now(Piece::FindOrphans(None), answer(200, &pending_page(&other, &others, Some("page 2"))), &events);
     let second = next(&upload);
     assert!(matches!(&second, Piece::FindOrphans(Some(token)) if token == "page 2"), "{}", describe(&second));
-    upload.settle(second, success(200, &pending_page(&upload.request, &["left-behind", "clip-1"], None)), &events);
+    upload.settle_now(second, answer(200, &pending_page(&upload.request, &["left-behind", "clip-1"], None)), &events);
     let remove = next(&upload);
     assert_eq!(describe(&remove), "remove left-behind", "found on the second page");
-    upload.settle(remove, success(204, b""), &events);
+    upload.settle_now(remove, answer(204, b""), &events);
     assert_eq!(state(&upload), UploadState::Completed);
 }
 
@@ -252,25 +294,25 @@ fn an_ambiguous_create_creates_again_and_removes_the_clip_it_left() {
     let events = EventQueue::default();
     let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
     let piece = next(&upload);
-    let settled = upload.settle(piece, Verdict::Ambiguous { error: Error::new(ErrorKind::Network, "reset") }, &events);
+    let settled = upload.settle_now(piece, reset(), &events);
     assert!(settled.log.unwrap().1.contains("creating again"));
     assert_eq!(state(&upload), UploadState::Retrying);
     // Never failed for it: the clip cannot be adopted (its upload URI was in the lost answer).
     assert!(matches!(next_after_backoff(&upload), Piece::Create));
-    upload.settle(Piece::Create, success(200, &created_body()), &events);
+    upload.settle_now(Piece::Create, answer(200, &created_body()), &events);
     send_blocks(&upload, 201, &events);
     // The bytes are in; before completing, what the lost call left is looked for and removed.
     assert_eq!(state(&upload), UploadState::Uploading);
     assert!(matches!(next(&upload), Piece::FindOrphans(None)));
-    upload.settle(
+    upload.settle_now(
         Piece::FindOrphans(None),
-        success(200, &pending_clips(&upload.request, &["left-behind", "clip-1"])),
+        answer(200, &pending_clips(&upload.request, &["left-behind", "clip-1"])),
         &events,
     );
     let remove = next(&upload);
     assert_eq!(describe(&remove), "remove left-behind", "only the clip no upload of ours owns");
     assert!(is_waiting(&upload));
-    upload.settle(remove, success(204, b""), &events);
+    upload.settle_now(remove, answer(204, b""), &events);
     assert_eq!(state(&upload), UploadState::Completed);
     assert_eq!(drain(&events).last(), Some(&EventKind::Completed));
 }
@@ -283,21 +325,21 @@ fn while_a_sibling_create_is_in_flight_its_clip_is_not_taken_for_an_orphan() {
     let (sibling, _b2) = pushed_with(u64::from(BLOCK), vec![], config(), creates.clone());
     assert!(matches!(next(&lost), Piece::Create));
     let sibling_create = next(&sibling);
-    lost.settle(Piece::Create, Verdict::Ambiguous { error: Error::new(ErrorKind::Network, "reset") }, &events);
+    lost.settle_now(Piece::Create, reset(), &events);
     assert!(matches!(next_after_backoff(&lost), Piece::Create));
-    lost.settle(Piece::Create, success(200, &created_body()), &events);
+    lost.settle_now(Piece::Create, answer(200, &created_body()), &events);
     send_blocks(&lost, 201, &events);
     // The sibling's answer has not come: a pending clip like ours could be its.
     assert!(is_waiting(&lost));
     let sibling_body = serde_json::json!({ "gameClipId": "sibling", "uploadUri": "https://up.upload.test/u/s" });
-    sibling.settle(sibling_create, success(200, sibling_body.to_string().as_bytes()), &events);
+    sibling.settle_now(sibling_create, answer(200, sibling_body.to_string().as_bytes()), &events);
     assert!(matches!(next(&lost), Piece::FindOrphans(None)));
     let listed = pending_clips(&lost.request, &["sibling", "orphan", "clip-1"]);
-    lost.settle(Piece::FindOrphans(None), success(200, &listed), &events);
+    lost.settle_now(Piece::FindOrphans(None), answer(200, &listed), &events);
     let remove = next(&lost);
     assert_eq!(describe(&remove), "remove orphan");
     // A 404: someone removed it first; either way it is gone.
-    lost.settle(remove, Verdict::Fail(Error::http(ErrorKind::Http, 404, "gone")), &events);
+    lost.settle_now(remove, answer(404, b""), &events);
     assert_eq!(state(&lost), UploadState::Completed);
     assert_eq!(state(&sibling), UploadState::Uploading);
 }
@@ -313,12 +355,12 @@ fn a_service_that_acknowledges_with_200_is_asked_whether_it_holds_the_clip() {
         serde_json::json!({ "gameClip": { "gameClipId": "clip-1", "state": state } }).to_string().into_bytes()
     };
     // Still joining the blocks: asked again later, nothing sent again.
-    upload.settle(Piece::ConfirmCommit, success(200, &clip("PendingUpload")), &events);
+    upload.settle_now(Piece::ConfirmCommit, answer(200, &clip("PendingUpload")), &events);
     assert_eq!(state(&upload), UploadState::Retrying);
     assert!(matches!(next_after_backoff(&upload), Piece::ConfirmCommit));
-    upload.settle(Piece::ConfirmCommit, success(200, &clip("Uploaded")), &events);
+    upload.settle_now(Piece::ConfirmCommit, answer(200, &clip("Uploaded")), &events);
     assert_eq!(state(&upload), UploadState::Completed);
-    assert_eq!(upload.status(false, Instant::now()).blocks_acked, 3);
+    assert_eq!(upload.status(false, now()).blocks_acked, 3);
 }
 
 #[test]
@@ -327,14 +369,11 @@ fn give_up_after_ends_an_upload_failing_that_long_without_progress() {
     let mut config = Config::for_tests(BLOCK);
     config.give_up_after = Some(Duration::from_millis(50));
     let (upload, _budget) = pushed_with(u64::from(BLOCK), vec![], Arc::new(config), Arc::default());
-    let unavailable = || Verdict::Retry {
-        after: Duration::from_millis(1),
-        error: Error::http(ErrorKind::Http, 503, "creating the clip failed: HTTP 503"),
-    };
-    upload.settle(next(&upload), unavailable(), &events);
+    let unavailable = || unavailable_for(Duration::from_millis(1));
+    upload.settle_now(next(&upload), unavailable(), &events);
     assert_eq!(state(&upload), UploadState::Retrying);
-    std::thread::sleep(Duration::from_millis(60));
-    upload.settle(next_after_backoff(&upload), unavailable(), &events);
+    advance(Duration::from_millis(60));
+    upload.settle_now(next_after_backoff(&upload), unavailable(), &events);
     assert_eq!(state(&upload), UploadState::Failed);
     let message = upload.error().unwrap().message;
     assert!(message.contains("give_up_after_ms 50") && message.contains("HTTP 503"), "{message}");
@@ -346,7 +385,7 @@ fn an_initial_answer_with_a_foreign_upload_host_fails_the_upload() {
     let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
     let piece = next(&upload);
     let foreign = br#"{"gameClipId":"c","uploadUri":"https://evil.example/u"}"#;
-    let settled = upload.settle(piece, success(200, foreign), &events);
+    let settled = upload.settle_now(piece, answer(200, foreign), &events);
     assert_eq!(settled.log.unwrap().0, LogLevel::Warn);
     assert_eq!(state(&upload), UploadState::Failed);
     assert!(upload.error().unwrap().message.contains("evil.example is not an allowed upload host"));
@@ -359,18 +398,17 @@ fn outcomes_after_the_end_change_nothing() {
     create(&upload, &events);
     let (first, second) = (next(&upload), next(&upload));
     upload.cancel(&events).unwrap();
-    upload.settle(first, success(201, b""), &events);
-    let retry = Verdict::Retry { after: Duration::from_secs(1), error: Error::new(ErrorKind::Network, "reset") };
-    let settled = upload.settle(second, retry, &events);
+    upload.settle_now(first, answer(201, b""), &events);
+    let settled = upload.settle_now(second, reset(), &events);
     assert!(settled.log.is_none() && settled.record.is_none());
     assert_eq!(budget_used(&budget), 0, "the copies' budget is back once the pieces in flight are settled");
-    let status = upload.status(false, Instant::now());
+    let status = upload.status(false, now());
     assert_eq!(
         (status.state, status.result, status.bytes_acked),
         (UploadState::Cancelled, ErrorKind::Cancelled.code(), 0)
     );
     assert_eq!(drain(&events), [EventKind::ClipCreated, EventKind::Cancelled]);
-    assert!(matches!(upload.next_piece(Instant::now()), NextTask::Finished));
+    assert!(matches!(upload.next_piece(now()), NextTask::Finished));
     assert_eq!(upload.cancel(&events).unwrap_err().kind, ErrorKind::WrongState);
 }
 
@@ -412,12 +450,11 @@ fn a_resumed_upload_whose_clip_is_gone_is_created_again_from_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let events = EventQueue::default();
     let upload = resumed(dir.path());
-    assert_eq!(upload.status(false, Instant::now()).blocks_acked, 1);
+    assert_eq!(upload.status(false, now()).blocks_acked, 1);
     assert!(matches!(next(&upload), Piece::CheckResumed));
-    let gone = Error::http(ErrorKind::Http, 404, "HTTP 404");
-    let settled = upload.settle(Piece::CheckResumed, Verdict::Fail(gone), &events);
+    let settled = upload.settle_now(Piece::CheckResumed, answer(404, b""), &events);
     assert!(settled.log.unwrap().1.contains("creating it again"));
-    let status = upload.status(false, Instant::now());
+    let status = upload.status(false, now());
     assert_eq!((status.state, status.blocks_acked), (UploadState::Creating, 0));
     assert!(upload.clip_id().is_none());
     assert!(matches!(next(&upload), Piece::Create));
@@ -431,8 +468,8 @@ fn a_resumed_upload_the_service_already_has_completes_without_sending() {
     let upload = resumed(dir.path());
     assert!(matches!(next(&upload), Piece::CheckResumed));
     let published = br#"{"gameClip":{"gameClipId":"clip-1","state":"Published"}}"#;
-    upload.settle(Piece::CheckResumed, success(200, published), &events);
-    let status = upload.status(false, Instant::now());
+    upload.settle_now(Piece::CheckResumed, answer(200, published), &events);
+    let status = upload.status(false, now());
     assert_eq!((status.state, status.blocks_acked, status.bytes_acked), (UploadState::Completed, 3, 3 * 1024));
     assert_eq!(drain(&events), [EventKind::Completed]);
 }
@@ -444,7 +481,7 @@ fn a_resumed_upload_still_pending_sends_only_what_is_missing() {
     let upload = resumed(dir.path());
     assert!(matches!(next(&upload), Piece::CheckResumed));
     let pending = br#"{"gameClip":{"gameClipId":"clip-1","state":"PendingUpload"}}"#;
-    upload.settle(Piece::CheckResumed, success(200, pending), &events);
+    upload.settle_now(Piece::CheckResumed, answer(200, pending), &events);
     assert_eq!(upload.missing_blocks(), vec![1, 2]);
     assert_eq!(state(&upload), UploadState::WaitingForData);
 }
@@ -454,7 +491,7 @@ fn a_lost_create_is_journaled_before_the_call_goes_again_and_the_next_client_rem
     let events = EventQueue::default();
     let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
     let piece = next(&upload);
-    let settled = upload.settle(piece, Verdict::Ambiguous { error: Error::new(ErrorKind::Network, "reset") }, &events);
+    let settled = upload.settle_now(piece, reset(), &events);
     assert!(matches!(settled.record, Some(Record::LostCreate)), "journaled before the create goes again");
 
     // Killed right then: the next client reads the journal and finishes the upload, then the cleanup.
@@ -475,15 +512,15 @@ fn a_lost_create_is_journaled_before_the_call_goes_again_and_the_next_client_rem
     assert_eq!(resumed.lost_creates, 1);
     let upload = Upload::resume(9, resumed, config(), Arc::default());
     assert!(matches!(next(&upload), Piece::Create));
-    upload.settle(Piece::Create, success(200, &created_body()), &events);
+    upload.settle_now(Piece::Create, answer(200, &created_body()), &events);
     let budget = Arc::new(PushBudget::new(64 * u64::from(BLOCK), BLOCK));
     upload.push_block(0, &vec![0; BLOCK as usize], &budget).unwrap();
     send_blocks(&upload, 201, &events);
     assert!(matches!(next(&upload), Piece::FindOrphans(None)), "the earlier client's lost call is looked for");
     let listed = pending_clips(&upload.request, &["left-behind", "clip-1"]);
-    upload.settle(Piece::FindOrphans(None), success(200, &listed), &events);
+    upload.settle_now(Piece::FindOrphans(None), answer(200, &listed), &events);
     let remove = next(&upload);
     assert_eq!(describe(&remove), "remove left-behind");
-    upload.settle(remove, success(204, b""), &events);
+    upload.settle_now(remove, answer(204, b""), &events);
     assert_eq!(state(&upload), UploadState::Completed);
 }
