@@ -16,60 +16,20 @@ use crate::lifecycle::{Gate, Lifecycle, NextTask};
 use crate::log::LogLevel;
 use crate::protocol::{ClipPage, GameClip, InitialUploadResponse};
 use crate::retry::{backoff, classify, Persistence, Verdict};
-use crate::status::{End, Published, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
-use crate::transport::Outcome;
+use crate::status::{End, Published, UploadState, UploadStatus, RESULT_PENDING};
 use crate::url_policy::{check_url, not_an_upload_host};
 
 use super::blocks::BlockSet;
 use super::clip_file::{Layout, OpenedFile};
 use super::creates::CreateOutcome;
-use super::push_budget::PushedBlock;
 use super::resumed::Resumed;
 use super::{BlockPiece, CreatedClip, Piece, ThumbnailKind, ThumbnailPiece};
 
-/// Pages of the user's clips read when looking for orphans: 100 clips each.
-const MAX_ORPHAN_PAGES: u32 = 100;
+mod data;
+mod finish;
+mod reply;
 
-/// How often a clip whose blocks were all acknowledged without a 201 is looked at before the upload
-/// fails: the service may still be joining the blocks.
-const MAX_COMMIT_CHECKS: u32 = 8;
-
-/// What became of a piece's request, as the engine hands it back.
-pub enum Reply {
-    /// Not sent: the client paused or stopped, or the host is held. Back in the queue, nothing charged.
-    NotSent,
-    /// No Authorization value to send it with.
-    NoToken,
-    /// It failed here, before any request (the clip file, a thumbnail image): final.
-    Local(Error),
-    /// The transport's outcome. `abandoned`: the client suspended or went offline while it was in
-    /// flight, so a failure is that doing, not the service's. `body_sent`: bytes of a block's body
-    /// that went out.
-    Sent { outcome: Outcome, abandoned: bool, body_sent: u64 },
-}
-
-/// What follows a decision, for [`super::Upload`] and the engine to apply after the lock is let go
-/// (the game's log function is never called under a lock).
-#[derive(Debug, Default)]
-pub struct Settled {
-    pub events: Vec<Event>,
-    pub log: Option<(LogLevel, String)>,
-    /// Progress for the journal.
-    pub record: Option<Record>,
-    /// An initial call came back (or was put back): what it says about the clip it may have made.
-    pub create: Option<CreateOutcome>,
-    /// The look for what lost answers left is over, or given up.
-    pub search_ended: Option<SearchEnd>,
-}
-
-/// How a look for what lost answers left ended (see `creates::Search`).
-#[derive(Debug, PartialEq, Eq)]
-pub enum SearchEnd {
-    /// Every possible orphan known when it began is settled: found and removed, or given up on.
-    Settled,
-    /// Put back or cut short (the upload ended): the next look starts over.
-    Dropped,
-}
+pub use reply::{Reply, SearchEnd, Settled};
 
 /// The requests that come before any block, and after the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,20 +190,6 @@ impl UploadMachine {
             bytes_wasted: self.wasted,
         };
         self.life.published(working, progress)
-    }
-
-    /// Whether the next request would look for what lost answers left, and needs leave for it first
-    /// (no sibling's initial call in flight: see `creates`).
-    pub fn wants_to_search(&self) -> bool {
-        self.phase == Phase::Ready(Step::FindOrphans) && !self.searching
-    }
-
-    /// Leave to look was given: the look starts from the first page.
-    pub fn search_began(&mut self) {
-        self.searching = true;
-        self.orphans.clear();
-        self.next_page = None;
-        self.pages_read = 0;
     }
 
     /// The next request to send, if any may go now.
@@ -501,69 +447,6 @@ impl UploadMachine {
         }
     }
 
-    /// Every block was acknowledged without a 201: the service shows whether it holds the clip.
-    fn commit_checked(&mut self, clip: &GameClip, status: u16, now: Instant) {
-        if !clip.state.eq_ignore_ascii_case("PendingUpload") {
-            self.committed = true;
-            self.finish_if_done();
-            let message =
-                format!("upload {:#x}: no 201 came, and the service shows the clip {}", self.handle, clip.state);
-            return self.log(LogLevel::Info, message);
-        }
-        self.commit_checks += 1;
-        if self.commit_checks >= MAX_COMMIT_CHECKS {
-            let message = format!(
-                "the service acknowledged every block but still shows the clip PendingUpload after {} checks",
-                self.commit_checks
-            );
-            return self.failed(Error::http(ErrorKind::Http, status, message));
-        }
-        self.phase = Phase::Ready(Step::ConfirmCommit);
-        let after = backoff(self.commit_checks, self.config.max_retry_delay);
-        self.life.retry_later(after, &Error::new(ErrorKind::Http, "the service is still joining the blocks"), now);
-    }
-
-    /// One page of the user's clips, looked through for what lost answers left.
-    fn orphans_listed(&mut self, page: &ClipPage, orphans_in: &dyn Fn(&ClipPage) -> Vec<String>) {
-        self.orphans.extend(orphans_in(page));
-        self.pages_read += 1;
-        // Every page of the user's clips, not the first only (a service that pages forever is read no
-        // further than the limit).
-        self.next_page = page.continuation_token.clone().filter(|_| self.pages_read < MAX_ORPHAN_PAGES);
-        if self.next_page.is_some() {
-            self.phase = Phase::Ready(Step::FindOrphans);
-            return;
-        }
-        if self.orphans.is_empty() {
-            return self.orphans_settled();
-        }
-        self.phase = Phase::Ready(Step::RemoveOrphans);
-        let message = format!(
-            "upload {:#x}: removing {} clip(s) that lost answers left behind: {}",
-            self.handle,
-            self.orphans.len(),
-            self.orphans.join(", ")
-        );
-        self.log(LogLevel::Info, message);
-    }
-
-    /// A resumed upload's clip as the service shows it: still taking blocks, or already whole.
-    fn resumed_clip_checked(&mut self, clip: &GameClip) {
-        self.phase = Phase::Uploading;
-        if clip.state.eq_ignore_ascii_case("PendingUpload") {
-            // Blocks journaled as acknowledged may be all of them, with the 201 lost in a crash.
-            return self.finish_if_done();
-        }
-        if let Some(layout) = self.layout() {
-            self.blocks = Some(BlockSet::complete(layout));
-        }
-        self.committed = true;
-        self.finish_if_done();
-        let message =
-            format!("upload {:#x}: the service already has clip {} ({})", self.handle, clip.game_clip_id, clip.state);
-        self.log(LogLevel::Info, message);
-    }
-
     /// The initial call's answer, its URIs checked: well-formed, and where the token may go.
     fn parse_created(&self, body: &[u8]) -> Result<CreatedClip> {
         let response: InitialUploadResponse = serde_json::from_slice(body).map_err(|e| {
@@ -611,65 +494,6 @@ impl UploadMachine {
         }
         self.out.record = Some(record);
         self.log(LogLevel::Info, format!("upload {:#x}: clip {id} created", self.handle));
-    }
-
-    /// A resumed upload's clip is gone (expired, deleted): it is created again from the start.
-    fn clip_gone(&mut self) {
-        self.phase = Phase::Ready(Step::Create);
-        self.clip = None;
-        self.committed = false;
-        if let Some(layout) = self.layout() {
-            self.blocks = Some(BlockSet::new(layout, self.is_push));
-        }
-        for thumbnail in &mut self.thumbnails {
-            thumbnail.state = ThumbnailState::Ready;
-            thumbnail.url = None;
-        }
-    }
-
-    /// Once every block and thumbnail is in: completes the upload when the service said it holds the
-    /// clip; otherwise asks it (a service may acknowledge every block with 200 and never 201).
-    fn finish_if_done(&mut self) {
-        let complete = self.blocks.as_ref().is_some_and(BlockSet::is_complete);
-        if !complete || self.thumbnails.iter().any(|t| t.state != ThumbnailState::Sent) {
-            return;
-        }
-        if !self.committed {
-            self.phase = Phase::Ready(Step::ConfirmCommit);
-        } else if self.lost_creates > 0 {
-            // A lost answer of this client may have left a clip like this one behind.
-            self.phase = Phase::Ready(Step::FindOrphans);
-        } else {
-            self.complete();
-        }
-    }
-
-    fn complete(&mut self) {
-        if self.end(End::Completed, None) {
-            self.emit(EventKind::Completed, RESULT_OK);
-        }
-    }
-
-    fn orphan_removed(&mut self) {
-        if self.orphans.is_empty() {
-            self.orphans_settled();
-        } else {
-            self.phase = Phase::Ready(Step::RemoveOrphans);
-        }
-    }
-
-    /// The look for what lost answers left is over: the upload completes.
-    fn orphans_settled(&mut self) {
-        self.end_search(SearchEnd::Settled);
-        self.lost_creates = 0;
-        self.complete();
-    }
-
-    /// The leave to look is given back (the ledger hears of it through `search_ended`).
-    fn end_search(&mut self, end: SearchEnd) {
-        if std::mem::take(&mut self.searching) {
-            self.out.search_ended.get_or_insert(end);
-        }
     }
 
     fn failed(&mut self, error: Error) {
@@ -734,28 +558,6 @@ impl UploadMachine {
         self.life.retry_now();
     }
 
-    /// Push mode: whether block `num` of `len` bytes may be pushed now.
-    pub fn check_pushable(&self, num: u32, len: usize) -> Result<()> {
-        match self.life.end {
-            None => {}
-            Some(End::Completed) => return Err(Error::new(ErrorKind::WrongState, "the upload has completed")),
-            Some(End::Failed) => return Err(Error::new(ErrorKind::WrongState, "the upload has failed")),
-            Some(End::Cancelled) => return Err(Error::new(ErrorKind::WrongState, "the upload was cancelled")),
-        }
-        self.blocks.as_ref().expect("push uploads know their layout from the start").check_pushable(num, len)
-    }
-
-    /// Push mode: a copy of block `num`, checked with [`UploadMachine::check_pushable`].
-    pub fn push(&mut self, num: u32, block: Arc<PushedBlock>) -> Result<()> {
-        self.check_pushable(num, block.bytes().len())?;
-        self.blocks.as_mut().expect("checked above").push(num, block)
-    }
-
-    /// Blocks the library does not hold and the service has not acknowledged.
-    pub fn missing_blocks(&self) -> Vec<u32> {
-        self.blocks.as_ref().map(BlockSet::missing).unwrap_or_default()
-    }
-
     pub fn clip_id(&self) -> Option<String> {
         self.clip.as_ref().map(|clip| clip.response.game_clip_id.clone())
     }
@@ -766,29 +568,6 @@ impl UploadMachine {
 
     pub fn has_ended(&self) -> bool {
         !self.life.is_running()
-    }
-
-    /// The layout, once known (push mode: from the start; file mode: once the file was opened).
-    pub fn layout(&self) -> Option<Layout> {
-        self.blocks.as_ref().map(BlockSet::layout)
-    }
-
-    /// The block size this upload splits its clip with.
-    pub fn block_size(&self) -> u32 {
-        self.block_size
-    }
-
-    pub fn opened_file(&self) -> Option<Arc<OpenedFile>> {
-        self.file.clone()
-    }
-
-    /// The clip file, opened by a worker (file mode). A new upload takes its layout from it; a resumed
-    /// one already has its layout (the engine checked the file is the one it began with).
-    pub fn file_opened(&mut self, file: OpenedFile) {
-        if self.blocks.is_none() {
-            self.blocks = Some(BlockSet::new(Layout::new(file.size, self.block_size), false));
-        }
-        self.file = Some(Arc::new(file));
     }
 
     /// The thumbnail images the upload sends (for its journal).
