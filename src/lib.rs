@@ -17,6 +17,7 @@ mod handles;
 mod host_health;
 #[cfg(feature = "builtin-http")]
 mod http;
+mod job;
 mod journal;
 mod lifecycle;
 mod link_window;

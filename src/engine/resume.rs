@@ -18,7 +18,7 @@ impl Engine {
         if let Some((level, message)) = settled.log {
             self.log.log(level, || message);
         }
-        if let Some(record) = settled.record {
+        if let Some(record) = settled.more.record {
             self.record(upload, &record);
         }
     }

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host_health::{Signal, Ticket};
+use crate::job::Reply;
 use crate::log::LogLevel;
 use crate::protocol::{image_media_type, percent_encode, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
 use crate::transport::{Body, Method, Outcome, Pacing, Request};
-use crate::upload::{BlockPiece, OpenedFile, Piece, Reply, ThumbnailPiece, Upload, UploadData};
+use crate::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, UploadData};
 use crate::url_policy::{not_an_upload_host, resolve_location};
 
 /// How far a piece's request got.

@@ -43,21 +43,20 @@ mod resumed;
 mod tests;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventQueue;
+use crate::job::Tracked;
 use crate::journal::{FileIdentity, Journal};
 use crate::lifecycle::NextTask;
 use crate::protocol::{ClipPage, InitialUploadRequest, InitialUploadResponse};
 use crate::retry::Idempotency;
 use crate::status::UploadStatus;
-use crate::status_board::StatusBoard;
 
 pub use clip_file::{Layout, OpenedFile};
 use creates::{siblings_key, CreateLedger, Search};
@@ -165,61 +164,6 @@ impl Piece {
     }
 }
 
-/// The machine behind the upload's lock, with the leave to look for orphans it holds while it looks.
-struct Held {
-    machine: UploadMachine,
-    search: Option<Search>,
-}
-
-/// The upload's state behind its lock, and the status published from it each time a change is let go,
-/// for `status` to read without taking the lock.
-struct Guarded {
-    inner: Mutex<Held>,
-    board: StatusBoard,
-}
-
-impl Guarded {
-    fn new(machine: UploadMachine) -> Guarded {
-        let guarded = Guarded { inner: Mutex::new(Held { machine, search: None }), board: StatusBoard::default() };
-        drop(guarded.lock());
-        guarded
-    }
-
-    /// For a change: the status is published when the guard goes.
-    fn lock(&self) -> Changing<'_> {
-        Changing { guard: self.inner.lock(), board: &self.board }
-    }
-
-    /// For reading only: nothing is published.
-    fn read(&self) -> MutexGuard<'_, Held> {
-        self.inner.lock()
-    }
-}
-
-struct Changing<'a> {
-    guard: MutexGuard<'a, Held>,
-    board: &'a StatusBoard,
-}
-
-impl std::ops::Deref for Changing<'_> {
-    type Target = Held;
-    fn deref(&self) -> &Held {
-        &self.guard
-    }
-}
-
-impl std::ops::DerefMut for Changing<'_> {
-    fn deref_mut(&mut self) -> &mut Held {
-        &mut self.guard
-    }
-}
-
-impl Drop for Changing<'_> {
-    fn drop(&mut self) {
-        self.board.publish(&self.guard.machine.published());
-    }
-}
-
 pub struct Upload {
     pub handle: u64,
     pub scid: String,
@@ -231,10 +175,11 @@ pub struct Upload {
     siblings_key: String,
     /// Resumed file mode: how the file looked when the upload began.
     expected_identity: Option<FileIdentity>,
-    released: AtomicBool,
     /// Written by the engine only; `None`: not journaled (no journal dir, or it could not be written).
     journal: Mutex<Option<Arc<Journal>>>,
-    inner: Guarded,
+    /// The leave to look for orphans, held while the machine looks (taken after the machine's lock).
+    search: Mutex<Option<Search>>,
+    inner: Tracked<UploadMachine>,
 }
 
 impl Upload {
@@ -271,9 +216,9 @@ impl Upload {
             request,
             creates,
             expected_identity: None,
-            released: AtomicBool::new(false),
             journal: Mutex::new(None),
-            inner: Guarded::new(machine),
+            search: Mutex::new(None),
+            inner: Tracked::new(machine),
         }
     }
 
@@ -298,15 +243,14 @@ impl Upload {
 
     /// The next request to send, if any may go now.
     pub fn next_piece(&self, now: Instant) -> NextTask<Piece> {
-        let mut held = self.inner.lock();
-        let held = &mut *held;
-        if held.machine.wants_to_search() {
+        let mut machine = self.inner.lock();
+        if machine.wants_to_search() {
             // While a sibling's initial call is in flight, its clip could pass for an orphan.
             let Some(search) = self.creates.begin_search(&self.siblings_key) else { return NextTask::Wait(None) };
-            held.search = Some(search);
-            held.machine.search_began();
+            *self.search.lock() = Some(search);
+            machine.search_began();
         }
-        let next = held.machine.next_piece(now);
+        let next = machine.next_piece(now);
         if let NextTask::Run(Piece::Create) = next {
             self.creates.create_sent(&self.siblings_key);
         }
@@ -316,10 +260,9 @@ impl Upload {
     /// A piece taken for sending that was not sent (the client paused, its host is held): back in the
     /// queue, no retry counted.
     pub fn put_back(&self, piece: Piece) {
-        let mut held = self.inner.lock();
-        let settled = held.machine.settle(piece, Reply::NotSent, Instant::now(), &|_| Vec::new());
+        let settled = self.inner.lock().settle(piece, Reply::NotSent, Instant::now(), &|_| Vec::new());
         debug_assert!(settled.events.is_empty(), "a piece put back changes nothing the game hears of");
-        self.apply(&mut held, settled, None);
+        self.apply(settled, None);
     }
 
     /// Where `piece`'s request goes (the scheduler asks its host's leave).
@@ -333,59 +276,52 @@ impl Upload {
 
     /// Hands the machine what became of `piece`'s request; what the engine must do comes back.
     pub fn settle(&self, piece: Piece, reply: Reply, now: Instant, events: &EventQueue) -> Settled {
-        let mut held = self.inner.lock();
         let orphans_in = |page: &ClipPage| self.creates.orphans_in(&self.request, page);
-        let settled = held.machine.settle(piece, reply, now, &orphans_in);
-        self.apply(&mut held, settled, Some(events))
+        let settled = self.inner.lock().settle(piece, reply, now, &orphans_in);
+        self.apply(settled, Some(events))
     }
 
     /// Applies what the machine decided that is not the engine's to do: the create ledger learns what it
-    /// must, the game's events are queued (none after `release`). The rest goes back to the engine.
-    fn apply(&self, held: &mut Held, mut settled: Settled, events: Option<&EventQueue>) -> Settled {
-        if let Some(outcome) = settled.create.take() {
+    /// must, the game's events are queued. The rest goes back to the engine.
+    fn apply(&self, mut settled: Settled, events: Option<&EventQueue>) -> Settled {
+        if let Some(outcome) = settled.more.create.take() {
             self.creates.create_settled(&self.siblings_key, outcome);
         }
-        match (settled.search_ended.take(), held.search.take()) {
-            (Some(SearchEnd::Settled), Some(search)) => search.settled(),
-            (Some(SearchEnd::Dropped), search) => drop(search),
-            (None, search) => held.search = search,
-            (Some(SearchEnd::Settled), None) => {}
+        match settled.more.search_ended.take() {
+            Some(SearchEnd::Settled) => self.search.lock().take().map_or((), Search::settled),
+            Some(SearchEnd::Dropped) => drop(self.search.lock().take()),
+            None => {}
         }
-        let released = self.released.load(Ordering::Acquire);
-        for event in settled.events.drain(..) {
-            if let (false, Some(events)) = (released, events) {
-                events.push(event);
-            }
+        if let Some(events) = events {
+            self.inner.announce(std::mem::take(&mut settled.events), events);
         }
         settled
     }
 
     /// Ends the upload with `error` (a panicking task, say) unless it has ended already.
     pub fn fail(&self, error: Error, events: &EventQueue) {
-        let mut held = self.inner.lock();
-        let settled = held.machine.fail(error);
-        self.apply(&mut held, settled, Some(events));
+        let settled = self.inner.lock().fail(error);
+        self.apply(settled, Some(events));
     }
 
     pub fn cancel(&self, events: &EventQueue) -> Result<()> {
-        let mut held = self.inner.lock();
-        let settled = held.machine.cancel()?;
-        self.apply(&mut held, settled, Some(events));
+        let settled = self.inner.lock().cancel()?;
+        self.apply(settled, Some(events));
         Ok(())
     }
 
     pub fn auth_renewed(&self) {
-        self.inner.lock().machine.auth_renewed();
+        self.inner.lock().auth_renewed();
     }
 
     /// The back-off being waited out ends now.
     pub fn retry_now(&self) {
-        self.inner.lock().machine.retry_now();
+        self.inner.lock().retry_now();
     }
 
     /// After `release`, the game hears nothing more of this upload; it still runs to its end.
     pub fn mark_released(&self) {
-        self.released.store(true, Ordering::Release);
+        self.inner.mark_released();
     }
 
     /// Copies one pushed block. Checks under the lock, copies outside it (a 2 MiB copy must not hold up
@@ -397,7 +333,7 @@ impl Upload {
                 "this upload reads its file itself (file mode); it takes no pushed blocks",
             ));
         }
-        self.inner.read().machine.check_pushable(num, bytes.len())?;
+        self.inner.read().check_pushable(num, bytes.len())?;
         let block = PushedBlock::copy_of(bytes, budget).map_err(|refused| match refused {
             CopyRefused::OverBudget => Error::new(
                 ErrorKind::WouldBlock,
@@ -408,48 +344,48 @@ impl Upload {
                 format!("no memory for a copy of block {num} ({} bytes); nothing was kept", bytes.len()),
             ),
         })?;
-        self.inner.lock().machine.push(num, Arc::new(block))
+        self.inner.lock().push(num, Arc::new(block))
     }
 
     /// Blocks the library does not hold and the service has not acknowledged.
     pub fn missing_blocks(&self) -> Vec<u32> {
-        self.inner.read().machine.missing_blocks()
+        self.inner.read().missing_blocks()
     }
 
     /// Without the upload's lock: the status as published at its last change.
     pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
-        self.inner.board.read().status(paused, now)
+        self.inner.status(paused, now)
     }
 
     pub fn clip_id(&self) -> Option<String> {
-        self.inner.read().machine.clip_id()
+        self.inner.read().clip_id()
     }
 
     pub fn error(&self) -> Option<Error> {
-        self.inner.read().machine.error()
+        self.inner.read().error()
     }
 
     pub fn has_ended(&self) -> bool {
-        self.inner.read().machine.has_ended()
+        self.inner.read().has_ended()
     }
 
     /// The layout, once known (push mode: from the start; file mode: once the file was opened).
     pub fn layout(&self) -> Option<Layout> {
-        self.inner.read().machine.layout()
+        self.inner.read().layout()
     }
 
     /// The block size this upload splits its clip with.
     pub fn block_size(&self) -> u32 {
-        self.inner.read().machine.block_size()
+        self.inner.read().block_size()
     }
 
     pub fn opened_file(&self) -> Option<Arc<OpenedFile>> {
-        self.inner.read().machine.opened_file()
+        self.inner.read().opened_file()
     }
 
     /// The clip file, opened by a worker (file mode).
     pub fn file_opened(&self, file: OpenedFile) {
-        self.inner.lock().machine.file_opened(file);
+        self.inner.lock().file_opened(file);
     }
 
     /// Resumed file mode: how the file must still look.
@@ -459,7 +395,7 @@ impl Upload {
 
     /// The thumbnail images the upload sends (for its journal).
     pub fn thumbnail_paths(&self) -> Vec<(ThumbnailKind, PathBuf)> {
-        self.inner.read().machine.thumbnail_paths()
+        self.inner.read().thumbnail_paths()
     }
 
     pub fn journal(&self) -> Option<Arc<Journal>> {

@@ -143,7 +143,7 @@ fn the_initial_call_then_thumbnails_then_blocks_in_order() {
     assert_eq!(create_piece.idempotency(), Idempotency::NotIdempotent);
     assert!(is_waiting(&upload), "nothing else goes before the initial call answers");
     let settled = upload.settle_now(create_piece, answer(200, &created_body()), &events);
-    assert!(matches!(settled.record, Some(Record::Created { .. })), "the clip goes in the journal");
+    assert!(matches!(settled.more.record, Some(Record::Created { .. })), "the clip goes in the journal");
     assert_eq!(drain(&events), [EventKind::ClipCreated]);
     let order: Vec<String> = (0..5).map(|_| describe(&next(&upload))).collect();
     assert_eq!(order, ["thumbnail large", "block 0", "block 1", "block 2", "block 3"]);
@@ -156,7 +156,7 @@ fn every_piece_acknowledged_and_a_final_201_complete_the_upload() {
     let (upload, _budget) = pushed(2 * u64::from(BLOCK), vec![]);
     create(&upload, &events);
     let (first, second) = (next(&upload), next(&upload));
-    let record = upload.settle_now(first, answer(202, b""), &events).record;
+    let record = upload.settle_now(first, answer(202, b""), &events).more.record;
     assert!(matches!(record, Some(Record::Acked { block: 0, committed: false })));
     upload.settle_now(second, answer(201, b""), &events);
     let status = upload.status(false, now());
@@ -173,7 +173,7 @@ fn a_201_while_blocks_are_unsent_acknowledges_that_block_only() {
     create(&upload, &events);
     let first = next(&upload);
     let settled = upload.settle_now(first, answer(201, b""), &events);
-    assert!(matches!(settled.record, Some(Record::Acked { block: 0, committed: false })));
+    assert!(matches!(settled.more.record, Some(Record::Acked { block: 0, committed: false })));
     for _ in 0..2 {
         let piece = next(&upload);
         upload.settle_now(piece, answer(202, b""), &events);
@@ -400,7 +400,7 @@ fn outcomes_after_the_end_change_nothing() {
     upload.cancel(&events).unwrap();
     upload.settle_now(first, answer(201, b""), &events);
     let settled = upload.settle_now(second, reset(), &events);
-    assert!(settled.log.is_none() && settled.record.is_none());
+    assert!(settled.log.is_none() && settled.more.record.is_none());
     assert_eq!(budget_used(&budget), 0, "the copies' budget is back once the pieces in flight are settled");
     let status = upload.status(false, now());
     assert_eq!(
@@ -492,7 +492,7 @@ fn a_lost_create_is_journaled_before_the_call_goes_again_and_the_next_client_rem
     let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
     let piece = next(&upload);
     let settled = upload.settle_now(piece, reset(), &events);
-    assert!(matches!(settled.record, Some(Record::LostCreate)), "journaled before the create goes again");
+    assert!(matches!(settled.more.record, Some(Record::LostCreate)), "journaled before the create goes again");
 
     // Killed right then: the next client reads the journal and finishes the upload, then the cleanup.
     let dir = tempfile::tempdir().unwrap();

@@ -153,7 +153,7 @@ impl UploadMachine {
     /// The leave to look is given back (the ledger hears of it through `search_ended`).
     pub(super) fn end_search(&mut self, end: SearchEnd) {
         if std::mem::take(&mut self.searching) {
-            self.out.search_ended.get_or_insert(end);
+            self.out.more.search_ended.get_or_insert(end);
         }
     }
 }

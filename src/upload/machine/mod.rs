@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, EventKind};
+use crate::job::Machine;
 use crate::journal::Record;
 use crate::lifecycle::{Gate, Lifecycle, NextTask};
 use crate::log::LogLevel;
@@ -29,7 +30,8 @@ mod data;
 mod finish;
 mod reply;
 
-pub use reply::{Reply, SearchEnd, Settled};
+pub use crate::job::Reply;
+pub use reply::{SearchEnd, Settled};
 
 /// The requests that come before any block, and after the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,9 +162,10 @@ impl UploadMachine {
     pub fn persistence(&self) -> Persistence {
         Persistence::UntilFinal { max_delay: self.config.max_retry_delay }
     }
+}
 
-    /// The snapshot a status is read from.
-    pub fn published(&self) -> Published {
+impl Machine for UploadMachine {
+    fn published(&self) -> Published {
         let working = match self.phase {
             Phase::Ready(Step::Create | Step::CheckResumed) | Phase::Awaiting(Step::Create | Step::CheckResumed) => {
                 UploadState::Creating
@@ -191,7 +194,9 @@ impl UploadMachine {
         };
         self.life.published(working, progress)
     }
+}
 
+impl UploadMachine {
     /// The next request to send, if any may go now.
     pub fn next_piece(&mut self, now: Instant) -> NextTask<Piece> {
         match self.life.gate(now) {
@@ -278,7 +283,7 @@ impl UploadMachine {
             }
         };
         if matches!(piece, Piece::Create) {
-            self.out.create = Some(create_outcome(&verdict));
+            self.out.more.create = Some(create_outcome(&verdict));
         }
         if self.life.is_running() {
             self.decide(piece, verdict, now, orphans_in);
@@ -294,7 +299,7 @@ impl UploadMachine {
     /// Back in the queue, no retry counted. `may_have_acted`: an initial call that may have made a clip.
     fn put_back(&mut self, piece: &Piece, may_have_acted: bool) {
         if matches!(piece, Piece::Create) {
-            self.out.create = Some(if may_have_acted { CreateOutcome::Unknown } else { CreateOutcome::MadeNone });
+            self.out.more.create = Some(if may_have_acted { CreateOutcome::Unknown } else { CreateOutcome::MadeNone });
             self.lost_creates += u32::from(may_have_acted);
         }
         self.requeue(piece);
@@ -352,7 +357,7 @@ impl UploadMachine {
                 self.phase = Phase::Ready(Step::Create);
                 self.lost_creates += 1;
                 // Journaled before the call goes again: a crash in between still leaves it to remove.
-                self.out.record = Some(Record::LostCreate);
+                self.out.more.record = Some(Record::LostCreate);
                 let after = backoff(self.life.consecutive_failures, self.config.max_retry_delay);
                 self.retry_later(after, error, "creating again; a clip it may have left is removed later", now);
             }
@@ -434,7 +439,7 @@ impl UploadMachine {
                 self.life.progressed(status);
                 self.emit(EventKind::Progress, RESULT_PENDING);
                 self.finish_if_done();
-                self.out.record = Some(Record::Acked { block: block.num, committed });
+                self.out.more.record = Some(Record::Acked { block: block.num, committed });
             }
             Piece::Thumbnail(thumbnail) => {
                 for pending in self.thumbnails.iter_mut().filter(|t| t.kind == thumbnail.kind) {
@@ -442,7 +447,7 @@ impl UploadMachine {
                 }
                 self.life.progressed(status);
                 self.finish_if_done();
-                self.out.record = Some(Record::Thumbnail { kind: thumbnail.kind.name().into() });
+                self.out.more.record = Some(Record::Thumbnail { kind: thumbnail.kind.name().into() });
             }
         }
     }
@@ -492,7 +497,7 @@ impl UploadMachine {
                 format!("the service handed out no {}ThumbnailUri for the thumbnail upload", thumbnail.kind.name());
             return self.failed(Error::http(ErrorKind::Http, 200, message));
         }
-        self.out.record = Some(record);
+        self.out.more.record = Some(record);
         self.log(LogLevel::Info, format!("upload {:#x}: clip {id} created", self.handle));
     }
 

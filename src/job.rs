@@ -1,0 +1,113 @@
+//! What uploads and clip operations share, written once around their state machines: what a machine is
+//! handed ([`Reply`]) and hands back ([`Settled`]), and the [`Tracked`] wrapper that holds a machine
+//! under its lock, publishes its status at each change (read without the lock), and
+//! queues its events unless the game released the handle.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::error::Error;
+use crate::events::{Event, EventQueue};
+use crate::log::LogLevel;
+use crate::status::{Published, UploadStatus};
+use crate::status_board::StatusBoard;
+use crate::transport::Outcome;
+
+/// What became of a job's request, as the engine hands it back.
+pub enum Reply {
+    /// Not sent: the client paused or stopped, or the host is held. Back in the queue, nothing charged.
+    NotSent,
+    /// No Authorization value to send it with.
+    NoToken,
+    /// It failed here, before any request (the clip file, a thumbnail image, the disk): final.
+    Local(Error),
+    /// The transport's outcome. `abandoned`: the client suspended or went offline while it was in
+    /// flight, so a failure is that doing, not the service's. `body_sent`: bytes of a block's body
+    /// that went out.
+    Sent { outcome: Outcome, abandoned: bool, body_sent: u64 },
+}
+
+/// What follows a machine's decision, to apply after its lock is let go (the game's log function is
+/// never called under a lock). `X`: what only one kind of job has to say (an upload's journal record).
+#[derive(Debug, Default)]
+pub struct Settled<X = ()> {
+    pub events: Vec<Event>,
+    pub log: Option<(LogLevel, String)>,
+    pub more: X,
+}
+
+/// A job's state machine, as far as its wrapper needs it.
+pub trait Machine {
+    /// The snapshot a status is read from.
+    fn published(&self) -> Published;
+}
+
+/// A machine behind its lock, with its published status and the released flag.
+pub struct Tracked<M: Machine> {
+    machine: Mutex<M>,
+    board: StatusBoard,
+    released: AtomicBool,
+}
+
+impl<M: Machine> Tracked<M> {
+    pub fn new(machine: M) -> Tracked<M> {
+        let tracked =
+            Tracked { machine: Mutex::new(machine), board: StatusBoard::default(), released: AtomicBool::new(false) };
+        drop(tracked.lock());
+        tracked
+    }
+
+    /// For a change: the status is published when the guard goes.
+    pub fn lock(&self) -> Changing<'_, M> {
+        Changing { guard: self.machine.lock(), board: &self.board }
+    }
+
+    /// For reading only: nothing is published.
+    pub fn read(&self) -> MutexGuard<'_, M> {
+        self.machine.lock()
+    }
+
+    /// Without the lock: the status as published at the last change.
+    pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
+        self.board.read().status(paused, now)
+    }
+
+    /// After `release`, the game hears nothing more of this job; it still runs to its end.
+    pub fn mark_released(&self) {
+        self.released.store(true, Ordering::Release);
+    }
+
+    /// Queues what the machine announced, unless the handle was released.
+    pub fn announce(&self, events: Vec<Event>, queue: &EventQueue) {
+        if !self.released.load(Ordering::Acquire) {
+            events.into_iter().for_each(|event| queue.push(event));
+        }
+    }
+}
+
+/// The machine, locked for a change; its status is published when this goes.
+pub struct Changing<'a, M: Machine> {
+    guard: MutexGuard<'a, M>,
+    board: &'a StatusBoard,
+}
+
+impl<M: Machine> std::ops::Deref for Changing<'_, M> {
+    type Target = M;
+    fn deref(&self) -> &M {
+        &self.guard
+    }
+}
+
+impl<M: Machine> std::ops::DerefMut for Changing<'_, M> {
+    fn deref_mut(&mut self) -> &mut M {
+        &mut self.guard
+    }
+}
+
+impl<M: Machine> Drop for Changing<'_, M> {
+    fn drop(&mut self) {
+        self.board.publish(&self.guard.published());
+    }
+}
