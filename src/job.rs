@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use parking_lot::{Mutex, MutexGuard};
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::events::{Event, EventQueue};
 use crate::log::LogLevel;
 use crate::status::{Published, UploadStatus};
@@ -36,6 +36,23 @@ pub struct Settled<X = ()> {
     pub events: Vec<Event>,
     pub log: Option<(LogLevel, String)>,
     pub more: X,
+}
+
+/// What the client and the engine do with any job, whatever its kind.
+pub trait Control {
+    /// Without the job's lock: the status as published at its last change.
+    fn status(&self, paused: bool, now: Instant) -> UploadStatus;
+    fn cancel(&self, events: &EventQueue) -> Result<()>;
+    /// After `release`, the game hears nothing more of this job; it still runs to its end.
+    fn mark_released(&self);
+    /// A new token came: a job parked for one goes on.
+    fn auth_renewed(&self);
+    /// The back-off being waited out ends now.
+    fn retry_now(&self);
+    /// Why it failed (while running: the last failure retried).
+    fn error(&self) -> Option<Error>;
+    /// Ends the job with `error` (a panicking task, say) unless it has ended already.
+    fn fail(&self, error: Error, events: &EventQueue);
 }
 
 /// A job's state machine, as far as its wrapper needs it.

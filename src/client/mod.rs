@@ -74,7 +74,7 @@ impl Client {
         }
         *self.engine.authorization.write() = Some(Arc::from(header_value));
         for job in self.engine.handles.values() {
-            job.auth_renewed();
+            job.control().auth_renewed();
         }
         self.engine.wake();
         Ok(())
@@ -211,7 +211,7 @@ impl Client {
     }
 
     pub fn cancel(&self, handle: u64) -> Result<()> {
-        self.job(handle)?.cancel(&self.engine.events)?;
+        self.job(handle)?.control().cancel(&self.engine.events)?;
         self.engine.wake();
         Ok(())
     }
@@ -219,12 +219,12 @@ impl Client {
     /// Forgets the handle; the upload itself carries on (release never cancels).
     pub fn release(&self, handle: u64) -> Result<()> {
         let job = self.engine.handles.remove(handle).ok_or_else(invalid_handle)?;
-        job.mark_released();
+        job.control().mark_released();
         Ok(())
     }
 
     pub fn poll(&self, handle: u64) -> Result<UploadStatus> {
-        Ok(self.job(handle)?.status(self.engine.is_paused(), Instant::now()))
+        Ok(self.job(handle)?.control().status(self.engine.is_paused(), Instant::now()))
     }
 
     /// The gameClipId, once the service has handed it out.
@@ -236,7 +236,7 @@ impl Client {
 
     /// Why the upload failed; empty while it has not.
     pub fn error_message(&self, handle: u64) -> Result<String> {
-        Ok(self.job(handle)?.error().map(|e| e.message).unwrap_or_default())
+        Ok(self.job(handle)?.control().error().map(|e| e.message).unwrap_or_default())
     }
 
     pub fn next_event(&self) -> Option<Event> {

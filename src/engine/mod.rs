@@ -5,10 +5,12 @@
 //!    it ([`scheduler`], [`crate::host_health`]);
 //! 2. the request is built from it: URL, token, body from the file or the pushed copy ([`uploads`],
 //!    [`operations`]);
-//! 3. it goes out through the [`Transport`], redirects followed within the upload hosts ([`hosts`]);
-//! 4. `retry::classify` turns the outcome into a verdict, and the host hears how it went;
-//! 5. `Upload::settle` / `Operation::settle` decide; the engine writes the log line and the journal
-//!    record they return ([`resume`]).
+//! 3. it goes out through the [`Transport`], redirects followed within the upload hosts
+//!    ([`crate::url_policy`]); the host hears how it went;
+//! 4. the outcome goes back to the job as it came, with the time and whether the request was
+//!    abandoned ([`Reply`]): the job's machine classifies it and decides ([`crate::upload`],
+//!    [`crate::operation`]); the engine writes the log line and the journal record it returns
+//!    ([`resume`]).
 
 mod operations;
 pub mod resume;
@@ -26,21 +28,31 @@ use parking_lot::RwLock;
 
 use crate::bandwidth::Bandwidth;
 use crate::config::Config;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind};
 use crate::events::EventQueue;
 use crate::handles::HandleTable;
 use crate::host_health::{Change, HostHealth, LinkPacing, Signal, Ticket};
+use crate::job::{Control, Reply};
 use crate::lifecycle::NextTask;
 use crate::log::{LogLevel, Logger};
 use crate::operation::Operation;
-use crate::retry::Verdict;
-use crate::status::UploadStatus;
 use crate::transport::{base_deadline, Outcome, Request, Transport};
 use crate::upload::creates::CreateLedger;
 use crate::upload::{PushBudget, Upload};
 
 pub use scheduler::Hold;
 use scheduler::{Admitted, Scheduler, Work};
+
+/// How far a job's request got, before the engine turns it into the job's [`Reply`].
+enum SendResult {
+    /// Not sent (paused, stopping), or given up on by the job itself (a download cancelled while it
+    /// ran).
+    NotSent,
+    NoToken,
+    /// Failed here, before or instead of a request.
+    Local(Error),
+    Sent(Outcome),
+}
 
 /// What a handle names: an upload or a clip operation.
 #[derive(Clone)]
@@ -50,46 +62,11 @@ pub enum Job {
 }
 
 impl Job {
-    pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
+    /// What is done alike with either kind.
+    pub fn control(&self) -> &dyn Control {
         match self {
-            Job::Upload(upload) => upload.status(paused, now),
-            Job::Operation(operation) => operation.status(paused, now),
-        }
-    }
-
-    pub fn cancel(&self, events: &EventQueue) -> Result<()> {
-        match self {
-            Job::Upload(upload) => upload.cancel(events),
-            Job::Operation(operation) => operation.cancel(events),
-        }
-    }
-
-    pub fn mark_released(&self) {
-        match self {
-            Job::Upload(upload) => upload.mark_released(),
-            Job::Operation(operation) => operation.mark_released(),
-        }
-    }
-
-    pub fn auth_renewed(&self) {
-        match self {
-            Job::Upload(upload) => upload.auth_renewed(),
-            Job::Operation(operation) => operation.auth_renewed(),
-        }
-    }
-
-    /// Ends the back-off it waits out, if any.
-    pub fn retry_now(&self) {
-        match self {
-            Job::Upload(upload) => upload.retry_now(),
-            Job::Operation(operation) => operation.retry_now(),
-        }
-    }
-
-    pub fn error(&self) -> Option<Error> {
-        match self {
-            Job::Upload(upload) => upload.error(),
-            Job::Operation(operation) => operation.error(),
+            Job::Upload(upload) => &**upload,
+            Job::Operation(operation) => &**operation,
         }
     }
 
@@ -97,13 +74,6 @@ impl Job {
         match self {
             Job::Upload(upload) => Some(upload),
             Job::Operation(_) => None,
-        }
-    }
-
-    fn fail(&self, error: Error, events: &EventQueue) {
-        match self {
-            Job::Upload(upload) => upload.fail(error, events),
-            Job::Operation(operation) => operation.fail(error, events),
         }
     }
 
@@ -279,7 +249,7 @@ impl Engine {
             let error = Error::new(ErrorKind::Internal, format!("internal error in a worker: {what}"));
             self.log.log(LogLevel::Error, || error.message.clone());
             if let Some(job) = job {
-                job.fail(error, &self.events);
+                job.control().fail(error, &self.events);
             }
         }
         // What the work changed (a block acknowledged, a retry due) may give idle workers something to do.
@@ -313,9 +283,22 @@ impl Engine {
             || self.scheduler.is_held(Hold::Offline)
     }
 
-    /// An operation's transient failure that [`Engine::abandoned_since`] says is not the service's.
-    fn cut_short(&self, since: u64, verdict: &Verdict) -> bool {
-        matches!(verdict, Verdict::Retry { .. } | Verdict::Ambiguous { .. }) && self.abandoned_since(since)
+    /// What the job is handed back. The request's host hears how it went, unless the request was
+    /// abandoned and failed: that failure is the abandonment's doing, not the host's.
+    fn reply(&self, sent: SendResult, mark: u64, ticket: Option<Ticket>, body_sent: u64) -> Reply {
+        match sent {
+            SendResult::NotSent => Reply::NotSent,
+            SendResult::NoToken => Reply::NoToken,
+            SendResult::Local(error) => Reply::Local(error),
+            SendResult::Sent(outcome) => {
+                let signal = Signal::of(&outcome);
+                let abandoned = self.abandoned_since(mark);
+                if !(abandoned && signal.is_failure()) {
+                    self.report_to_host(ticket, signal);
+                }
+                Reply::Sent { outcome, abandoned, body_sent }
+            }
+        }
     }
 
     /// Tells the request's host how it went; a host that works again releases every job waiting out

@@ -5,14 +5,14 @@ use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::Engine;
+use super::{Engine, SendResult};
 use crate::error::{Error, ErrorKind};
-use crate::host_health::{Signal, Ticket};
+use crate::host_health::Ticket;
 use crate::operation::{Operation, OperationKind, Step};
 use crate::protocol::GameClipUri;
-use crate::retry::{classify, Idempotency, Persistence, Verdict};
 use crate::transport::{Body, Outcome, Pacing, Request};
 use crate::url_policy::same_origin;
+use std::time::Instant;
 
 /// Why a download attempt stopped short.
 enum Setback {
@@ -34,27 +34,12 @@ impl Engine {
     pub(super) fn run_operation(&self, operation: &Operation, step: Step, ticket: Option<Ticket>) {
         let (_in_flight, mark) = self.start_request();
         let sent = match self.current_authorization() {
-            None => Some((Verdict::NeedsAuth { status: 0 }, Signal::Unknown)),
+            None => SendResult::NoToken,
             Some(authorization) => self.send_step(operation, &step, &authorization),
         };
-        let idempotent = operation.idempotency() == Idempotency::Idempotent;
-        match sent {
-            Some((verdict, _)) if idempotent && self.cut_short(mark, &verdict) => operation.put_back(),
-            Some((verdict, signal)) => {
-                let verdict = if self.cut_short(mark, &verdict) {
-                    // A view that may have counted is not sent again.
-                    let message = "the request was abandoned (suspend or offline) and may have reached the service";
-                    Verdict::Fail(Error::new(ErrorKind::Network, message))
-                } else {
-                    self.report_to_host(ticket, signal);
-                    verdict
-                };
-                let settled = operation.settle(step, verdict, &self.events);
-                if let Some((level, message)) = settled.log {
-                    self.log.log(level, || message);
-                }
-            }
-            None => operation.put_back(),
+        let reply = self.reply(sent, mark, ticket, 0);
+        if let Some((level, message)) = operation.settle(step, reply, Instant::now(), &self.events) {
+            self.log.log(level, || message);
         }
         // A download that ended other than complete (failed, cancelled) leaves no partial file.
         if let (OperationKind::Download { destination, .. }, false) = (&operation.kind, operation.is_running()) {
@@ -62,13 +47,11 @@ impl Engine {
         }
     }
 
-    /// Sends the step's request and classifies its outcome, with what it says about the host; `None`
-    /// when the step was abandoned (the client is stopping, or the download was cancelled while it ran).
-    fn send_step(&self, operation: &Operation, step: &Step, authorization: &str) -> Option<(Verdict, Signal)> {
-        let local = |error| Some((Verdict::Fail(error), Signal::Unknown));
+    /// Sends the step's request (a download: fetches the file).
+    fn send_step(&self, operation: &Operation, step: &Step, authorization: &str) -> SendResult {
         let base = &self.config.metadata_base_url;
         let ended = || !operation.is_running();
-        let outcome = match (&operation.kind, step) {
+        SendResult::Sent(match (&operation.kind, step) {
             (OperationKind::Call { method, path, body, .. }, _) => {
                 let url = format!("{base}{path}");
                 let body = body.as_deref().map_or(Body::Empty, Body::Json);
@@ -95,20 +78,16 @@ impl Engine {
                         Ok(()) => Outcome::status(200),
                         Err(e) => {
                             let message = format!("cannot move the download to {}: {e}", destination.display());
-                            return local(Error::new(ErrorKind::Io, message));
+                            return SendResult::Local(Error::new(ErrorKind::Io, message));
                         }
                     },
-                    Ok(false) => return None,
-                    Err(Setback::Disk(error)) => return local(error),
+                    Ok(false) => return SendResult::NotSent,
+                    Err(Setback::Disk(error)) => return SendResult::Local(error),
                     Err(Setback::Outcome(outcome)) => outcome,
                 }
             }
             (OperationKind::Download { .. }, Step::Call) => unreachable!("a download has no call step"),
-        };
-        let signal = Signal::of(&outcome);
-        let verdict =
-            classify(outcome, operation.what(step), operation.idempotency(), operation.attempt(), Persistence::Bounded);
-        Some((verdict, signal))
+        })
     }
 
     /// One attempt at the file: appends to `part` from where it ends. `Ok(false)`: abandoned

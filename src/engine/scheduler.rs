@@ -171,7 +171,7 @@ impl Scheduler {
     /// Every job that waits out a back-off may go now.
     pub fn retry_all_now(&self) {
         for job in self.schedule.lock().ring.iter() {
-            job.retry_now();
+            job.control().retry_now();
         }
         self.work_available.notify_all();
     }

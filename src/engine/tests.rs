@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::{Engine, Hold, Job};
 use crate::config::Config;
+use crate::job::Control;
 use crate::log::Logger;
 use crate::protocol::InitialUploadRequest;
 use crate::status::{UploadState, UploadStatus};

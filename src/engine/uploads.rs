@@ -8,23 +8,14 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::Engine;
+use super::{Engine, SendResult};
 use crate::error::{Error, ErrorKind, Result};
-use crate::host_health::{Signal, Ticket};
-use crate::job::Reply;
+use crate::host_health::Ticket;
 use crate::log::LogLevel;
 use crate::protocol::{image_media_type, percent_encode, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
 use crate::transport::{Body, Method, Outcome, Pacing, Request};
 use crate::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, UploadData};
 use crate::url_policy::{not_an_upload_host, resolve_location};
-
-/// How far a piece's request got.
-enum SendResult {
-    NotSent,
-    NoToken,
-    Local(Error),
-    Sent(Outcome),
-}
 
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: usize = 5;
@@ -55,21 +46,8 @@ impl Engine {
         let (_in_flight, mark) = self.start_request();
         let body_sent = AtomicU64::new(0);
         let pacing = Pacing { deadline: ticket.as_ref().and_then(Ticket::deadline), body_sent: Some(&body_sent) };
-        let reply = match self.send_piece(upload, &piece, pacing) {
-            // Paused (or stopping) before it was sent: not a failure; it goes out on resume.
-            SendResult::NotSent => Reply::NotSent,
-            SendResult::NoToken => Reply::NoToken,
-            SendResult::Local(error) => Reply::Local(error),
-            SendResult::Sent(outcome) => {
-                let signal = Signal::of(&outcome);
-                let abandoned = self.abandoned_since(mark);
-                // What an abandoned request's failure says is the abandonment's doing, not the host's.
-                if !(abandoned && signal.is_failure()) {
-                    self.report_to_host(ticket, signal);
-                }
-                Reply::Sent { outcome, abandoned, body_sent: body_sent.load(Ordering::Relaxed) }
-            }
-        };
+        let sent = self.send_piece(upload, &piece, pacing);
+        let reply = self.reply(sent, mark, ticket, body_sent.load(Ordering::Relaxed));
         let settled = upload.settle(piece, reply, Instant::now(), &self.events);
         self.apply(upload, settled);
     }

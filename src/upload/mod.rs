@@ -51,7 +51,7 @@ use parking_lot::Mutex;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventQueue;
-use crate::job::Tracked;
+use crate::job::{Control, Tracked};
 use crate::journal::{FileIdentity, Journal};
 use crate::lifecycle::NextTask;
 use crate::protocol::{ClipPage, InitialUploadRequest, InitialUploadResponse};
@@ -298,32 +298,6 @@ impl Upload {
         settled
     }
 
-    /// Ends the upload with `error` (a panicking task, say) unless it has ended already.
-    pub fn fail(&self, error: Error, events: &EventQueue) {
-        let settled = self.inner.lock().fail(error);
-        self.apply(settled, Some(events));
-    }
-
-    pub fn cancel(&self, events: &EventQueue) -> Result<()> {
-        let settled = self.inner.lock().cancel()?;
-        self.apply(settled, Some(events));
-        Ok(())
-    }
-
-    pub fn auth_renewed(&self) {
-        self.inner.lock().auth_renewed();
-    }
-
-    /// The back-off being waited out ends now.
-    pub fn retry_now(&self) {
-        self.inner.lock().retry_now();
-    }
-
-    /// After `release`, the game hears nothing more of this upload; it still runs to its end.
-    pub fn mark_released(&self) {
-        self.inner.mark_released();
-    }
-
     /// Copies one pushed block. Checks under the lock, copies outside it (a 2 MiB copy must not hold up
     /// the workers), then checks again: a push of the same block, or a cancel, may have come meanwhile.
     pub fn push_block(&self, num: u32, bytes: &[u8], budget: &Arc<PushBudget>) -> Result<()> {
@@ -352,17 +326,8 @@ impl Upload {
         self.inner.read().missing_blocks()
     }
 
-    /// Without the upload's lock: the status as published at its last change.
-    pub fn status(&self, paused: bool, now: Instant) -> UploadStatus {
-        self.inner.status(paused, now)
-    }
-
     pub fn clip_id(&self) -> Option<String> {
         self.inner.read().clip_id()
-    }
-
-    pub fn error(&self) -> Option<Error> {
-        self.inner.read().error()
     }
 
     pub fn has_ended(&self) -> bool {
@@ -405,5 +370,38 @@ impl Upload {
     /// `None`: no longer journaled (a write failed: the upload goes on, without resume).
     pub fn set_journal(&self, journal: Option<Journal>) {
         *self.journal.lock() = journal.map(Arc::new);
+    }
+}
+
+impl Control for Upload {
+    fn status(&self, paused: bool, now: Instant) -> UploadStatus {
+        self.inner.status(paused, now)
+    }
+
+    fn cancel(&self, events: &EventQueue) -> Result<()> {
+        let settled = self.inner.lock().cancel()?;
+        self.apply(settled, Some(events));
+        Ok(())
+    }
+
+    fn mark_released(&self) {
+        self.inner.mark_released();
+    }
+
+    fn auth_renewed(&self) {
+        self.inner.lock().auth_renewed();
+    }
+
+    fn retry_now(&self) {
+        self.inner.lock().retry_now();
+    }
+
+    fn error(&self) -> Option<Error> {
+        self.inner.read().error()
+    }
+
+    fn fail(&self, error: Error, events: &EventQueue) {
+        let settled = self.inner.lock().fail(error);
+        self.apply(settled, Some(events));
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::events::{Event, EventKind};
+use crate::job::Control;
 use crate::journal::{Journal, Record};
 use crate::log::LogLevel;
 use crate::status::{UploadState, RESULT_OK};
