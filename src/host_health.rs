@@ -111,6 +111,33 @@ struct HostState {
 }
 
 impl HostState {
+    fn new(pacing: &LinkPacing, now: Instant) -> HostState {
+        HostState {
+            epoch: 0,
+            failures: 0,
+            probe_in_flight: false,
+            next_probe_at: None,
+            held_until: None,
+            probes: PROBE_BURST,
+            probes_at: now,
+            window: LinkWindow::new(pacing.max_in_flight, pacing.target),
+            rate: SendRate::default(),
+        }
+    }
+
+    /// Refills the probe budget (one per half the back-off ceiling); when it holds no whole probe, the
+    /// time it will.
+    fn probe_budget(&mut self, max_delay: Duration, now: Instant) -> Result<(), Instant> {
+        let refill = (max_delay / 2).max(Duration::from_millis(1));
+        let refilled = now.saturating_duration_since(self.probes_at).as_secs_f64() / refill.as_secs_f64();
+        self.probes = (self.probes + refilled).min(PROBE_BURST);
+        self.probes_at = now;
+        if self.probes < 1.0 {
+            return Err(now + refill.mul_f64(1.0 - self.probes).max(Duration::from_millis(1)));
+        }
+        Ok(())
+    }
+
     fn is_failing(&self) -> bool {
         self.failures > 0
     }
@@ -187,17 +214,7 @@ impl HostHealth {
     ) -> Result<Ticket, Option<Instant>> {
         let origin = origin(url);
         let mut hosts = self.hosts.lock();
-        let state = hosts.entry(origin.clone()).or_insert_with(|| HostState {
-            epoch: 0,
-            failures: 0,
-            probe_in_flight: false,
-            next_probe_at: None,
-            held_until: None,
-            probes: PROBE_BURST,
-            probes_at: now,
-            window: LinkWindow::new(self.pacing.max_in_flight, self.pacing.target),
-            rate: SendRate::default(),
-        });
+        let state = hosts.entry(origin.clone()).or_insert_with(|| HostState::new(&self.pacing, now));
         if let Some(until) = state.held_until.filter(|&until| until > now) {
             return Err(Some(until));
         }
@@ -214,13 +231,7 @@ impl HostHealth {
                 if let Some(at) = state.next_probe_at.filter(|&at| at > now) {
                     return Err(Some(at));
                 }
-                let refill = (self.max_delay / 2).max(Duration::from_millis(1));
-                let refilled = now.saturating_duration_since(state.probes_at).as_secs_f64() / refill.as_secs_f64();
-                state.probes = (state.probes + refilled).min(PROBE_BURST);
-                state.probes_at = now;
-                if state.probes < 1.0 {
-                    return Err(Some(now + refill.mul_f64(1.0 - state.probes).max(Duration::from_millis(1))));
-                }
+                state.probe_budget(self.max_delay, now).map_err(Some)?;
             }
         }
         state.rate.admit(now).map_err(Some)?;

@@ -155,8 +155,6 @@ async fn serve(
     peer: IpAddr,
     request: Request<Incoming>,
 ) -> Result<HttpResponse, ConnectionDropped> {
-    let arrived_ms = now_ms();
-    let started = tokio::time::Instant::now();
     let route = Route::parse(request.method(), request.uri().path());
     if let Route::Admin(admin) = &route {
         let client = shared.config.public_url.client_address(peer, request.headers());
@@ -168,46 +166,9 @@ async fn serve(
     if route.is_service_call() {
         shared.stats.call_arrived();
     }
-    // Only the service's calls are logged: the dashboard reading the log must not fill it.
-    let logged = route.is_service_call().then(|| {
-        let path = request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
-        let token = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(token::fingerprint);
-        (request.method().to_string(), path, token)
-    });
-    let log = |status: u16, bytes: u64, fault: Option<String>| {
-        let Some((method, path, token)) = &logged else { return };
-        shared.stats.call_answered(status);
-        shared.requests.push(crate::request_log::LoggedRequest {
-            at_ms: arrived_ms,
-            method: method.clone(),
-            path: path.clone(),
-            status,
-            duration_ms: started.elapsed().as_millis() as u64,
-            bytes,
-            fault,
-            token: token.clone(),
-        })
-    };
+    let log = CallLog::begin(&route, &request);
     let _in_flight = shared.stats.request_started();
-    let (mut plan, token_limit, redirect_blocks) = if route.is_service_call() {
-        let faults = shared.faults();
-        (faults.plan(), faults.expire_tokens_after, faults.redirect_blocks)
-    } else {
-        (FaultPlan::default(), 0, 0)
-    };
-    let (throttle_rps, front_rps) = if route.is_service_call() {
-        let faults = shared.faults();
-        (faults.throttle_rps, faults.front_rps)
-    } else {
-        (0, 0)
-    };
-    if throttle_rps > 0 {
-        let token = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        plan.throttled = !shared.throttle.admits(token, throttle_rps, std::time::Instant::now());
-    }
-    if front_rps > 0 && !plan.throttled {
-        plan.throttled = !shared.front.admits("", front_rps, std::time::Instant::now());
-    }
+    let (mut plan, settings) = fault_plan(&shared, &route, &request);
     if plan.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
     }
@@ -217,12 +178,12 @@ async fn serve(
     let body = match read_body(body, expected_len, &plan, &shared, &token).await {
         Ok(body) => body,
         Err(dropped) => {
-            log(0, 0, plan.reset.then(|| "reset".to_string()));
+            log.record(&shared, 0, 0, plan.reset.then(|| "reset".to_string()));
             return Err(dropped);
         }
     };
     if plan.stall {
-        log(0, 0, Some("stall".into()));
+        log.record(&shared, 0, 0, Some("stall".into()));
         std::future::pending::<()>().await;
     }
     if route.is_service_call() {
@@ -236,6 +197,89 @@ async fn serve(
         BodyRead::Complete(body) => body.len() as u64,
         BodyRead::TooLarge => MAX_BODY as u64,
     };
+    let (response, fault) = answer(&shared, route, parts, body, &plan, settings).await;
+    shared.stats.record(endpoint, response.status().as_u16());
+    if plan.drop_answer {
+        log.record(&shared, 0, bytes, fault);
+        return Err(ConnectionDropped);
+    }
+    log.record(&shared, response.status().as_u16(), bytes, fault);
+    Ok(response)
+}
+
+/// A service call as the request log will show it (the dashboard reading the log must not fill it:
+/// the emulator's own endpoints are not logged).
+struct CallLog {
+    arrived_ms: u64,
+    started: tokio::time::Instant,
+    /// Method, path and token fingerprint; `None` for the emulator's own endpoints.
+    call: Option<(String, String, Option<String>)>,
+}
+
+impl CallLog {
+    fn begin(route: &Route, request: &Request<Incoming>) -> CallLog {
+        let call = route.is_service_call().then(|| {
+            let uri = request.uri();
+            let path = uri.path_and_query().map_or_else(|| uri.path().to_string(), |p| p.to_string());
+            let token = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(token::fingerprint);
+            (request.method().to_string(), path, token)
+        });
+        CallLog { arrived_ms: now_ms(), started: tokio::time::Instant::now(), call }
+    }
+
+    fn record(&self, shared: &Shared, status: u16, bytes: u64, fault: Option<String>) {
+        let Some((method, path, token)) = &self.call else { return };
+        shared.stats.call_answered(status);
+        shared.requests.push(crate::request_log::LoggedRequest {
+            at_ms: self.arrived_ms,
+            method: method.clone(),
+            path: path.clone(),
+            status,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            bytes,
+            fault,
+            token: token.clone(),
+        })
+    }
+}
+
+/// The fault settings that decide a call's answer besides its plan.
+#[derive(Clone, Copy, Default)]
+struct AnswerFaults {
+    /// Tokens expire after this many requests (0: never).
+    token_limit: u64,
+    /// Blocks are redirected with this status (0: not).
+    redirect_blocks: u16,
+}
+
+/// What the fault settings do to this request (nothing to the emulator's own endpoints), the
+/// throttles included.
+fn fault_plan(shared: &Shared, route: &Route, request: &Request<Incoming>) -> (FaultPlan, AnswerFaults) {
+    if !route.is_service_call() {
+        return (FaultPlan::default(), AnswerFaults::default());
+    }
+    let faults = shared.faults();
+    let mut plan = faults.plan();
+    if faults.throttle_rps > 0 {
+        let token = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        plan.throttled = !shared.throttle.admits(token, faults.throttle_rps, std::time::Instant::now());
+    }
+    if faults.front_rps > 0 && !plan.throttled {
+        plan.throttled = !shared.front.admits("", faults.front_rps, std::time::Instant::now());
+    }
+    (plan, AnswerFaults { token_limit: faults.expire_tokens_after, redirect_blocks: faults.redirect_blocks })
+}
+
+/// The answer to a request whose body has arrived: a fault's, or the handler's; with the fault's
+/// label for the request log.
+async fn answer(
+    shared: &Arc<Shared>,
+    route: Route,
+    parts: Parts,
+    body: BodyRead,
+    plan: &FaultPlan,
+    faults: AnswerFaults,
+) -> (HttpResponse, Option<String>) {
     let (mut redirected, mut expired) = (false, false);
     let response = match body {
         BodyRead::TooLarge => empty_response(StatusCode::PAYLOAD_TOO_LARGE),
@@ -244,17 +288,17 @@ async fn serve(
         BodyRead::Complete(_) if plan.fail_with.is_some() => {
             injected(plan.fail_with.unwrap_or(503), plan.retry_after_s)
         }
-        BodyRead::Complete(_) if redirect_blocks != 0 && parts.uri.path().starts_with("/upload/") => {
+        BodyRead::Complete(_) if faults.redirect_blocks != 0 && parts.uri.path().starts_with("/upload/") => {
             redirected = true;
             let target = format!("/moved{}", parts.uri.path_and_query().map_or("", |p| p.as_str()));
-            let mut response =
-                empty_response(StatusCode::from_u16(redirect_blocks).unwrap_or(StatusCode::TEMPORARY_REDIRECT));
+            let status = StatusCode::from_u16(faults.redirect_blocks).unwrap_or(StatusCode::TEMPORARY_REDIRECT);
+            let mut response = empty_response(status);
             response
                 .headers_mut()
                 .insert(LOCATION, HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/")));
             response
         }
-        BodyRead::Complete(_) if token_limit > 0 && token_expired(&shared, &parts, token_limit) => {
+        BodyRead::Complete(_) if faults.token_limit > 0 && token_expired(shared, &parts, faults.token_limit) => {
             expired = true;
             json_response(
                 StatusCode::UNAUTHORIZED,
@@ -269,14 +313,7 @@ async fn serve(
                 .unwrap_or_else(|_| empty_response(StatusCode::INTERNAL_SERVER_ERROR))
         }
     };
-    shared.stats.record(endpoint, response.status().as_u16());
-    let fault = fault_label(&plan, redirected, expired);
-    if plan.drop_answer {
-        log(0, bytes, fault);
-        return Err(ConnectionDropped);
-    }
-    log(response.status().as_u16(), bytes, fault);
-    Ok(response)
+    (response, fault_label(plan, redirected, expired))
 }
 
 /// The handler for a route: the service's endpoints, or the emulator's own.

@@ -265,38 +265,13 @@ impl Store {
         layout.check(block_num, len)?;
         let block_size = match clip.block_size {
             Some(size) => size,
-            None => {
-                let size = layout.implied_block_size(block_num, len)?;
-                // Two first blocks may race: the first to store its size wins, the other is checked against it.
-                let db = self.db();
-                db.execute(
-                    "UPDATE clips SET block_size = ?2 WHERE id = ?1 AND block_size IS NULL",
-                    params![clip_id, size],
-                )
-                .expect("block size update");
-                db.query_row("SELECT block_size FROM clips WHERE id = ?1", [clip_id], |row| row.get(0))
-                    .expect("block size query")
-            }
+            None => self.settle_block_size(clip_id, layout.implied_block_size(block_num, len)?),
         };
         let offset = layout.offset(block_size, block_num, len)?;
         let file = OpenOptions::new().write(true).open(self.blob_path(clip_id)).map_err(|_| BlockError::NotFound)?;
         write_all_at(&file, data, offset).expect("block write to the clip file");
 
-        let complete = {
-            let mut db = self.db();
-            let tx = db.transaction().expect("transaction");
-            tx.execute(
-                "INSERT INTO blocks (clip_id, block_num, received) VALUES (?1, ?2, 1)
-                 ON CONFLICT (clip_id, block_num) DO UPDATE SET received = received + 1",
-                params![clip_id, block_num],
-            )
-            .expect("block count");
-            let have: u64 = tx
-                .query_row("SELECT COUNT(*) FROM blocks WHERE clip_id = ?1", [clip_id], |row| row.get(0))
-                .expect("count");
-            tx.commit().expect("commit transaction");
-            have == expected
-        };
+        let complete = self.count_block(clip_id, block_num) == expected;
         // The clip shows as committed only with its verdict: a resent block answered while the file was
         // still being checked must not report a commit whose checksum is not there yet.
         if complete && self.commit_verified(clip_id, file_size, now_ms) {
@@ -307,6 +282,32 @@ impl Store {
         } else {
             BlockOutcome::Stored
         })
+    }
+
+    /// The clip's block size, as the first block to arrive set it: two first blocks may race, the first
+    /// to store its size wins and the other is checked against it.
+    fn settle_block_size(&self, clip_id: &str, implied: u64) -> u64 {
+        let db = self.db();
+        db.execute("UPDATE clips SET block_size = ?2 WHERE id = ?1 AND block_size IS NULL", params![clip_id, implied])
+            .expect("block size update");
+        db.query_row("SELECT block_size FROM clips WHERE id = ?1", [clip_id], |row| row.get(0))
+            .expect("block size query")
+    }
+
+    /// Counts one more receipt of a block; how many of the clip's blocks have arrived.
+    fn count_block(&self, clip_id: &str, block_num: u64) -> u64 {
+        let mut db = self.db();
+        let tx = db.transaction().expect("transaction");
+        tx.execute(
+            "INSERT INTO blocks (clip_id, block_num, received) VALUES (?1, ?2, 1)
+             ON CONFLICT (clip_id, block_num) DO UPDATE SET received = received + 1",
+            params![clip_id, block_num],
+        )
+        .expect("block count");
+        let have =
+            tx.query_row("SELECT COUNT(*) FROM blocks WHERE clip_id = ?1", [clip_id], |row| row.get(0)).expect("count");
+        tx.commit().expect("commit transaction");
+        have
     }
 
     /// The service joins the blocks and checks the file (a mismatch puts the clip in `Error`), then

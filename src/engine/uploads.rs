@@ -70,41 +70,8 @@ impl Engine {
         let Some(authorization) = self.current_authorization() else {
             return SendResult::NoToken;
         };
-        let base = &self.config.metadata_base_url;
-        let scid = &upload.scid;
         let ended = || upload.has_ended();
         SendResult::Sent(match piece {
-            Piece::Create => {
-                let body = self.initial_call_body(upload);
-                let url = format!("{base}/users/me/scids/{scid}/clips");
-                self.send(Request {
-                    method: Method::Post,
-                    url: &url,
-                    authorization: Some(&authorization),
-                    body: Body::Json(&body),
-                    stop: Some(&ended),
-                    pacing: Pacing::default(),
-                })
-            }
-            Piece::FindOrphans(page) => {
-                let mut url = format!("{base}/users/me/scids/{scid}/clips?maxItems=100");
-                if let Some(token) = page {
-                    url.push_str(&format!("&continuationToken={}", percent_encode(token)));
-                }
-                self.get(&url, &authorization, &ended)
-            }
-            Piece::RemoveOrphan(clip_id) => self.send(Request {
-                method: Method::Delete,
-                url: &format!("{base}/users/me/scids/{scid}/clips/{clip_id}"),
-                authorization: Some(&authorization),
-                body: Body::Empty,
-                stop: Some(&ended),
-                pacing: Pacing::default(),
-            }),
-            Piece::CheckResumed | Piece::ConfirmCommit => {
-                let clip_id = upload.clip_id().expect("a created clip is checked");
-                self.get(&format!("{base}/users/me/scids/{scid}/clips/{clip_id}"), &authorization, &ended)
-            }
             Piece::Block(block) => match block_body(block) {
                 Ok(body) => {
                     let url = block.clip.response.block_url(&block.clip.upload_id, block.num);
@@ -119,7 +86,51 @@ impl Engine {
                 }
                 Err(error) => return SendResult::Local(error),
             },
+            _ => self.send_to_metadata_host(upload, piece, &authorization, &ended),
         })
+    }
+
+    /// The pieces that go to the metadata host: the initial call, the clip's checks, the orphan search.
+    fn send_to_metadata_host(
+        &self,
+        upload: &Upload,
+        piece: &Piece,
+        authorization: &str,
+        ended: &dyn Fn() -> bool,
+    ) -> Outcome {
+        let base = &self.config.metadata_base_url;
+        let scid = &upload.scid;
+        let request = |method, url: &str, body| {
+            self.send(Request {
+                method,
+                url,
+                authorization: Some(authorization),
+                body,
+                stop: Some(ended),
+                pacing: Pacing::default(),
+            })
+        };
+        match piece {
+            Piece::Create => {
+                let body = self.initial_call_body(upload);
+                request(Method::Post, &format!("{base}/users/me/scids/{scid}/clips"), Body::Json(&body))
+            }
+            Piece::FindOrphans(page) => {
+                let mut url = format!("{base}/users/me/scids/{scid}/clips?maxItems=100");
+                if let Some(token) = page {
+                    url.push_str(&format!("&continuationToken={}", percent_encode(token)));
+                }
+                self.get(&url, authorization, ended)
+            }
+            Piece::RemoveOrphan(clip_id) => {
+                request(Method::Delete, &format!("{base}/users/me/scids/{scid}/clips/{clip_id}"), Body::Empty)
+            }
+            Piece::CheckResumed | Piece::ConfirmCommit => {
+                let clip_id = upload.clip_id().expect("a created clip is checked");
+                self.get(&format!("{base}/users/me/scids/{scid}/clips/{clip_id}"), authorization, ended)
+            }
+            Piece::Block(_) | Piece::Thumbnail(_) => unreachable!("sent to the upload host"),
+        }
     }
 
     /// The initial call's body: the request with the layout's size and block count.
