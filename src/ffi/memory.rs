@@ -7,10 +7,10 @@
 //! allocated anything.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use super::boundary::{guard, guard_value, non_null, with_last_error_cleared};
+use super::started;
 use super::types::*;
 use crate::error::{Error, ErrorKind};
 
@@ -24,15 +24,6 @@ unsafe impl Send for Hooks {}
 unsafe impl Sync for Hooks {}
 
 static HOOKS: OnceLock<Hooks> = OnceLock::new();
-/// Another export ran, or the system allocator served the library: too late for hooks.
-static STARTED: AtomicBool = AtomicBool::new(false);
-
-/// Every export notes that it ran (the boundary calls this), but the one that sets the hooks.
-pub fn note_call(function: &str) {
-    if function != "clips_set_memory_hooks" && !STARTED.load(Ordering::Relaxed) {
-        STARTED.store(true, Ordering::Relaxed);
-    }
-}
 
 /// The global allocator of the C library: the title's hooks once set, the system's before.
 #[doc(hidden)]
@@ -46,7 +37,7 @@ unsafe impl GlobalAlloc for HookedAllocator {
             // SAFETY: the title's alloc with its user pointer; it returns NULL or `size` bytes aligned as asked.
             return unsafe { alloc(*user, layout.size(), layout.align()) }.cast();
         }
-        STARTED.store(true, Ordering::Relaxed);
+        started::note_allocation();
         // SAFETY: forwarded contract.
         unsafe { System.alloc(layout) }
     }
@@ -109,7 +100,7 @@ pub unsafe extern "C" fn clips_set_memory_hooks(hooks: *const ClipsMemoryHooks) 
         if hooks.alloc.is_none() || hooks.free.is_none() {
             return Err(Error::invalid("hooks.alloc and hooks.free are required"));
         }
-        if STARTED.load(Ordering::SeqCst) || HOOKS.get().is_some() {
+        if started::has_started() || HOOKS.get().is_some() {
             return Err(Error::new(
                 ErrorKind::WrongState,
                 "memory hooks must be set once, before any other clips_* call",

@@ -13,6 +13,7 @@ pub mod memory;
 mod operations;
 pub(crate) mod os;
 mod registry;
+mod started;
 mod status;
 mod threads;
 mod transport;
