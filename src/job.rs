@@ -55,10 +55,63 @@ pub trait Control {
     fn fail(&self, error: Error, events: &EventQueue);
 }
 
-/// A job's state machine, as far as its wrapper needs it.
+/// A job's state machine, as far as what is done alike with every job needs it.
 pub trait Machine {
+    /// What only this kind of job says besides events and log lines.
+    type More: Default;
     /// The snapshot a status is read from.
     fn published(&self) -> Published;
+    /// Ends it with `error` (a panicking task, say) unless it has ended already.
+    fn fail(&mut self, error: Error) -> Settled<Self::More>;
+    fn cancel(&mut self) -> Result<Settled<Self::More>>;
+    fn auth_renewed(&mut self);
+    /// The back-off being waited out ends now.
+    fn retry_now(&mut self);
+    fn error(&self) -> Option<Error>;
+}
+
+/// A kind of job: its machine in a [`Tracked`], and how it applies what the machine says besides log
+/// lines. Every such kind is a [`Control`], written once below.
+pub trait Wrapped {
+    type Machine: Machine;
+    fn tracked(&self) -> &Tracked<Self::Machine>;
+    /// Queues the events; a kind with more to say applies that too.
+    fn apply(&self, settled: Settled<<Self::Machine as Machine>::More>, events: &EventQueue) {
+        self.tracked().announce(settled.events, events);
+    }
+}
+
+impl<W: Wrapped> Control for W {
+    fn status(&self, paused: bool, now: Instant) -> UploadStatus {
+        self.tracked().status(paused, now)
+    }
+
+    fn cancel(&self, events: &EventQueue) -> Result<()> {
+        let settled = self.tracked().lock().cancel()?;
+        self.apply(settled, events);
+        Ok(())
+    }
+
+    fn mark_released(&self) {
+        self.tracked().mark_released();
+    }
+
+    fn auth_renewed(&self) {
+        self.tracked().lock().auth_renewed();
+    }
+
+    fn retry_now(&self) {
+        self.tracked().lock().retry_now();
+    }
+
+    fn error(&self) -> Option<Error> {
+        self.tracked().read().error()
+    }
+
+    fn fail(&self, error: Error, events: &EventQueue) {
+        let settled = self.tracked().lock().fail(error);
+        self.apply(settled, events);
+    }
 }
 
 /// A machine behind its lock, with its published status and the released flag.

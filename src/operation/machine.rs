@@ -46,6 +46,8 @@ fn read_answer(answer: Answer, body: &[u8]) -> Result<OperationResult> {
 }
 
 impl Machine for OperationMachine {
+    type More = ();
+
     fn published(&self) -> Published {
         let progress = UploadStatus {
             state: UploadState::Running,
@@ -60,6 +62,33 @@ impl Machine for OperationMachine {
             bytes_wasted: 0,
         };
         self.life.published(UploadState::Running, progress)
+    }
+
+    fn fail(&mut self, error: Error) -> Settled {
+        self.in_flight = false;
+        self.failed(error);
+        self.drain()
+    }
+
+    fn cancel(&mut self) -> Result<Settled> {
+        let error = Error::new(ErrorKind::Cancelled, "the operation was cancelled");
+        if !self.life.finish(End::Cancelled, Some(error)) {
+            return Err(Error::new(ErrorKind::WrongState, "the operation has already finished"));
+        }
+        self.emit(EventKind::OperationCompleted, ErrorKind::Cancelled.code());
+        Ok(self.drain())
+    }
+
+    fn auth_renewed(&mut self) {
+        self.life.waiting_for_auth = false;
+    }
+
+    fn retry_now(&mut self) {
+        self.life.retry_now();
+    }
+
+    fn error(&self) -> Option<Error> {
+        self.life.error.clone()
     }
 }
 
@@ -238,34 +267,9 @@ impl OperationMachine {
         });
     }
 
-    /// Ends the operation with `error` (a panicking task, say) unless it has ended already.
-    pub fn fail(&mut self, error: Error) -> Settled {
-        self.in_flight = false;
-        self.failed(error);
-        self.drain()
-    }
-
-    pub fn cancel(&mut self) -> Result<Settled> {
-        let error = Error::new(ErrorKind::Cancelled, "the operation was cancelled");
-        if !self.life.finish(End::Cancelled, Some(error)) {
-            return Err(Error::new(ErrorKind::WrongState, "the operation has already finished"));
-        }
-        self.emit(EventKind::OperationCompleted, ErrorKind::Cancelled.code());
-        Ok(self.drain())
-    }
-
     /// A step taken that was not carried out: it may be taken again.
     pub fn put_back(&mut self) {
         self.in_flight = false;
-    }
-
-    pub fn auth_renewed(&mut self) {
-        self.life.waiting_for_auth = false;
-    }
-
-    /// The back-off being waited out ends now.
-    pub fn retry_now(&mut self) {
-        self.life.retry_now();
     }
 
     pub fn is_running(&self) -> bool {
@@ -279,10 +283,6 @@ impl OperationMachine {
         self.bytes_total = bytes_total;
         self.emit(EventKind::Progress, RESULT_PENDING);
         self.drain()
-    }
-
-    pub fn error(&self) -> Option<Error> {
-        self.life.error.clone()
     }
 
     /// The normalised JSON of the result, once completed.

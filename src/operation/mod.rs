@@ -12,14 +12,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::events::EventQueue;
-use crate::job::{Control, Reply, Tracked};
+use crate::job::{Reply, Tracked, Wrapped};
 use crate::lifecycle::NextTask;
 use crate::log::LogLevel;
 use crate::protocol::{ClipPage, GameClip, GameClipUri};
 use crate::retry::Idempotency;
-use crate::status::UploadStatus;
 use crate::transport::Method;
 
 use machine::OperationMachine;
@@ -144,35 +143,10 @@ impl Operation {
     }
 }
 
-impl Control for Operation {
-    fn status(&self, paused: bool, now: Instant) -> UploadStatus {
-        self.inner.status(paused, now)
-    }
+impl Wrapped for Operation {
+    type Machine = OperationMachine;
 
-    fn cancel(&self, events: &EventQueue) -> Result<()> {
-        let settled = self.inner.lock().cancel()?;
-        self.inner.announce(settled.events, events);
-        Ok(())
-    }
-
-    fn mark_released(&self) {
-        self.inner.mark_released();
-    }
-
-    fn auth_renewed(&self) {
-        self.inner.lock().auth_renewed();
-    }
-
-    fn retry_now(&self) {
-        self.inner.lock().retry_now();
-    }
-
-    fn error(&self) -> Option<Error> {
-        self.inner.read().error()
-    }
-
-    fn fail(&self, error: Error, events: &EventQueue) {
-        let settled = self.inner.lock().fail(error);
-        self.inner.announce(settled.events, events);
+    fn tracked(&self) -> &Tracked<OperationMachine> {
+        &self.inner
     }
 }

@@ -51,16 +51,15 @@ use parking_lot::Mutex;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventQueue;
-use crate::job::{Control, Tracked};
+use crate::job::{Tracked, Wrapped};
 use crate::journal::{FileIdentity, Journal};
 use crate::lifecycle::NextTask;
 use crate::protocol::{ClipPage, InitialUploadRequest, InitialUploadResponse};
 use crate::retry::Idempotency;
-use crate::status::UploadStatus;
 
 pub use clip_file::{Layout, OpenedFile};
 use creates::{siblings_key, CreateLedger, Search};
-pub use machine::{Reply, SearchEnd, Settled, UploadMachine};
+pub use machine::{Reply, SearchEnd, Settled, UploadMachine, UploadNews};
 pub use push_budget::{CopyRefused, PushBudget, PushedBlock};
 pub use resumed::Resumed;
 
@@ -260,9 +259,9 @@ impl Upload {
     /// A piece taken for sending that was not sent (the client paused, its host is held): back in the
     /// queue, no retry counted.
     pub fn put_back(&self, piece: Piece) {
-        let settled = self.inner.lock().settle(piece, Reply::NotSent, Instant::now(), &|_| Vec::new());
+        let mut settled = self.inner.lock().settle(piece, Reply::NotSent, Instant::now(), &|_| Vec::new());
         debug_assert!(settled.events.is_empty(), "a piece put back changes nothing the game hears of");
-        self.apply(settled, None);
+        self.learn(&mut settled.more);
     }
 
     /// Where `piece`'s request goes (the scheduler asks its host's leave).
@@ -277,25 +276,22 @@ impl Upload {
     /// Hands the machine what became of `piece`'s request; what the engine must do comes back.
     pub fn settle(&self, piece: Piece, reply: Reply, now: Instant, events: &EventQueue) -> Settled {
         let orphans_in = |page: &ClipPage| self.creates.orphans_in(&self.request, page);
-        let settled = self.inner.lock().settle(piece, reply, now, &orphans_in);
-        self.apply(settled, Some(events))
+        let mut settled = self.inner.lock().settle(piece, reply, now, &orphans_in);
+        self.learn(&mut settled.more);
+        self.inner.announce(std::mem::take(&mut settled.events), events);
+        settled
     }
 
-    /// Applies what the machine decided that is not the engine's to do: the create ledger learns what it
-    /// must, the game's events are queued. The rest goes back to the engine.
-    fn apply(&self, mut settled: Settled, events: Option<&EventQueue>) -> Settled {
-        if let Some(outcome) = settled.more.create.take() {
+    /// The create ledger learns what the machine says of initial calls and of the look for orphans.
+    fn learn(&self, news: &mut UploadNews) {
+        if let Some(outcome) = news.create.take() {
             self.creates.create_settled(&self.siblings_key, outcome);
         }
-        match settled.more.search_ended.take() {
+        match news.search_ended.take() {
             Some(SearchEnd::Settled) => self.search.lock().take().map_or((), Search::settled),
             Some(SearchEnd::Dropped) => drop(self.search.lock().take()),
             None => {}
         }
-        if let Some(events) = events {
-            self.inner.announce(std::mem::take(&mut settled.events), events);
-        }
-        settled
     }
 
     /// Copies one pushed block. Checks under the lock, copies outside it (a 2 MiB copy must not hold up
@@ -373,35 +369,15 @@ impl Upload {
     }
 }
 
-impl Control for Upload {
-    fn status(&self, paused: bool, now: Instant) -> UploadStatus {
-        self.inner.status(paused, now)
+impl Wrapped for Upload {
+    type Machine = UploadMachine;
+
+    fn tracked(&self) -> &Tracked<UploadMachine> {
+        &self.inner
     }
 
-    fn cancel(&self, events: &EventQueue) -> Result<()> {
-        let settled = self.inner.lock().cancel()?;
-        self.apply(settled, Some(events));
-        Ok(())
-    }
-
-    fn mark_released(&self) {
-        self.inner.mark_released();
-    }
-
-    fn auth_renewed(&self) {
-        self.inner.lock().auth_renewed();
-    }
-
-    fn retry_now(&self) {
-        self.inner.lock().retry_now();
-    }
-
-    fn error(&self) -> Option<Error> {
-        self.inner.read().error()
-    }
-
-    fn fail(&self, error: Error, events: &EventQueue) {
-        let settled = self.inner.lock().fail(error);
-        self.apply(settled, Some(events));
+    fn apply(&self, mut settled: Settled, events: &EventQueue) {
+        self.learn(&mut settled.more);
+        self.inner.announce(settled.events, events);
     }
 }

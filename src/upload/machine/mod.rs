@@ -31,7 +31,7 @@ mod finish;
 mod reply;
 
 pub use crate::job::Reply;
-pub use reply::{SearchEnd, Settled};
+pub use reply::{SearchEnd, Settled, UploadNews};
 
 /// The requests that come before any block, and after the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +165,8 @@ impl UploadMachine {
 }
 
 impl Machine for UploadMachine {
+    type More = UploadNews;
+
     fn published(&self) -> Published {
         let working = match self.phase {
             Phase::Ready(Step::Create | Step::CheckResumed) | Phase::Awaiting(Step::Create | Step::CheckResumed) => {
@@ -193,6 +195,31 @@ impl Machine for UploadMachine {
             bytes_wasted: self.wasted,
         };
         self.life.published(working, progress)
+    }
+
+    fn fail(&mut self, error: Error) -> Settled {
+        self.failed(error);
+        self.drain()
+    }
+
+    fn cancel(&mut self) -> Result<Settled> {
+        if !self.end(End::Cancelled, Some(Error::new(ErrorKind::Cancelled, "the upload was cancelled"))) {
+            return Err(Error::new(ErrorKind::WrongState, "the upload has already finished"));
+        }
+        self.emit(EventKind::Cancelled, ErrorKind::Cancelled.code());
+        Ok(self.drain())
+    }
+
+    fn auth_renewed(&mut self) {
+        self.life.waiting_for_auth = false;
+    }
+
+    fn retry_now(&mut self) {
+        self.life.retry_now();
+    }
+
+    fn error(&self) -> Option<Error> {
+        self.life.error.clone()
     }
 }
 
@@ -510,20 +537,6 @@ impl UploadMachine {
         }
     }
 
-    /// Ends the upload with `error` (a panicking task, say) unless it has ended already.
-    pub fn fail(&mut self, error: Error) -> Settled {
-        self.failed(error);
-        self.drain()
-    }
-
-    pub fn cancel(&mut self) -> Result<Settled> {
-        if !self.end(End::Cancelled, Some(Error::new(ErrorKind::Cancelled, "the upload was cancelled"))) {
-            return Err(Error::new(ErrorKind::WrongState, "the upload has already finished"));
-        }
-        self.emit(EventKind::Cancelled, ErrorKind::Cancelled.code());
-        Ok(self.drain())
-    }
-
     /// Ends the upload; false when it had ended already. Copies are dropped (giving their push budget
     /// back), the file is closed and a look for orphans gives its leave back.
     fn end(&mut self, end: End, error: Option<Error>) -> bool {
@@ -554,21 +567,8 @@ impl UploadMachine {
         self.out.log = Some((level, message));
     }
 
-    pub fn auth_renewed(&mut self) {
-        self.life.waiting_for_auth = false;
-    }
-
-    /// The back-off being waited out ends now.
-    pub fn retry_now(&mut self) {
-        self.life.retry_now();
-    }
-
     pub fn clip_id(&self) -> Option<String> {
         self.clip.as_ref().map(|clip| clip.response.game_clip_id.clone())
-    }
-
-    pub fn error(&self) -> Option<Error> {
-        self.life.error.clone()
     }
 
     pub fn has_ended(&self) -> bool {
