@@ -188,8 +188,12 @@ pub unsafe fn write_list<T: Copy>(
 /// # Safety
 /// Implementors are `#[repr(C)]`, start with a `u32` size field, and list every field in `fields`
 /// and every `bool` field in `bool_offsets`. (`ffi::tests` checks each list against the struct's
-/// declaration in `types.rs`, so a field added there and forgotten here fails the build's tests.)
+/// declaration in `structs.rs`, so a field added there and forgotten here fails the build's tests.)
 pub unsafe trait Versioned: Copy {
+    /// The C name, for messages.
+    const NAME: &'static str;
+    /// What `_init` writes, and what the fields an older (smaller) struct lacks hold.
+    fn defaults() -> Self;
     /// (name, offset, end) of every field, in declaration order.
     fn fields() -> Vec<(&'static str, usize, usize)>;
     /// Offsets of `bool` fields, whose bytes must be 0 or 1.
@@ -215,7 +219,8 @@ pub(crate) use fields;
 
 /// A caller's `struct_size` is acceptable when it is no larger than ours and ends between fields (an
 /// older header's struct ends after one of its fields, possibly with padding).
-fn check_struct_size<T: Versioned>(size: u32, name: &str) -> Result<usize, Error> {
+fn check_struct_size<T: Versioned>(size: u32) -> Result<usize, Error> {
+    let name = T::NAME;
     let size = size as usize;
     if size > size_of::<T>() {
         return Err(Error::new(
@@ -238,20 +243,21 @@ fn check_struct_size<T: Versioned>(size: u32, name: &str) -> Result<usize, Error
 ///
 /// # Safety
 /// `ptr` is non-NULL and valid for reading its leading `u32`.
-pub unsafe fn check_versioned<T: Versioned>(ptr: *const T, name: &str) -> Result<usize, Error> {
+pub unsafe fn check_versioned<T: Versioned>(ptr: *const T) -> Result<usize, Error> {
     // SAFETY: the struct starts with the u32 the caller filled in; unaligned read tolerates any caller.
     let size = unsafe { ptr.cast::<u32>().read_unaligned() };
-    check_struct_size::<T>(size, name)
+    check_struct_size::<T>(size)
 }
 
 /// Reads a caller's struct: fields past its `struct_size` keep `defaults`.
 ///
 /// # Safety
 /// `ptr` is non-NULL and valid for reading `struct_size` bytes.
-pub unsafe fn read_versioned<T: Versioned>(ptr: *const T, defaults: T, name: &str) -> Result<T, Error> {
+pub unsafe fn read_versioned<T: Versioned>(ptr: *const T) -> Result<T, Error> {
+    let name = T::NAME;
     // SAFETY: forwarded contract.
-    let size = unsafe { check_versioned(ptr, name) }?;
-    let mut value = MaybeUninit::new(defaults);
+    let size = unsafe { check_versioned(ptr) }?;
+    let mut value = MaybeUninit::new(T::defaults());
     // SAFETY: the caller provides `size` readable bytes, `size <= size_of::<T>()`, regions are distinct.
     unsafe { std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), value.as_mut_ptr().cast::<u8>(), size) };
     for offset in T::bool_offsets() {
@@ -270,11 +276,11 @@ pub unsafe fn read_versioned<T: Versioned>(ptr: *const T, defaults: T, name: &st
 ///
 /// # Safety
 /// `out` is non-NULL and valid for reading and writing `struct_size` bytes.
-pub unsafe fn write_versioned<T: Versioned>(out: *mut T, mut value: T, name: &str) -> Result<(), Error> {
+pub unsafe fn write_versioned<T: Versioned>(out: *mut T, mut value: T) -> Result<(), Error> {
     // SAFETY: reading the leading u32 the caller set (via the _init function).
     let size = unsafe { out.cast::<u32>().read_unaligned() };
     // SAFETY: as above.
-    let checked = unsafe { check_versioned(out, name) }?;
+    let checked = unsafe { check_versioned(out) }?;
     // The caller's struct_size stays as it was.
     // SAFETY: T starts with its u32 struct_size field.
     unsafe { (&mut value as *mut T).cast::<u32>().write(size) };
@@ -291,7 +297,8 @@ pub unsafe fn write_versioned<T: Versioned>(out: *mut T, mut value: T, name: &st
 ///
 /// # Safety
 /// `out` is non-NULL and valid for writing `size` bytes.
-pub unsafe fn init_versioned<T: Versioned>(out: *mut T, size: usize, defaults: T, name: &str) -> Result<(), Error> {
+unsafe fn init_versioned<T: Versioned>(out: *mut T, size: usize) -> Result<(), Error> {
+    let name = T::NAME;
     let stated =
         u32::try_from(size).map_err(|_| Error::invalid(format!("{size} bytes is not the size of any {name}")))?;
     let ours = size_of::<T>();
@@ -299,9 +306,9 @@ pub unsafe fn init_versioned<T: Versioned>(out: *mut T, size: usize, defaults: T
     // say why.
     let newer = size > ours;
     if !newer {
-        check_struct_size::<T>(stated, name)?;
+        check_struct_size::<T>(stated)?;
     }
-    let mut value = defaults;
+    let mut value = T::defaults();
     // SAFETY: T starts with its u32 struct_size field.
     unsafe { (&mut value as *mut T).cast::<u32>().write(stated) };
     // SAFETY: out is valid for `size` bytes and `value` is a live T; the regions are distinct.
@@ -309,7 +316,7 @@ pub unsafe fn init_versioned<T: Versioned>(out: *mut T, size: usize, defaults: T
     if newer {
         // SAFETY: out is valid for `size` bytes.
         unsafe { out.cast::<u8>().add(ours).write_bytes(0, size - ours) };
-        check_struct_size::<T>(stated, name)?;
+        check_struct_size::<T>(stated)?;
     }
     Ok(())
 }
@@ -319,14 +326,20 @@ pub unsafe fn init_versioned<T: Versioned>(out: *mut T, size: usize, defaults: T
 ///
 /// # Safety
 /// `out` is NULL or valid for writing `size` bytes.
-pub unsafe fn init_sized<T: Versioned>(
-    out: *mut T,
-    size: size_t,
-    defaults: fn() -> T,
-    name: &str,
-) -> Result<ClipsResult, Error> {
-    let out = non_null_mut(out, name)?;
+pub unsafe fn init_sized<T: Versioned>(out: *mut T, size: size_t) -> Result<ClipsResult, Error> {
+    let out = non_null_mut(out, T::NAME)?;
     // SAFETY: non-NULL and, per the contract, writable for `size` bytes.
-    unsafe { init_versioned(out, size, defaults(), name) }?;
+    unsafe { init_versioned(out, size) }?;
     Ok(CLIPS_OK)
+}
+
+/// The body of a plain `_init` export: `out` gets the defaults with its struct_size; NULL is ignored.
+///
+/// # Safety
+/// `out` is NULL or valid for writing a whole `T`.
+pub unsafe fn init_whole<T: Versioned>(out: *mut T) {
+    if !out.is_null() {
+        // SAFETY: non-NULL and, per the contract, a writable T.
+        unsafe { out.write(T::defaults()) };
+    }
 }

@@ -8,43 +8,17 @@ use std::time::Duration;
 use libc::{c_char, c_void, size_t};
 
 use super::boundary::{
-    c_str, guard, guard_value, init_sized, non_null, non_null_mut, read_versioned, required_c_str, with_last_error,
-    write_str,
+    c_str, guard, guard_value, init_sized, init_whole, non_null, non_null_mut, read_versioned, required_c_str,
+    with_last_error, write_str,
 };
 use super::registry;
+use super::structs::*;
 use super::threads::thread_options;
 use super::transport::CTransport;
 use super::types::*;
 use crate::error::{Error, ErrorKind};
 use crate::log::LogLevel;
 use crate::{Client, ClientOptions};
-
-impl ClipsClientOptions {
-    fn defaults() -> ClipsClientOptions {
-        ClipsClientOptions {
-            struct_size: std::mem::size_of::<ClipsClientOptions>() as u32,
-            metadata_base_url: std::ptr::null(),
-            service_version: std::ptr::null(),
-            worker_threads: 0,
-            block_size: 0,
-            max_buffered_bytes: 0,
-            max_bytes_per_second: 0,
-            request_timeout_ms: 0,
-            shutdown_timeout_ms: 0,
-            journal_dir: std::ptr::null(),
-            ca_bundle_path: std::ptr::null(),
-            flags: 0,
-            log_fn: None,
-            log_user: std::ptr::null_mut(),
-            log_level: CLIPS_LOG_WARN,
-            upload_hosts: std::ptr::null(),
-            transport: std::ptr::null(),
-            threads: std::ptr::null(),
-            max_retry_delay_ms: 0,
-            give_up_after_ms: 0,
-        }
-    }
-}
 
 /// The game's `log_user` pointer, handed back to its callback from worker threads.
 struct LogUser(*mut c_void);
@@ -91,14 +65,14 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
         crate::ThreadOptions::default()
     } else {
         // SAFETY: non-NULL and, per the contract, readable for its struct_size.
-        let threads = unsafe { read_versioned(o.threads, ClipsThreadOptions::empty(), "ClipsThreadOptions") }?;
+        let threads = unsafe { read_versioned(o.threads) }?;
         thread_options(&threads)?
     };
     let transport = if o.transport.is_null() {
         None
     } else {
         // SAFETY: non-NULL and, per the contract, readable for its struct_size.
-        let transport = unsafe { read_versioned(o.transport, ClipsTransport::empty(), "ClipsTransport") }?;
+        let transport = unsafe { read_versioned(o.transport) }?;
         Some(Arc::new(CTransport::new(transport)?) as Arc<dyn crate::HttpTransport>)
     };
     let text = |ptr, name| c_str!(ptr, name);
@@ -130,10 +104,8 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
 #[no_mangle]
 pub unsafe extern "C" fn clips_client_options_init(o: *mut ClipsClientOptions) {
     guard_value("clips_client_options_init", (), || {
-        if !o.is_null() {
-            // SAFETY: non-NULL and, per the contract, a writable ClipsClientOptions.
-            unsafe { o.write(ClipsClientOptions::defaults()) };
-        }
+        // SAFETY: forwarded contract: `o` is NULL or a writable struct.
+        unsafe { init_whole(o) }
     })
 }
 
@@ -144,7 +116,7 @@ pub unsafe extern "C" fn clips_client_options_init(o: *mut ClipsClientOptions) {
 pub unsafe extern "C" fn clips_client_options_init_sized(o: *mut ClipsClientOptions, size: size_t) -> ClipsResult {
     guard("clips_client_options_init_sized", || {
         // SAFETY: forwarded contract: `o` is NULL or writable for `size` bytes.
-        unsafe { init_sized(o, size, ClipsClientOptions::defaults, "ClipsClientOptions") }
+        unsafe { init_sized(o, size) }
     })
 }
 
@@ -155,7 +127,7 @@ pub unsafe extern "C" fn clips_client_create(o: *const ClipsClientOptions, out: 
         let o = non_null(o, "options")?;
         let out = non_null_mut(out, "out")?;
         // SAFETY: non-NULL, readable for its struct_size, per the contract.
-        let o = unsafe { read_versioned(o, ClipsClientOptions::defaults(), "ClipsClientOptions") }?;
+        let o = unsafe { read_versioned(o) }?;
         let client = Client::new(client_options(&o)?)?;
         // SAFETY: out is non-NULL and writable.
         unsafe { out.write(registry::register(client)) };

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use super::boundary::{guard, guard_value, non_null, with_last_error_cleared};
 use super::started;
+use super::structs::*;
 use super::types::*;
 use crate::error::{Error, ErrorKind};
 

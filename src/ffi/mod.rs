@@ -15,6 +15,7 @@ pub(crate) mod os;
 mod registry;
 mod started;
 mod status;
+pub mod structs;
 mod threads;
 mod transport;
 pub mod types;
@@ -24,113 +25,12 @@ pub use client::*;
 pub use memory::*;
 pub use operations::*;
 pub use status::*;
+pub use structs::*;
 pub use transport::*;
 pub use types::*;
 pub use uploads::*;
 
-use boundary::{fields, Versioned};
-
-// SAFETY: every field of these #[repr(C)] structs is listed, bools included.
-unsafe impl Versioned for ClipsClientOptions {
-    fn fields() -> Vec<(&'static str, usize, usize)> {
-        fields!(ClipsClientOptions; struct_size, metadata_base_url, service_version, worker_threads, block_size,
-            max_buffered_bytes, max_bytes_per_second, request_timeout_ms, shutdown_timeout_ms, journal_dir,
-            ca_bundle_path, flags, log_fn, log_user, log_level, upload_hosts, transport, threads, max_retry_delay_ms,
-            give_up_after_ms)
-    }
-}
-
-// SAFETY: as above.
-unsafe impl Versioned for ClipsTransport {
-    fn fields() -> Vec<(&'static str, usize, usize)> {
-        fields!(ClipsTransport; struct_size, user, send, cancel)
-    }
-}
-
-// SAFETY: as above.
-unsafe impl Versioned for ClipsThreadOptions {
-    fn fields() -> Vec<(&'static str, usize, usize)> {
-        fields!(ClipsThreadOptions; struct_size, name_prefix, stack_size, affinity_mask, start_thread, user)
-    }
-}
-
-impl ClipsThreadOptions {
-    /// What a smaller (older) struct lacks: the defaults.
-    fn empty() -> ClipsThreadOptions {
-        ClipsThreadOptions {
-            struct_size: 0,
-            name_prefix: std::ptr::null(),
-            stack_size: 0,
-            affinity_mask: 0,
-            start_thread: None,
-            user: std::ptr::null_mut(),
-        }
-    }
-}
-
-impl ClipsTransport {
-    /// What fields a smaller (older) struct lacks default to: none, so such a struct is refused.
-    fn empty() -> ClipsTransport {
-        ClipsTransport { struct_size: 0, user: std::ptr::null_mut(), send: None, cancel: None }
-    }
-}
-
-// SAFETY: as above.
-unsafe impl Versioned for ClipsUploadOptions {
-    fn fields() -> Vec<(&'static str, usize, usize)> {
-        fields!(ClipsUploadOptions; struct_size, scid, file_path, file_size, duration_seconds, date_recorded,
-            greatest_moment_id, user_caption, session_ref, clip_types, source, visibility, title_data,
-            system_properties, users_in_session, users_in_session_count, thumbnail_source, thumbnail_offset_ms,
-            large_thumbnail_path, small_thumbnail_path, saved_by_user)
-    }
-    fn bool_offsets() -> Vec<usize> {
-        vec![std::mem::offset_of!(ClipsUploadOptions, saved_by_user)]
-    }
-}
-
-// SAFETY: as above.
-unsafe impl Versioned for ClipsStatus {
-    fn fields() -> Vec<(&'static str, usize, usize)> {
-        fields!(ClipsStatus; struct_size, state, result, http_status, bytes_total, bytes_acked, blocks_total,
-            blocks_acked, retries, retry_in_ms, bytes_wasted)
-    }
-}
-
-// SAFETY: as above.
-unsafe impl Versioned for ClipsMetadataUpdate {
-    fn fields() -> Vec<(&'static str, usize, usize)> {
-        fields!(ClipsMetadataUpdate; struct_size, user_caption, visibility, title_data)
-    }
-}
-
-// SAFETY: as above.
-unsafe impl Versioned for ClipsClipInfo {
-    fn fields() -> Vec<(&'static str, usize, usize)> {
-        fields!(ClipsClipInfo; struct_size, game_clip_id, state, visibility, duration_seconds, rating,
-            rating_count, views)
-    }
-}
-
-// SAFETY: as above.
-unsafe impl Versioned for ClipsEvent {
-    fn fields() -> Vec<(&'static str, usize, usize)> {
-        fields!(ClipsEvent; struct_size, kind, handle, result, http_status, bytes_done, bytes_total)
-    }
-}
-
-// SAFETY: as above.
-unsafe impl Versioned for ClipsMemoryHooks {
-    fn fields() -> Vec<(&'static str, usize, usize)> {
-        fields!(ClipsMemoryHooks; struct_size, user, alloc, realloc, free)
-    }
-}
-
-// SAFETY: as above. (The library fills this one; the title reads it.)
-unsafe impl Versioned for ClipsHttpRequest {
-    fn fields() -> Vec<(&'static str, usize, usize)> {
-        fields!(ClipsHttpRequest; struct_size, method, url, headers, header_count, body, body_len, timeout_ms)
-    }
-}
+use boundary::Versioned;
 
 /// (name, offset, end) of each field of a struct.
 pub type Fields = Vec<(&'static str, usize, usize)>;
@@ -139,20 +39,20 @@ pub type Fields = Vec<(&'static str, usize, usize)>;
 /// declarations and sweep their sizes).
 #[doc(hidden)]
 pub fn versioned_structs() -> Vec<(&'static str, usize, Fields)> {
-    fn entry<T: Versioned>(name: &'static str) -> (&'static str, usize, Fields) {
-        (name, std::mem::size_of::<T>(), T::fields())
+    fn entry<T: Versioned>() -> (&'static str, usize, Fields) {
+        (T::NAME, std::mem::size_of::<T>(), T::fields())
     }
     vec![
-        entry::<ClipsClientOptions>("ClipsClientOptions"),
-        entry::<ClipsUploadOptions>("ClipsUploadOptions"),
-        entry::<ClipsStatus>("ClipsStatus"),
-        entry::<ClipsMetadataUpdate>("ClipsMetadataUpdate"),
-        entry::<ClipsClipInfo>("ClipsClipInfo"),
-        entry::<ClipsEvent>("ClipsEvent"),
-        entry::<ClipsTransport>("ClipsTransport"),
-        entry::<ClipsThreadOptions>("ClipsThreadOptions"),
-        entry::<ClipsHttpRequest>("ClipsHttpRequest"),
-        entry::<ClipsMemoryHooks>("ClipsMemoryHooks"),
+        entry::<ClipsClientOptions>(),
+        entry::<ClipsUploadOptions>(),
+        entry::<ClipsStatus>(),
+        entry::<ClipsMetadataUpdate>(),
+        entry::<ClipsClipInfo>(),
+        entry::<ClipsEvent>(),
+        entry::<ClipsTransport>(),
+        entry::<ClipsThreadOptions>(),
+        entry::<ClipsHttpRequest>(),
+        entry::<ClipsMemoryHooks>(),
     ]
 }
 
@@ -160,7 +60,7 @@ pub fn versioned_structs() -> Vec<(&'static str, usize, Fields)> {
 mod tests {
     use super::*;
 
-    /// The fields a struct of `types.rs` declares, in order.
+    /// The fields a struct of `structs.rs` declares, in order.
     fn declared_fields(source: &str, name: &str) -> Vec<String> {
         let start = source.find(&format!("pub struct {name} {{")).unwrap_or_else(|| panic!("{name} is declared"));
         let body = &source[start..];
@@ -173,10 +73,10 @@ mod tests {
     }
 
     /// A versioned struct's field list cannot get out of step with its declaration: every struct of
-    /// `types.rs` that starts with `struct_size` is in `versioned_structs`, with every field, in order.
+    /// `structs.rs` that starts with `struct_size` is in `versioned_structs`, with every field, in order.
     #[test]
     fn every_versioned_struct_lists_every_field() {
-        let source = include_str!("types.rs");
+        let source = include_str!("structs.rs");
         let listed = versioned_structs();
         let declared: Vec<&str> = source
             .split("pub struct ")

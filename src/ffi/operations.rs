@@ -5,10 +5,11 @@
 use libc::{c_char, size_t};
 
 use super::boundary::{
-    c_str, guard, guard_value, init_sized, non_null, non_null_mut, read_versioned, required_c_str, write_str,
-    write_versioned,
+    c_str, guard, guard_value, init_sized, init_whole, non_null, non_null_mut, read_versioned, required_c_str,
+    write_str, write_versioned, Versioned,
 };
 use super::registry;
+use super::structs::*;
 use super::types::*;
 use crate::error::{Error, ErrorKind};
 use crate::protocol::{clip_state_code, Visibility};
@@ -41,40 +42,12 @@ fn clip_names<'a>(
     ))
 }
 
-impl ClipsMetadataUpdate {
-    fn defaults() -> ClipsMetadataUpdate {
-        ClipsMetadataUpdate {
-            struct_size: std::mem::size_of::<ClipsMetadataUpdate>() as u32,
-            user_caption: std::ptr::null(),
-            visibility: 0,
-            title_data: std::ptr::null(),
-        }
-    }
-}
-
-impl ClipsClipInfo {
-    fn empty() -> ClipsClipInfo {
-        ClipsClipInfo {
-            struct_size: std::mem::size_of::<ClipsClipInfo>() as u32,
-            game_clip_id: [0; CLIPS_CLIP_ID_CAPACITY],
-            state: CLIPS_CLIP_STATE_UNKNOWN,
-            visibility: 0,
-            duration_seconds: 0,
-            rating: 0.0,
-            rating_count: 0,
-            views: 0,
-        }
-    }
-}
-
 /// Fills `m` with "change nothing" and its struct_size. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn clips_metadata_update_init(m: *mut ClipsMetadataUpdate) {
     guard_value("clips_metadata_update_init", (), || {
-        if !m.is_null() {
-            // SAFETY: non-NULL and, per the contract, a writable ClipsMetadataUpdate.
-            unsafe { m.write(ClipsMetadataUpdate::defaults()) };
-        }
+        // SAFETY: forwarded contract: `m` is NULL or a writable struct.
+        unsafe { init_whole(m) }
     })
 }
 
@@ -85,7 +58,7 @@ pub unsafe extern "C" fn clips_metadata_update_init(m: *mut ClipsMetadataUpdate)
 pub unsafe extern "C" fn clips_metadata_update_init_sized(m: *mut ClipsMetadataUpdate, size: size_t) -> ClipsResult {
     guard("clips_metadata_update_init_sized", || {
         // SAFETY: forwarded contract: `m` is NULL or writable for `size` bytes.
-        unsafe { init_sized(m, size, ClipsMetadataUpdate::defaults, "ClipsMetadataUpdate") }
+        unsafe { init_sized(m, size) }
     })
 }
 
@@ -104,7 +77,7 @@ pub unsafe extern "C" fn clips_update_metadata(
             let (_, scid, id) = clip_names(std::ptr::null(), scid, game_clip_id)?;
             let m = non_null(m, "update")?;
             // SAFETY: non-NULL, readable for its struct_size, per the contract.
-            let m = unsafe { read_versioned(m, ClipsMetadataUpdate::defaults(), "ClipsMetadataUpdate") }?;
+            let m = unsafe { read_versioned(m) }?;
             let update = MetadataUpdate {
                 user_caption: c_str!(m.user_caption, "user_caption")?.map(str::to_string),
                 visibility: match m.visibility {
@@ -270,10 +243,8 @@ pub unsafe extern "C" fn clips_get_result_json(
 #[no_mangle]
 pub unsafe extern "C" fn clips_clip_info_init(out: *mut ClipsClipInfo) {
     guard_value("clips_clip_info_init", (), || {
-        if !out.is_null() {
-            // SAFETY: non-NULL and, per the contract, a writable ClipsClipInfo.
-            unsafe { out.write(ClipsClipInfo::empty()) };
-        }
+        // SAFETY: forwarded contract: `out` is NULL or a writable struct.
+        unsafe { init_whole(out) }
     })
 }
 
@@ -284,7 +255,7 @@ pub unsafe extern "C" fn clips_clip_info_init(out: *mut ClipsClipInfo) {
 pub unsafe extern "C" fn clips_clip_info_init_sized(out: *mut ClipsClipInfo, size: size_t) -> ClipsResult {
     guard("clips_clip_info_init_sized", || {
         // SAFETY: forwarded contract: `out` is NULL or writable for `size` bytes.
-        unsafe { init_sized(out, size, ClipsClipInfo::empty, "ClipsClipInfo") }
+        unsafe { init_sized(out, size) }
     })
 }
 
@@ -306,7 +277,7 @@ pub unsafe extern "C" fn clips_get_clip_info(
                 format!("the clip id is {} bytes, over game_clip_id's capacity: use clips_get_result_json", id.len()),
             ));
         }
-        let mut info = ClipsClipInfo::empty();
+        let mut info = ClipsClipInfo::defaults();
         for (slot, byte) in info.game_clip_id.iter_mut().zip(id) {
             *slot = *byte as c_char;
         }
@@ -317,7 +288,7 @@ pub unsafe extern "C" fn clips_get_clip_info(
         info.rating_count = clip.rating_count;
         info.views = u32::try_from(clip.views).unwrap_or(u32::MAX);
         // SAFETY: out is non-NULL, initialised by clips_clip_info_init, per the contract.
-        unsafe { write_versioned(out, info, "ClipsClipInfo") }?;
+        unsafe { write_versioned(out, info) }?;
         Ok(CLIPS_OK)
     })
 }

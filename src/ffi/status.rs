@@ -2,8 +2,11 @@
 
 use libc::{c_char, size_t};
 
-use super::boundary::{check_versioned, guard, guard_value, init_sized, non_null_mut, write_str, write_versioned};
+use super::boundary::{
+    check_versioned, guard, guard_value, init_sized, init_whole, non_null_mut, write_str, write_versioned,
+};
 use super::registry;
+use super::structs::*;
 use super::types::*;
 use crate::events::Event;
 use crate::status::UploadStatus;
@@ -40,42 +43,12 @@ impl From<Event> for ClipsEvent {
     }
 }
 
-fn empty_event() -> ClipsEvent {
-    ClipsEvent {
-        struct_size: std::mem::size_of::<ClipsEvent>() as u32,
-        kind: 0,
-        handle: 0,
-        result: CLIPS_OK,
-        http_status: 0,
-        bytes_done: 0,
-        bytes_total: 0,
-    }
-}
-
-fn zeroed_status() -> ClipsStatus {
-    ClipsStatus {
-        struct_size: std::mem::size_of::<ClipsStatus>() as u32,
-        state: 0,
-        result: CLIPS_PENDING,
-        http_status: 0,
-        bytes_total: 0,
-        bytes_acked: 0,
-        blocks_total: 0,
-        blocks_acked: 0,
-        retries: 0,
-        retry_in_ms: 0,
-        bytes_wasted: 0,
-    }
-}
-
 /// Sets struct_size (and zeroes the rest). NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn clips_status_init(s: *mut ClipsStatus) {
     guard_value("clips_status_init", (), || {
-        if !s.is_null() {
-            // SAFETY: non-NULL and writable, per the contract.
-            unsafe { s.write(zeroed_status()) };
-        }
+        // SAFETY: forwarded contract: `s` is NULL or a writable struct.
+        unsafe { init_whole(s) }
     })
 }
 
@@ -86,7 +59,7 @@ pub unsafe extern "C" fn clips_status_init(s: *mut ClipsStatus) {
 pub unsafe extern "C" fn clips_status_init_sized(s: *mut ClipsStatus, size: size_t) -> ClipsResult {
     guard("clips_status_init_sized", || {
         // SAFETY: forwarded contract: `s` is NULL or writable for `size` bytes.
-        unsafe { init_sized(s, size, zeroed_status, "ClipsStatus") }
+        unsafe { init_sized(s, size) }
     })
 }
 
@@ -94,10 +67,8 @@ pub unsafe extern "C" fn clips_status_init_sized(s: *mut ClipsStatus, size: size
 #[no_mangle]
 pub unsafe extern "C" fn clips_event_init(e: *mut ClipsEvent) {
     guard_value("clips_event_init", (), || {
-        if !e.is_null() {
-            // SAFETY: non-NULL and writable, per the contract.
-            unsafe { e.write(empty_event()) };
-        }
+        // SAFETY: forwarded contract: `e` is NULL or a writable struct.
+        unsafe { init_whole(e) }
     })
 }
 
@@ -108,7 +79,7 @@ pub unsafe extern "C" fn clips_event_init(e: *mut ClipsEvent) {
 pub unsafe extern "C" fn clips_event_init_sized(e: *mut ClipsEvent, size: size_t) -> ClipsResult {
     guard("clips_event_init_sized", || {
         // SAFETY: forwarded contract: `e` is NULL or writable for `size` bytes.
-        unsafe { init_sized(e, size, empty_event, "ClipsEvent") }
+        unsafe { init_sized(e, size) }
     })
 }
 
@@ -120,7 +91,7 @@ pub unsafe extern "C" fn clips_poll(c: *mut ClipsClient, h: ClipsHandle, out: *m
         let out = non_null_mut(out, "out")?;
         let status = client.poll(h)?;
         // SAFETY: out is non-NULL, initialised by clips_status_init, per the contract.
-        unsafe { write_versioned(out, ClipsStatus::from(status), "ClipsStatus") }?;
+        unsafe { write_versioned(out, ClipsStatus::from(status)) }?;
         Ok(CLIPS_OK)
     })
 }
@@ -167,10 +138,10 @@ pub unsafe extern "C" fn clips_next_event(c: *mut ClipsClient, out: *mut ClipsEv
         let out = non_null_mut(out, "out")?;
         // Check the caller's struct before taking an event, so a bad struct never loses one.
         // SAFETY: out is non-NULL and its leading struct_size is readable, per the contract.
-        unsafe { check_versioned(out, "ClipsEvent") }?;
+        unsafe { check_versioned(out) }?;
         let Some(event) = client.next_event() else { return Ok(CLIPS_NO_EVENT) };
         // SAFETY: as above, checked just now.
-        unsafe { write_versioned(out, ClipsEvent::from(event), "ClipsEvent") }?;
+        unsafe { write_versioned(out, ClipsEvent::from(event)) }?;
         Ok(CLIPS_OK)
     })
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use libc::{c_char, c_void};
 
 use super::boundary::c_str;
+use super::structs::*;
 use super::types::*;
 use crate::error::Error;
 use crate::platform::threads::{ThreadOptions, ThreadStarter};

@@ -12,6 +12,7 @@ use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
 use super::boundary::{c_str, guard, required_c_str};
+use super::structs::*;
 use super::types::*;
 use crate::error::{Error, ErrorKind};
 use crate::transport::title::{Exchange, ExchangeError, ExchangeInner, ExchangeOutcome, HttpTransport, SendResult};

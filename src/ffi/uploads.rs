@@ -3,9 +3,11 @@
 use libc::size_t;
 
 use super::boundary::{
-    c_str, guard, guard_value, init_sized, non_null, non_null_mut, read_versioned, required_c_str, write_list,
+    c_str, guard, guard_value, init_sized, init_whole, non_null, non_null_mut, read_versioned, required_c_str,
+    write_list,
 };
 use super::registry;
+use super::structs::*;
 use super::types::*;
 use crate::error::Error;
 use crate::protocol::{ClipSource, ThumbnailSource, Visibility};
@@ -14,34 +16,6 @@ use crate::UploadRequest;
 
 /// More names than any real session has; a bigger count is a caller's bug, not a session.
 const MAX_USERS_IN_SESSION: usize = 1000;
-
-impl ClipsUploadOptions {
-    fn defaults() -> ClipsUploadOptions {
-        ClipsUploadOptions {
-            struct_size: std::mem::size_of::<ClipsUploadOptions>() as u32,
-            scid: std::ptr::null(),
-            file_path: std::ptr::null(),
-            file_size: 0,
-            duration_seconds: 0,
-            date_recorded: std::ptr::null(),
-            greatest_moment_id: std::ptr::null(),
-            user_caption: std::ptr::null(),
-            session_ref: std::ptr::null(),
-            clip_types: 0,
-            source: 0,
-            visibility: 0,
-            title_data: std::ptr::null(),
-            system_properties: std::ptr::null(),
-            users_in_session: std::ptr::null(),
-            users_in_session_count: 0,
-            thumbnail_source: 0,
-            thumbnail_offset_ms: 0,
-            large_thumbnail_path: std::ptr::null(),
-            small_thumbnail_path: std::ptr::null(),
-            saved_by_user: false,
-        }
-    }
-}
 
 /// # Safety
 /// The pointers of `o` follow the header's contract.
@@ -95,10 +69,8 @@ unsafe fn upload_request(o: &ClipsUploadOptions) -> Result<UploadRequest, Error>
 #[no_mangle]
 pub unsafe extern "C" fn clips_upload_options_init(o: *mut ClipsUploadOptions) {
     guard_value("clips_upload_options_init", (), || {
-        if !o.is_null() {
-            // SAFETY: non-NULL and, per the contract, a writable ClipsUploadOptions.
-            unsafe { o.write(ClipsUploadOptions::defaults()) };
-        }
+        // SAFETY: forwarded contract: `o` is NULL or a writable struct.
+        unsafe { init_whole(o) }
     })
 }
 
@@ -109,7 +81,7 @@ pub unsafe extern "C" fn clips_upload_options_init(o: *mut ClipsUploadOptions) {
 pub unsafe extern "C" fn clips_upload_options_init_sized(o: *mut ClipsUploadOptions, size: size_t) -> ClipsResult {
     guard("clips_upload_options_init_sized", || {
         // SAFETY: forwarded contract: `o` is NULL or writable for `size` bytes.
-        unsafe { init_sized(o, size, ClipsUploadOptions::defaults, "ClipsUploadOptions") }
+        unsafe { init_sized(o, size) }
     })
 }
 
@@ -126,7 +98,7 @@ pub unsafe extern "C" fn clips_begin_upload(
         let o = non_null(o, "options")?;
         let out_upload = non_null_mut(out_upload, "out_upload")?;
         // SAFETY: non-NULL, readable for its struct_size, per the contract.
-        let o = unsafe { read_versioned(o, ClipsUploadOptions::defaults(), "ClipsUploadOptions") }?;
+        let o = unsafe { read_versioned(o) }?;
         // SAFETY: the option's pointers follow the contract.
         let handle = client.begin_upload(unsafe { upload_request(&o) }?)?;
         // SAFETY: non-NULL and writable.
