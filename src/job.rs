@@ -10,6 +10,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::events::{Event, EventQueue};
+use crate::lifecycle::Lifecycle;
 use crate::log::LogLevel;
 use crate::status::{Published, UploadStatus};
 use crate::status_board::StatusBoard;
@@ -64,10 +65,22 @@ pub trait Machine {
     /// Ends it with `error` (a panicking task, say) unless it has ended already.
     fn fail(&mut self, error: Error) -> Settled<Self::More>;
     fn cancel(&mut self) -> Result<Settled<Self::More>>;
-    fn auth_renewed(&mut self);
+    /// Running or ended, waiting for a token or out a back-off: what every job keeps.
+    fn life(&mut self) -> &mut Lifecycle;
+    fn life_ref(&self) -> &Lifecycle;
+
+    fn auth_renewed(&mut self) {
+        self.life().waiting_for_auth = false;
+    }
+
     /// The back-off being waited out ends now.
-    fn retry_now(&mut self);
-    fn error(&self) -> Option<Error>;
+    fn retry_now(&mut self) {
+        self.life().retry_now();
+    }
+
+    fn error(&self) -> Option<Error> {
+        self.life_ref().error.clone()
+    }
 }
 
 /// A kind of job: its machine in a [`Tracked`], and how it applies what the machine says besides log

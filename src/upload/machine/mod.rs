@@ -210,16 +210,12 @@ impl Machine for UploadMachine {
         Ok(self.drain())
     }
 
-    fn auth_renewed(&mut self) {
-        self.life.waiting_for_auth = false;
+    fn life(&mut self) -> &mut Lifecycle {
+        &mut self.life
     }
 
-    fn retry_now(&mut self) {
-        self.life.retry_now();
-    }
-
-    fn error(&self) -> Option<Error> {
-        self.life.error.clone()
+    fn life_ref(&self) -> &Lifecycle {
+        &self.life
     }
 }
 
