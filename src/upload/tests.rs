@@ -525,3 +525,32 @@ fn a_lost_create_is_journaled_before_the_call_goes_again_and_the_next_client_rem
     upload.settle_now(remove, answer(204, b""), &events);
     assert_eq!(state(&upload), UploadState::Completed);
 }
+
+#[test]
+fn a_block_abandoned_in_flight_goes_again_at_once_and_costs_no_retry_but_its_bytes_count_as_wasted() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(2 * u64::from(BLOCK), vec![]);
+    create(&upload, &events);
+    let first = next(&upload);
+    let outcome = Outcome::Transport { reached_service: true, message: "the client suspended".into() };
+    let reply = Reply::Sent { outcome, abandoned: true, body_sent: 700 };
+    let settled = upload.settle_now(first, reply, &events);
+    assert!(settled.log.is_none() && settled.more.record.is_none());
+    let status = upload.status(false, now());
+    assert_eq!((status.state, status.retries, status.bytes_wasted), (UploadState::Uploading, 0, 700));
+    assert_eq!(describe(&next(&upload)), "block 0", "sent again without waiting out a back-off");
+}
+
+#[test]
+fn an_initial_call_abandoned_in_flight_is_made_again_and_what_it_may_have_left_is_looked_for() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
+    let piece = next(&upload);
+    let outcome = Outcome::Transport { reached_service: true, message: "the client went offline".into() };
+    upload.settle_now(piece, Reply::Sent { outcome, abandoned: true, body_sent: 0 }, &events);
+    assert_eq!(upload.status(false, now()).retries, 0);
+    assert!(matches!(next(&upload), Piece::Create), "created again at once");
+    upload.settle_now(Piece::Create, answer(200, &created_body()), &events);
+    send_blocks(&upload, 201, &events);
+    assert!(matches!(next(&upload), Piece::FindOrphans(None)), "the abandoned call may have made a clip");
+}
