@@ -226,12 +226,15 @@ fn begin_push(client: *mut ClipsClient, size: usize) -> ClipsHandle {
     handle
 }
 
+/// Pushes the blocks from `from_block` on; stops early if the upload has already ended (a service
+/// whose first answer fails the upload may do that before the game pushed anything).
 fn push_all(client: *mut ClipsClient, handle: ClipsHandle, bytes: &[u8], from_block: usize) {
     for (n, chunk) in bytes.chunks(BLOCK).enumerate().skip(from_block) {
         loop {
             match unsafe { clips_push_block(client, handle, n as u32, chunk.as_ptr(), chunk.len()) } {
                 CLIPS_OK => break,
                 CLIPS_E_WOULD_BLOCK => std::thread::sleep(Duration::from_millis(5)),
+                CLIPS_E_WRONG_STATE if is_terminal(poll(client, handle).state) => return,
                 other => panic!("push returned {other}: {}", last_error()),
             }
         }
