@@ -185,7 +185,7 @@ impl Engine {
         self.scheduler.is_paused()
     }
 
-    /// Abandons every request in flight: their failures are not charged (see `Engine::cut_short`).
+    /// Abandons every request in flight: their failures are not charged (see `Engine::abandoned_since`).
     fn abandon_in_flight(&self) {
         self.abandoned.fetch_add(1, Ordering::AcqRel);
         self.transport.abandon();
@@ -269,7 +269,7 @@ impl Engine {
     }
 
     /// Marks the start of a request: counted in flight until the mark is dropped, and remembered for
-    /// [`Engine::cut_short`].
+    /// [`Engine::abandoned_since`].
     fn start_request(&self) -> (InFlight<'_>, u64) {
         (InFlight::new(&self.in_flight), self.abandoned.load(Ordering::Acquire))
     }

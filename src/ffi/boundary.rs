@@ -321,8 +321,8 @@ unsafe fn init_versioned<T: Versioned>(out: *mut T, size: usize) -> Result<(), E
     Ok(())
 }
 
-/// The body of a sized `_init` export: `out` must be non-NULL, and gets `defaults` as
-/// [`init_versioned`] writes them.
+/// The body of a sized `_init` export: `out` must be non-NULL, and gets the type's defaults with its
+/// `struct_size`, never written past `size` bytes.
 ///
 /// # Safety
 /// `out` is NULL or valid for writing `size` bytes.
