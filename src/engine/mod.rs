@@ -43,16 +43,9 @@ use crate::upload::{PushBudget, Upload};
 pub use scheduler::Hold;
 use scheduler::{Admitted, Scheduler, Work};
 
-/// How far a job's request got, before the engine turns it into the job's [`Reply`].
-enum SendResult {
-    /// Not sent (paused, stopping), or given up on by the job itself (a download cancelled while it
-    /// ran).
-    NotSent,
-    NoToken,
-    /// Failed here, before or instead of a request.
-    Local(Error),
-    Sent(Outcome),
-}
+/// A request sent, with its outcome; or the [`Reply`] that says why none was (not sent, no token, a
+/// local failure).
+type Sent = std::result::Result<Outcome, Reply>;
 
 /// What a handle names: an upload or a clip operation.
 #[derive(Clone)]
@@ -285,12 +278,10 @@ impl Engine {
 
     /// What the job is handed back. The request's host hears how it went, unless the request was
     /// abandoned and failed: that failure is the abandonment's doing, not the host's.
-    fn reply(&self, sent: SendResult, mark: u64, ticket: Option<Ticket>, body_sent: u64) -> Reply {
+    fn reply(&self, sent: Sent, mark: u64, ticket: Option<Ticket>, body_sent: u64) -> Reply {
         match sent {
-            SendResult::NotSent => Reply::NotSent,
-            SendResult::NoToken => Reply::NoToken,
-            SendResult::Local(error) => Reply::Local(error),
-            SendResult::Sent(outcome) => {
+            Err(unsent) => unsent,
+            Ok(outcome) => {
                 let signal = Signal::of(&outcome);
                 let abandoned = self.abandoned_since(mark);
                 if !(abandoned && signal.is_failure()) {

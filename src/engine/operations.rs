@@ -5,9 +5,10 @@ use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Engine, SendResult};
+use super::{Engine, Sent};
 use crate::error::{Error, ErrorKind};
 use crate::host_health::Ticket;
+use crate::job::Reply;
 use crate::operation::{Operation, OperationKind, Step};
 use crate::protocol::GameClipUri;
 use crate::transport::{Body, Outcome, Pacing, Request};
@@ -34,7 +35,7 @@ impl Engine {
     pub(super) fn run_operation(&self, operation: &Operation, step: Step, ticket: Option<Ticket>) {
         let (_in_flight, mark) = self.start_request();
         let sent = match self.current_authorization() {
-            None => SendResult::NoToken,
+            None => Err(Reply::NoToken),
             Some(authorization) => self.send_step(operation, &step, &authorization),
         };
         let reply = self.reply(sent, mark, ticket, 0);
@@ -48,10 +49,10 @@ impl Engine {
     }
 
     /// Sends the step's request (a download: fetches the file).
-    fn send_step(&self, operation: &Operation, step: &Step, authorization: &str) -> SendResult {
+    fn send_step(&self, operation: &Operation, step: &Step, authorization: &str) -> Sent {
         let base = &self.config.metadata_base_url;
         let ended = || !operation.is_running();
-        SendResult::Sent(match (&operation.kind, step) {
+        Ok(match (&operation.kind, step) {
             (OperationKind::Call { method, path, body, .. }, _) => {
                 let url = format!("{base}{path}");
                 let body = body.as_deref().map_or(Body::Empty, Body::Json);
@@ -78,11 +79,11 @@ impl Engine {
                         Ok(()) => Outcome::status(200),
                         Err(e) => {
                             let message = format!("cannot move the download to {}: {e}", destination.display());
-                            return SendResult::Local(Error::new(ErrorKind::Io, message));
+                            return Err(Reply::Local(Error::new(ErrorKind::Io, message)));
                         }
                     },
-                    Ok(false) => return SendResult::NotSent,
-                    Err(Setback::Disk(error)) => return SendResult::Local(error),
+                    Ok(false) => return Err(Reply::NotSent),
+                    Err(Setback::Disk(error)) => return Err(Reply::Local(error)),
                     Err(Setback::Outcome(outcome)) => outcome,
                 }
             }

@@ -8,9 +8,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Engine, SendResult};
+use super::{Engine, Sent};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host_health::Ticket;
+use crate::job::Reply;
 use crate::log::LogLevel;
 use crate::protocol::{image_media_type, percent_encode, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
 use crate::transport::{Body, Method, Outcome, Pacing, Request};
@@ -54,37 +55,37 @@ impl Engine {
 
     /// Sends the piece's request. Local failures (the clip file, a thumbnail image) come back as such,
     /// before any request. A block's request has the `pacing` its host's link gives it.
-    fn send_piece(&self, upload: &Upload, piece: &Piece, pacing: Pacing<'_>) -> SendResult {
+    fn send_piece(&self, upload: &Upload, piece: &Piece, pacing: Pacing<'_>) -> Sent {
         let prepared = match piece {
             Piece::Create | Piece::CheckResumed => self.prepare_clip_file(upload),
             _ => Ok(()),
         };
         if let Err(error) = prepared {
-            return SendResult::Local(error);
+            return Err(Reply::Local(error));
         }
         if let Piece::Block(block) = piece {
             if !self.throttle(block.len) {
-                return SendResult::NotSent;
+                return Err(Reply::NotSent);
             }
         }
         let Some(authorization) = self.current_authorization() else {
-            return SendResult::NoToken;
+            return Err(Reply::NoToken);
         };
         let ended = || upload.has_ended();
-        SendResult::Sent(match piece {
+        Ok(match piece {
             Piece::Block(block) => match block_body(block) {
                 Ok(body) => {
                     let url = block.clip.response.block_url(&block.clip.upload_id, block.num);
                     self.send_upload(&url, &authorization, body, &ended, pacing)
                 }
-                Err(error) => return SendResult::Local(error),
+                Err(error) => return Err(Reply::Local(error)),
             },
             Piece::Thumbnail(thumbnail) => match read_thumbnail(thumbnail) {
                 Ok((image, media_type)) => {
                     let image = Body::Image(&image, media_type);
                     self.send_upload(&thumbnail.url, &authorization, image, &ended, Pacing::default())
                 }
-                Err(error) => return SendResult::Local(error),
+                Err(error) => return Err(Reply::Local(error)),
             },
             _ => self.send_to_metadata_host(upload, piece, &authorization, &ended),
         })
