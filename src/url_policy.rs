@@ -143,6 +143,15 @@ impl UploadHosts {
         Ok(UploadHosts { metadata_base_url: metadata_base_url.to_string(), patterns })
     }
 
+    /// Whether an upload may go to `url`: a usable URL ([`check_url`]) on an allowed upload host.
+    pub fn check(&self, url: &str, allow_insecure_http: bool) -> Result<()> {
+        check_url(url, allow_insecure_http)?;
+        if !self.allows(url) {
+            return Err(Error::invalid(not_an_upload_host(url)));
+        }
+        Ok(())
+    }
+
     /// Whether `url` may receive the Authorization value with an upload.
     pub fn allows(&self, url: &str) -> bool {
         if same_origin(url, &self.metadata_base_url) {

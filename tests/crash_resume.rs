@@ -160,8 +160,8 @@ fn killed_five_times_the_upload_resumes_and_completes_byte_exact() {
     assert_eq!(std::fs::read_dir(&journal_dir).unwrap().count(), 0, "the journal of a completed upload remains");
 }
 
-fn journal_client(server: &TestServer, dir: &CString) -> *mut ClipsClient {
-    client(server.url(), |o| o.journal_dir = dir.as_ptr())
+fn journal_client(url: &str, dir: &CString) -> *mut ClipsClient {
+    client(url, |o| o.journal_dir = dir.as_ptr())
 }
 
 fn resumed_handles(client: *mut ClipsClient) -> Vec<ClipsHandle> {
@@ -178,19 +178,33 @@ fn missing_blocks(client: *mut ClipsClient, handle: ClipsHandle) -> Vec<u32> {
     blocks[..count].to_vec()
 }
 
+/// Hands blocks `nums` of `source` over.
+fn push_blocks(client: *mut ClipsClient, handle: ClipsHandle, source: &[u8], nums: &[u32]) {
+    for &num in nums {
+        let block = &source[num as usize * BLOCK..((num as usize + 1) * BLOCK).min(source.len())];
+        assert_eq!(unsafe { clips_push_block(client, handle, num, block.as_ptr(), block.len()) }, CLIPS_OK);
+    }
+}
+
+/// Waits until a resumed push upload asks for its blocks.
+fn wait_for_data(client: *mut ClipsClient, handle: ClipsHandle) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while poll(client, handle).state != CLIPS_STATE_WAITING_FOR_DATA {
+        assert!(Instant::now() < deadline, "state {}", poll(client, handle).state);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// A push-mode upload of `source` with the blocks in `push` handed over and acknowledged, then the
-/// client destroyed (as a game that quits): returns the clip id.
-fn push_then_quit(server: &TestServer, dir: &CString, source: &[u8], push: &[u32]) -> String {
-    let client = journal_client(server, dir);
+/// client destroyed (as a game that quits): returns the clip id. `url`: the service as the title names it.
+fn push_then_quit(url: &str, dir: &CString, source: &[u8], push: &[u32]) -> String {
+    let client = journal_client(url, dir);
     let scid = CString::new(SCID).unwrap();
     let mut options = upload_options(&scid);
     options.file_size = source.len() as u64;
     let mut handle = 0;
     assert_eq!(unsafe { clips_begin_upload(client, &options, &mut handle) }, CLIPS_OK);
-    for &num in push {
-        let block = &source[num as usize * BLOCK..((num as usize + 1) * BLOCK).min(source.len())];
-        assert_eq!(unsafe { clips_push_block(client, handle, num, block.as_ptr(), block.len()) }, CLIPS_OK);
-    }
+    push_blocks(client, handle, source, push);
     let deadline = Instant::now() + Duration::from_secs(30);
     while poll(client, handle).blocks_acked < push.len() as u32 {
         assert!(Instant::now() < deadline, "blocks not acknowledged");
@@ -206,23 +220,16 @@ fn a_resumed_push_upload_waits_for_its_missing_blocks() {
     let server = TestServer::start();
     let dir = CString::new(server.dir.path().join("journal").to_str().unwrap()).unwrap();
     let source = pattern(5 * BLOCK + 100, 52);
-    let id = push_then_quit(&server, &dir, &source, &[0, 2, 5]);
-    let client = journal_client(&server, &dir);
+    let id = push_then_quit(server.url(), &dir, &source, &[0, 2, 5]);
+    let client = journal_client(server.url(), &dir);
     let resumed = resumed_handles(client);
     assert_eq!(resumed.len(), 1);
     let handle = resumed[0];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while poll(client, handle).state != CLIPS_STATE_WAITING_FOR_DATA {
-        assert!(Instant::now() < deadline, "state {}", poll(client, handle).state);
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_data(client, handle);
     assert_eq!(clip_id(client, handle), id);
     assert_eq!(missing_blocks(client, handle), [1, 3, 4]);
     assert_eq!(poll(client, handle).blocks_acked, 3);
-    for num in [1u32, 3, 4] {
-        let block = &source[num as usize * BLOCK..((num as usize + 1) * BLOCK).min(source.len())];
-        assert_eq!(unsafe { clips_push_block(client, handle, num, block.as_ptr(), block.len()) }, CLIPS_OK);
-    }
+    push_blocks(client, handle, &source, &[1, 3, 4]);
     let status = wait_terminal(client, handle, Duration::from_secs(30), || {});
     assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
     let record = server.admin(&format!("clips/{id}"));
@@ -231,12 +238,41 @@ fn a_resumed_push_upload_waits_for_its_missing_blocks() {
 }
 
 #[test]
+fn a_journals_clip_on_a_host_the_title_no_longer_allows_is_created_again_and_the_old_one_removed() {
+    let server = TestServer::start();
+    let dir = CString::new(server.dir.path().join("journal").to_str().unwrap()).unwrap();
+    let source = pattern(3 * BLOCK + 100, 54);
+    // The first run named the service "localhost": the clip's upload URI is on that host.
+    let old_id = push_then_quit(&server.url().replace("127.0.0.1", "localhost"), &dir, &source, &[0, 2]);
+    let old_counts = server.admin(&format!("clips/{old_id}"))["blockReceiveCounts"].clone();
+    // This run names it 127.0.0.1, with no upload host besides: the journal's upload URI is refused, and
+    // nothing more goes to it.
+    let client = journal_client(server.url(), &dir);
+    let handle = resumed_handles(client)[0];
+    wait_for_data(client, handle);
+    assert_eq!(missing_blocks(client, handle), [0, 1, 2, 3], "a new clip takes every block");
+    push_blocks(client, handle, &source, &[0, 1, 2, 3]);
+    let status = wait_terminal(client, handle, Duration::from_secs(30), || {});
+    assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
+    let id = clip_id(client, handle);
+    assert_ne!(id, old_id);
+    let record = server.admin(&format!("clips/{id}"));
+    assert_eq!(record["sha256"].as_str(), Some(sha256(&source).as_str()));
+    assert_eq!(record["blockReceiveCounts"], serde_json::json!([1, 1, 1, 1]), "nothing was sent twice");
+    let clips = server.admin("clips")["clips"].as_array().cloned().unwrap();
+    let ids: Vec<_> = clips.iter().map(|c| c["gameClipId"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, [id], "the journal's clip was removed; the user holds the uploaded one");
+    assert_eq!(old_counts, serde_json::json!([1, 0, 1, 0]), "the first run's blocks");
+    unsafe { clips_client_destroy(client) };
+}
+
+#[test]
 fn an_upload_the_service_already_committed_completes_without_sending_again() {
     let server = TestServer::start();
     let journal_dir = server.dir.path().join("journal");
     let dir = CString::new(journal_dir.to_str().unwrap()).unwrap();
     let source = pattern(3 * BLOCK, 53);
-    let id = push_then_quit(&server, &dir, &source, &[0, 1]);
+    let id = push_then_quit(server.url(), &dir, &source, &[0, 1]);
     // The last block reached the service, but the game died before its answer was journaled.
     let journal = std::fs::read_dir(&journal_dir).unwrap().next().unwrap().unwrap().path();
     let text = std::fs::read_to_string(journal).unwrap();
@@ -250,7 +286,7 @@ fn an_upload_the_service_already_committed_completes_without_sending_again() {
         .unwrap()
         .status();
     assert_eq!(status, 201);
-    let client = journal_client(&server, &dir);
+    let client = journal_client(server.url(), &dir);
     let handle = resumed_handles(client)[0];
     let status = wait_terminal(client, handle, Duration::from_secs(10), || {});
     assert_eq!(status.state, CLIPS_STATE_COMPLETED, "{}", error_message(client, handle));
@@ -286,7 +322,7 @@ fn a_clip_file_changed_since_the_upload_began_is_not_resumed() {
     let mut changed = source.clone();
     *changed.last_mut().unwrap() ^= 1;
     std::fs::write(&file, &changed).unwrap();
-    let client = journal_client(&server, &dir);
+    let client = journal_client(server.url(), &dir);
     let handle = resumed_handles(client)[0];
     let status = wait_terminal(client, handle, Duration::from_secs(10), || {});
     assert_eq!((status.state, status.result), (CLIPS_STATE_FAILED, CLIPS_E_IO));

@@ -418,6 +418,20 @@ fn a_redirect_to_another_host_is_not_followed_unless_it_is_listed() {
 }
 
 #[test]
+fn a_redirect_to_plain_http_is_not_followed_even_to_an_allowed_host() {
+    let server = Hostile::start(|request, server| match request.block_num() {
+        None => created(&format!("{}/upload/c1", server.url)),
+        Some(_) => Reply::Status(307, vec![("Location", "http://gameclipstransfer.xboxlive.com/u".into())], vec![]),
+    });
+    let client = hostile_client(&server.url, |_| {});
+    let (status, message) = upload(client, &pattern(1000, 5), Duration::from_secs(10));
+    println!("{message}");
+    assert_eq!((status.state, status.result), (CLIPS_STATE_FAILED, CLIPS_E_HTTP), "{message}");
+    assert!(message.contains("redirect not followed: refusing to send credentials over plain http"), "{message}");
+    destroy(client);
+}
+
+#[test]
 fn a_gigabyte_answer_is_not_read() {
     const GIB: u64 = 1024 * 1024 * 1024;
     let heads = [

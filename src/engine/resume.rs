@@ -136,13 +136,19 @@ impl Engine {
                 continue;
             };
             let config = self.config.clone();
+            let mut settled = None;
             let (handle, job) = self
                 .handles
                 .insert_with(|handle| {
-                    Job::Upload(Arc::new(Upload::resume(handle, resumed, config, self.creates.clone())))
+                    let (upload, asks) = Upload::resume(handle, resumed, config, self.creates.clone());
+                    settled = Some(asks);
+                    Job::Upload(Arc::new(upload))
                 })
                 .ok_or_else(|| Error::new(ErrorKind::Internal, "too many handles in use"))?;
             self.log.log(LogLevel::Info, || format!("upload {handle:#x} resumed from {}", path.display()));
+            if let (Some(upload), Some(settled)) = (job.upload(), settled) {
+                self.apply(upload, settled);
+            }
             self.schedule(job);
             handles.push(handle);
         }

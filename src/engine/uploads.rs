@@ -16,7 +16,7 @@ use crate::log::LogLevel;
 use crate::protocol::{image_media_type, percent_encode, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
 use crate::transport::{Body, Method, Outcome, Pacing, Request};
 use crate::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, UploadData};
-use crate::url_policy::{not_an_upload_host, resolve_location};
+use crate::url_policy::resolve_location;
 
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: usize = 5;
@@ -102,7 +102,7 @@ impl Engine {
         let base = &self.config.metadata_base_url;
         let scid = &upload.scid;
         let request = |method, url: &str, body| {
-            self.send(Request {
+            self.transport.send(Request {
                 method,
                 url,
                 authorization: Some(authorization),
@@ -165,11 +165,10 @@ impl Engine {
         Ok(())
     }
 
-    /// A block or thumbnail PUT. Redirects (301, 302, 307, 308) are followed with the body sent again.
-    /// Every URL, the first and each redirect's, must be an allowed upload host (see
-    /// [`crate::url_policy::UploadHosts`]): the Authorization value goes nowhere else, so anything else is
-    /// refused with a message naming it. (The first URL is checked here too: a journal may hold one from
-    /// before the list changed.)
+    /// A block or thumbnail PUT to a URL checked where it entered (the service's answer, the journal).
+    /// Redirects (301, 302, 307, 308) are followed with the body sent again, each Location checked as it
+    /// enters: an allowed upload host over https (see [`crate::url_policy::UploadHosts::check`]), as
+    /// the Authorization value goes nowhere else; anything else is refused with a message naming it.
     fn send_upload(
         &self,
         url: &str,
@@ -179,15 +178,7 @@ impl Engine {
         pacing: Pacing<'_>,
     ) -> Outcome {
         let mut url = url.to_string();
-        let mut redirected_by = None;
         for _ in 0..=MAX_REDIRECTS {
-            if !self.config.upload_hosts.allows(&url) {
-                let message = match redirected_by {
-                    Some(status) => format!("HTTP {status} redirect not followed: {}", not_an_upload_host(&url)),
-                    None => not_an_upload_host(&url),
-                };
-                return Outcome::Refused { kind: ErrorKind::Http, message };
-            }
             let put = Request {
                 method: Method::Put,
                 url: &url,
@@ -196,15 +187,18 @@ impl Engine {
                 stop: Some(stop),
                 pacing,
             };
-            match self.send(put) {
+            match self.transport.send(put) {
                 Outcome::Answered { status: status @ (301 | 302 | 307 | 308), location: Some(location), .. } => {
                     let Some(target) = resolve_location(&url, &location) else {
                         let message = format!("HTTP {status} to an unusable Location {location:?}");
                         return Outcome::Transport { reached_service: true, message };
                     };
+                    if let Err(error) = self.config.upload_hosts.check(&target, self.config.allow_insecure_http) {
+                        let message = format!("HTTP {status} redirect not followed: {}", error.message);
+                        return Outcome::Refused { kind: ErrorKind::Http, message };
+                    }
                     self.log.log(LogLevel::Debug, || format!("HTTP {status}: following the redirect"));
                     url = target;
-                    redirected_by = Some(status);
                 }
                 other => return other,
             }

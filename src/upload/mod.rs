@@ -221,11 +221,17 @@ impl Upload {
         }
     }
 
-    /// An upload read back from its journal, as far as it had got.
-    pub fn resume(handle: u64, mut resumed: Resumed, config: Arc<Config>, creates: Arc<CreateLedger>) -> Upload {
+    /// An upload read back from its journal, as far as it had got, and what its machine asks for (see
+    /// [`UploadMachine::resumed`]).
+    pub fn resume(
+        handle: u64,
+        mut resumed: Resumed,
+        config: Arc<Config>,
+        creates: Arc<CreateLedger>,
+    ) -> (Upload, Settled) {
         let (UploadData::File { size, .. } | UploadData::Push { size }) = resumed.data;
         let is_push = matches!(resumed.data, UploadData::Push { .. });
-        let machine = UploadMachine::resumed(handle, is_push, size, &mut resumed, config);
+        let (machine, settled) = UploadMachine::resumed(handle, is_push, size, &mut resumed, config);
         let mut upload = Upload::with_machine(handle, resumed.scid, resumed.data, resumed.request, creates, machine);
         upload.expected_identity = resumed.identity;
         *upload.journal.get_mut() = Some(Arc::new(resumed.journal));
@@ -233,7 +239,7 @@ impl Upload {
         if let Some(id) = upload.clip_id() {
             upload.creates.own_clip(&id);
         }
-        upload
+        (upload, settled)
     }
 
     pub fn is_push(&self) -> bool {

@@ -12,6 +12,7 @@ use crate::journal::{Journal, Record};
 use crate::log::LogLevel;
 use crate::status::{UploadState, RESULT_OK};
 use crate::transport::Outcome;
+use crate::url_policy::UploadHosts;
 
 thread_local! {
     /// The test's clock: a fixed start, moved only by `advance`.
@@ -427,6 +428,13 @@ fn budget_used(budget: &Arc<PushBudget>) -> u64 {
 
 /// An upload as a journal left it: the clip created, block 0 acknowledged.
 fn resumed(dir: &std::path::Path) -> Upload {
+    let (upload, settled) = resumed_with(dir, config());
+    assert!(settled.log.is_none() && settled.more.record.is_none(), "the journal's clip is taken up as it is");
+    upload
+}
+
+/// As [`resumed`], read back by a client configured with `config`; what its machine asks for.
+fn resumed_with(dir: &std::path::Path, config: Arc<Config>) -> (Upload, Settled) {
     let size = 3 * u64::from(BLOCK);
     let journal = Journal::create(dir, "resumed").unwrap();
     let records = vec![
@@ -443,7 +451,7 @@ fn resumed(dir: &std::path::Path) -> Upload {
         Record::Acked { block: 0, committed: false },
     ];
     let resumed = Resumed::from_records(journal, records).expect("the records describe an upload");
-    Upload::resume(9, resumed, config(), Arc::default())
+    Upload::resume(9, resumed, config, Arc::default())
 }
 
 #[test]
@@ -460,6 +468,41 @@ fn a_resumed_upload_whose_clip_is_gone_is_created_again_from_the_start() {
     assert!(upload.clip_id().is_none());
     assert!(matches!(next(&upload), Piece::Create));
     assert_eq!(upload.missing_blocks(), vec![0, 1, 2], "push mode: the game hands every block over again");
+}
+
+#[test]
+fn a_journals_clip_on_a_host_no_longer_allowed_is_created_again_and_the_old_one_removed() {
+    // The title narrowed its upload hosts since the journal was written (or the file was altered):
+    // nothing goes to the journal's uploadUri, and no data is lost.
+    let dir = tempfile::tempdir().unwrap();
+    let events = EventQueue::default();
+    let mut narrowed = Config::for_tests(BLOCK);
+    narrowed.upload_hosts = UploadHosts::new("https://meta.test", "*.elsewhere.test").unwrap();
+    let (upload, settled) = resumed_with(dir.path(), Arc::new(narrowed));
+    let (level, message) = settled.log.expect("the refusal is logged");
+    assert_eq!(level, LogLevel::Warn);
+    assert!(
+        message.contains("uploadUri") && message.contains("up.upload.test is not an allowed upload host"),
+        "{message}"
+    );
+    assert!(matches!(settled.more.record, Some(Record::LostCreate)), "journaled: a restart still removes it");
+    assert!(upload.clip_id().is_none());
+    assert_eq!(upload.status(false, now()).blocks_acked, 0);
+    assert!(matches!(next(&upload), Piece::Create));
+    let created = br#"{"gameClipId":"clip-2","uploadUri":"https://up.elsewhere.test/u/clip-2"}"#;
+    upload.settle_now(Piece::Create, answer(200, created), &events);
+    let budget = Arc::new(PushBudget::new(64 * u64::from(BLOCK), BLOCK));
+    for block in 0..3 {
+        upload.push_block(block, &vec![0; BLOCK as usize], &budget).unwrap();
+    }
+    send_blocks(&upload, 201, &events);
+    assert!(matches!(next(&upload), Piece::FindOrphans(None)), "the journal's clip is looked for");
+    let listed = pending_clips(&upload.request, &["clip-1", "clip-2"]);
+    upload.settle_now(Piece::FindOrphans(None), answer(200, &listed), &events);
+    let remove = next(&upload);
+    assert_eq!(describe(&remove), "remove clip-1");
+    upload.settle_now(remove, answer(204, b""), &events);
+    assert_eq!(state(&upload), UploadState::Completed);
 }
 
 #[test]
@@ -511,7 +554,7 @@ fn a_lost_create_is_journaled_before_the_call_goes_again_and_the_next_client_rem
     ];
     let resumed = Resumed::from_records(Journal::create(dir.path(), "lost").unwrap(), records).unwrap();
     assert_eq!(resumed.lost_creates, 1);
-    let upload = Upload::resume(9, resumed, config(), Arc::default());
+    let (upload, _) = Upload::resume(9, resumed, config(), Arc::default());
     assert!(matches!(next(&upload), Piece::Create));
     upload.settle_now(Piece::Create, answer(200, &created_body()), &events);
     let budget = Arc::new(PushBudget::new(64 * u64::from(BLOCK), BLOCK));

@@ -18,7 +18,6 @@ use crate::log::LogLevel;
 use crate::protocol::{ClipPage, GameClip, InitialUploadResponse};
 use crate::retry::{backoff, classify, Persistence, Verdict};
 use crate::status::{End, Published, UploadState, UploadStatus, RESULT_PENDING};
-use crate::url_policy::{check_url, not_an_upload_host};
 
 use super::blocks::BlockSet;
 use super::clip_file::{Layout, OpenedFile};
@@ -135,33 +134,76 @@ impl UploadMachine {
         }
     }
 
-    /// As far as a journal says an upload had got. It keeps the block size it began with.
-    pub fn resumed(handle: u64, is_push: bool, size: u64, resumed: &mut Resumed, config: Arc<Config>) -> Self {
+    /// As far as a journal says an upload had got. It keeps the block size it began with. A clip whose
+    /// URIs the policy refuses now (the title narrowed its upload hosts, the file was altered) is not
+    /// used: the upload creates its clip again, and the one the journal named is removed once it is in.
+    pub fn resumed(
+        handle: u64,
+        is_push: bool,
+        size: u64,
+        resumed: &mut Resumed,
+        config: Arc<Config>,
+    ) -> (Self, Settled) {
         let thumbnails = resumed.thumbnails.clone();
         let mut machine = UploadMachine::new(handle, is_push, size, thumbnails, config);
         machine.block_size = resumed.block_size;
-        machine.lost_creates = resumed.lost_creates;
         let layout = Layout::new(size, resumed.block_size);
         machine.blocks = Some(BlockSet::new(layout, is_push));
         if let Some(created) = resumed.created.take() {
-            machine.blocks = Some(BlockSet::resumed(layout, is_push, &resumed.acked));
-            machine.committed = resumed.committed;
-            for thumbnail in &mut machine.thumbnails {
-                thumbnail.url = thumbnail.kind.handed_out_uri(&created.response);
-                if resumed.thumbnails_sent.contains(&thumbnail.kind) {
-                    thumbnail.state = ThumbnailState::Sent;
+            match check_handed_out(&created.response, &machine.config) {
+                Ok(()) => machine.adopt(created, layout, resumed),
+                Err(why) => {
+                    resumed.lost_creates += 1;
+                    machine.out.more.record = Some(Record::LostCreate);
+                    let id = &created.response.game_clip_id;
+                    let message = format!(
+                        "upload {handle:#x}: the journal's clip {id} has {why}; creating the clip again (that one is \
+                         removed once this upload is in)"
+                    );
+                    machine.log(LogLevel::Warn, message);
                 }
             }
-            machine.clip = Some(Arc::new(created));
-            machine.phase = Phase::Ready(Step::CheckResumed);
         }
-        machine
+        machine.lost_creates = resumed.lost_creates;
+        let settled = machine.drain();
+        (machine, settled)
+    }
+
+    /// Takes up the clip a journal names, with the blocks and thumbnails it says went.
+    fn adopt(&mut self, created: CreatedClip, layout: Layout, resumed: &Resumed) {
+        self.blocks = Some(BlockSet::resumed(layout, self.is_push, &resumed.acked));
+        self.committed = resumed.committed;
+        for thumbnail in &mut self.thumbnails {
+            thumbnail.url = thumbnail.kind.handed_out_uri(&created.response);
+            if resumed.thumbnails_sent.contains(&thumbnail.kind) {
+                thumbnail.state = ThumbnailState::Sent;
+            }
+        }
+        self.clip = Some(Arc::new(created));
+        self.phase = Phase::Ready(Step::CheckResumed);
     }
 
     /// How persistent an upload is through transient failures.
     pub fn persistence(&self) -> Persistence {
         Persistence::UntilFinal { max_delay: self.config.max_retry_delay }
     }
+}
+
+/// Why the URIs the initial call handed out may not be used (uploads go only to allowed upload hosts,
+/// over https unless allowed otherwise). Checked where they enter: the service's answer, the journal.
+fn check_handed_out(response: &InitialUploadResponse, config: &Config) -> std::result::Result<(), String> {
+    let uris = [
+        ("uploadUri", Some(&response.upload_uri)),
+        ("largeThumbnailUri", response.large_thumbnail_uri.as_ref()),
+        ("smallThumbnailUri", response.small_thumbnail_uri.as_ref()),
+    ];
+    for (name, uri) in uris {
+        let Some(uri) = uri else { continue };
+        if let Err(error) = config.upload_hosts.check(uri, config.allow_insecure_http) {
+            return Err(format!("an unusable {name}: {}", error.message));
+        }
+    }
+    Ok(())
 }
 
 impl Machine for UploadMachine {
@@ -480,21 +522,8 @@ impl UploadMachine {
         let response: InitialUploadResponse = serde_json::from_slice(body).map_err(|e| {
             Error::http(ErrorKind::Http, 200, format!("the service's answer to the initial call is not usable: {e}"))
         })?;
-        let uris = [
-            ("uploadUri", Some(&response.upload_uri)),
-            ("largeThumbnailUri", response.large_thumbnail_uri.as_ref()),
-            ("smallThumbnailUri", response.small_thumbnail_uri.as_ref()),
-        ];
-        for (name, uri) in uris {
-            let Some(uri) = uri else { continue };
-            let unusable = |why: String| {
-                Error::http(ErrorKind::Http, 200, format!("the service handed out an unusable {name}: {why}"))
-            };
-            check_url(uri, self.config.allow_insecure_http).map_err(|e| unusable(e.message))?;
-            if !self.config.upload_hosts.allows(uri) {
-                return Err(unusable(not_an_upload_host(uri)));
-            }
-        }
+        check_handed_out(&response, &self.config)
+            .map_err(|why| Error::http(ErrorKind::Http, 200, format!("the service handed out {why}")))?;
         let upload_id = response.upload_id();
         Ok(CreatedClip { response, upload_id })
     }
