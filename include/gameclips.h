@@ -198,15 +198,15 @@ typedef struct ClipsClient ClipsClient;
 typedef struct ClipsExchange ClipsExchange;
 
 /*
+ >= 0 success codes, < 0 errors.
+ */
+typedef int32_t ClipsResult;
+
+/*
  Called from any library thread, never while the library holds a lock; never after
  `clips_client_destroy` returns. `message` is valid only during the call.
  */
 typedef void (*ClipsLogFn)(void *user, uint32_t level, const char *message);
-
-/*
- >= 0 success codes, < 0 errors.
- */
-typedef int32_t ClipsResult;
 
 /*
  One request or response header.
@@ -652,19 +652,6 @@ extern "C" {
 #endif // __cplusplus
 
 /*
- Fills `o` with the defaults and its struct_size. NULL is ignored.
- */
-void clips_client_options_init(struct ClipsClientOptions *o);
-
-/*
- As clips_client_options_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
- header's `clips_client_options_init(o)` macro calls this with `sizeof *(o)`, so a program built against an
- older header is never written past its struct by a newer library.
- */
-ClipsResult clips_client_options_init_sized(struct ClipsClientOptions *o,
-                                            size_t size);
-
-/*
  Creates a client and its worker threads. `*out` is written only on success.
  */
 ClipsResult clips_client_create(const struct ClipsClientOptions *o, struct ClipsClient **out);
@@ -738,19 +725,6 @@ ClipsResult clips_set_memory_hooks(const struct ClipsMemoryHooks *hooks);
  that used the library ends, where the title accounts memory per thread.
  */
 void clips_release_thread_memory(void);
-
-/*
- Fills `m` with "change nothing" and its struct_size. NULL is ignored.
- */
-void clips_metadata_update_init(struct ClipsMetadataUpdate *m);
-
-/*
- As clips_metadata_update_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
- header's `clips_metadata_update_init(m)` macro calls this with `sizeof *(m)`, so a program built against an
- older header is never written past its struct by a newer library.
- */
-ClipsResult clips_metadata_update_init_sized(struct ClipsMetadataUpdate *m,
-                                             size_t size);
 
 /*
  Changes one of the caller's clips. Every field is checked first: one invalid field and nothing is
@@ -845,45 +819,9 @@ ClipsResult clips_get_result_json(struct ClipsClient *c,
                                   size_t *out_len);
 
 /*
- Sets struct_size (and zeroes the rest). NULL is ignored.
- */
-void clips_clip_info_init(struct ClipsClipInfo *out);
-
-/*
- As clips_clip_info_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
- header's `clips_clip_info_init(out)` macro calls this with `sizeof *(out)`, so a program built against an
- older header is never written past its struct by a newer library.
- */
-ClipsResult clips_clip_info_init_sized(struct ClipsClipInfo *out, size_t size);
-
-/*
  The main figures of the clip a completed clips_get_clip read.
  */
 ClipsResult clips_get_clip_info(struct ClipsClient *c, ClipsHandle op, struct ClipsClipInfo *out);
-
-/*
- Sets struct_size (and zeroes the rest). NULL is ignored.
- */
-void clips_status_init(struct ClipsStatus *s);
-
-/*
- As clips_status_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
- header's `clips_status_init(s)` macro calls this with `sizeof *(s)`, so a program built against an
- older header is never written past its struct by a newer library.
- */
-ClipsResult clips_status_init_sized(struct ClipsStatus *s, size_t size);
-
-/*
- Sets struct_size (and zeroes the rest). NULL is ignored.
- */
-void clips_event_init(struct ClipsEvent *e);
-
-/*
- As clips_event_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
- header's `clips_event_init(e)` macro calls this with `sizeof *(e)`, so a program built against an
- older header is never written past its struct by a newer library.
- */
-ClipsResult clips_event_init_sized(struct ClipsEvent *e, size_t size);
 
 /*
  A snapshot of the upload. Allocation-free; cheap enough to call every frame.
@@ -912,6 +850,75 @@ ClipsResult clips_get_error_message(struct ClipsClient *c,
 ClipsResult clips_next_event(struct ClipsClient *c, struct ClipsEvent *out);
 
 /*
+ Fills `m` with "change nothing" and its struct_size. NULL is ignored.
+ */
+void clips_metadata_update_init(struct ClipsMetadataUpdate *m);
+
+/*
+ clips_metadata_update_init for a struct of `size` bytes, the caller's `sizeof`: never written past (the header's
+ `clips_metadata_update_init(m)` macro passes `sizeof *(m)`, so a newer library keeps to an older struct).
+ */
+ClipsResult clips_metadata_update_init_sized(struct ClipsMetadataUpdate *m,
+                                             size_t size);
+
+/*
+ Sets struct_size (and zeroes the rest). NULL is ignored.
+ */
+void clips_clip_info_init(struct ClipsClipInfo *out);
+
+/*
+ clips_clip_info_init for a struct of `size` bytes, the caller's `sizeof`: never written past (the header's
+ `clips_clip_info_init(out)` macro passes `sizeof *(out)`, so a newer library keeps to an older struct).
+ */
+ClipsResult clips_clip_info_init_sized(struct ClipsClipInfo *out, size_t size);
+
+/*
+ Fills `o` with the defaults and its struct_size. NULL is ignored.
+ */
+void clips_client_options_init(struct ClipsClientOptions *o);
+
+/*
+ clips_client_options_init for a struct of `size` bytes, the caller's `sizeof`: never written past (the header's
+ `clips_client_options_init(o)` macro passes `sizeof *(o)`, so a newer library keeps to an older struct).
+ */
+ClipsResult clips_client_options_init_sized(struct ClipsClientOptions *o,
+                                            size_t size);
+
+/*
+ Fills `o` with the defaults and its struct_size. NULL is ignored.
+ */
+void clips_upload_options_init(struct ClipsUploadOptions *o);
+
+/*
+ clips_upload_options_init for a struct of `size` bytes, the caller's `sizeof`: never written past (the header's
+ `clips_upload_options_init(o)` macro passes `sizeof *(o)`, so a newer library keeps to an older struct).
+ */
+ClipsResult clips_upload_options_init_sized(struct ClipsUploadOptions *o,
+                                            size_t size);
+
+/*
+ Sets struct_size (and zeroes the rest). NULL is ignored.
+ */
+void clips_status_init(struct ClipsStatus *s);
+
+/*
+ clips_status_init for a struct of `size` bytes, the caller's `sizeof`: never written past (the header's
+ `clips_status_init(s)` macro passes `sizeof *(s)`, so a newer library keeps to an older struct).
+ */
+ClipsResult clips_status_init_sized(struct ClipsStatus *s, size_t size);
+
+/*
+ Sets struct_size (and zeroes the rest). NULL is ignored.
+ */
+void clips_event_init(struct ClipsEvent *e);
+
+/*
+ clips_event_init for a struct of `size` bytes, the caller's `sizeof`: never written past (the header's
+ `clips_event_init(e)` macro passes `sizeof *(e)`, so a newer library keeps to an older struct).
+ */
+ClipsResult clips_event_init_sized(struct ClipsEvent *e, size_t size);
+
+/*
  The answer's HTTP status (100..599).
  */
 ClipsResult clips_exchange_set_status(struct ClipsExchange *x, uint32_t http_status);
@@ -932,19 +939,6 @@ ClipsResult clips_exchange_write_body(struct ClipsExchange *x, const uint8_t *da
  it, `x` is gone.
  */
 ClipsResult clips_exchange_complete(struct ClipsExchange *x, uint32_t outcome, const char *message);
-
-/*
- Fills `o` with the defaults and its struct_size. NULL is ignored.
- */
-void clips_upload_options_init(struct ClipsUploadOptions *o);
-
-/*
- As clips_upload_options_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
- header's `clips_upload_options_init(o)` macro calls this with `sizeof *(o)`, so a program built against an
- older header is never written past its struct by a newer library.
- */
-ClipsResult clips_upload_options_init_sized(struct ClipsUploadOptions *o,
-                                            size_t size);
 
 /*
  Validates the options and returns a handle at once; the initial call, and in file mode opening the

@@ -188,7 +188,7 @@ pub unsafe fn write_list<T: Copy>(
 /// # Safety
 /// Implementors are `#[repr(C)]`, start with a `u32` size field, and list every field in `fields`
 /// and every `bool` field in `bool_offsets`. (`ffi::tests` checks each list against the struct's
-/// declaration in `structs.rs`, so a field added there and forgotten here fails the build's tests.)
+/// declaration in `structs/`, so a field added there and forgotten here fails the build's tests.)
 pub unsafe trait Versioned: Copy {
     /// The C name, for messages.
     const NAME: &'static str;

@@ -8,8 +8,7 @@ use std::time::Duration;
 use libc::{c_char, c_void, size_t};
 
 use super::boundary::{
-    c_str, guard, guard_value, init_sized, init_whole, non_null, non_null_mut, read_versioned, required_c_str,
-    with_last_error, write_str,
+    c_str, guard, guard_value, non_null, non_null_mut, read_versioned, required_c_str, with_last_error, write_str,
 };
 use super::registry;
 use super::structs::*;
@@ -97,26 +96,6 @@ fn client_options(o: &ClipsClientOptions) -> Result<ClientOptions, Error> {
         give_up_after: (o.give_up_after_ms != 0).then(|| millis(o.give_up_after_ms)),
         transport,
         threads,
-    })
-}
-
-/// Fills `o` with the defaults and its struct_size. NULL is ignored.
-#[no_mangle]
-pub unsafe extern "C" fn clips_client_options_init(o: *mut ClipsClientOptions) {
-    guard_value("clips_client_options_init", (), || {
-        // SAFETY: forwarded contract: `o` is NULL or a writable struct.
-        unsafe { init_whole(o) }
-    })
-}
-
-/// As clips_client_options_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
-/// header's `clips_client_options_init(o)` macro calls this with `sizeof *(o)`, so a program built against an
-/// older header is never written past its struct by a newer library.
-#[no_mangle]
-pub unsafe extern "C" fn clips_client_options_init_sized(o: *mut ClipsClientOptions, size: size_t) -> ClipsResult {
-    guard("clips_client_options_init_sized", || {
-        // SAFETY: forwarded contract: `o` is NULL or writable for `size` bytes.
-        unsafe { init_sized(o, size) }
     })
 }
 

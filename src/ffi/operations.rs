@@ -5,8 +5,7 @@
 use libc::{c_char, size_t};
 
 use super::boundary::{
-    c_str, guard, guard_value, init_sized, init_whole, non_null, non_null_mut, read_versioned, required_c_str,
-    write_str, write_versioned, Versioned,
+    c_str, guard, non_null, non_null_mut, read_versioned, required_c_str, write_str, write_versioned, Versioned,
 };
 use super::registry;
 use super::structs::*;
@@ -40,26 +39,6 @@ fn clip_names<'a>(
         required_c_str!(scid, "scid")?,
         required_c_str!(game_clip_id, "game_clip_id")?,
     ))
-}
-
-/// Fills `m` with "change nothing" and its struct_size. NULL is ignored.
-#[no_mangle]
-pub unsafe extern "C" fn clips_metadata_update_init(m: *mut ClipsMetadataUpdate) {
-    guard_value("clips_metadata_update_init", (), || {
-        // SAFETY: forwarded contract: `m` is NULL or a writable struct.
-        unsafe { init_whole(m) }
-    })
-}
-
-/// As clips_metadata_update_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
-/// header's `clips_metadata_update_init(m)` macro calls this with `sizeof *(m)`, so a program built against an
-/// older header is never written past its struct by a newer library.
-#[no_mangle]
-pub unsafe extern "C" fn clips_metadata_update_init_sized(m: *mut ClipsMetadataUpdate, size: size_t) -> ClipsResult {
-    guard("clips_metadata_update_init_sized", || {
-        // SAFETY: forwarded contract: `m` is NULL or writable for `size` bytes.
-        unsafe { init_sized(m, size) }
-    })
 }
 
 /// Changes one of the caller's clips. Every field is checked first: one invalid field and nothing is
@@ -236,26 +215,6 @@ pub unsafe extern "C" fn clips_get_result_json(
         let json = registry::lookup(c)?.result_json(op)?;
         // SAFETY: buf/out_len per the contract.
         unsafe { write_str(&json, buf, cap, out_len) }
-    })
-}
-
-/// Sets struct_size (and zeroes the rest). NULL is ignored.
-#[no_mangle]
-pub unsafe extern "C" fn clips_clip_info_init(out: *mut ClipsClipInfo) {
-    guard_value("clips_clip_info_init", (), || {
-        // SAFETY: forwarded contract: `out` is NULL or a writable struct.
-        unsafe { init_whole(out) }
-    })
-}
-
-/// As clips_clip_info_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
-/// header's `clips_clip_info_init(out)` macro calls this with `sizeof *(out)`, so a program built against an
-/// older header is never written past its struct by a newer library.
-#[no_mangle]
-pub unsafe extern "C" fn clips_clip_info_init_sized(out: *mut ClipsClipInfo, size: size_t) -> ClipsResult {
-    guard("clips_clip_info_init_sized", || {
-        // SAFETY: forwarded contract: `out` is NULL or writable for `size` bytes.
-        unsafe { init_sized(out, size) }
     })
 }
 

@@ -2,9 +2,7 @@
 
 use libc::{c_char, size_t};
 
-use super::boundary::{
-    check_versioned, guard, guard_value, init_sized, init_whole, non_null_mut, write_str, write_versioned,
-};
+use super::boundary::{check_versioned, guard, non_null_mut, write_str, write_versioned};
 use super::registry;
 use super::structs::*;
 use super::types::*;
@@ -41,46 +39,6 @@ impl From<Event> for ClipsEvent {
             bytes_total: e.bytes_total,
         }
     }
-}
-
-/// Sets struct_size (and zeroes the rest). NULL is ignored.
-#[no_mangle]
-pub unsafe extern "C" fn clips_status_init(s: *mut ClipsStatus) {
-    guard_value("clips_status_init", (), || {
-        // SAFETY: forwarded contract: `s` is NULL or a writable struct.
-        unsafe { init_whole(s) }
-    })
-}
-
-/// As clips_status_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
-/// header's `clips_status_init(s)` macro calls this with `sizeof *(s)`, so a program built against an
-/// older header is never written past its struct by a newer library.
-#[no_mangle]
-pub unsafe extern "C" fn clips_status_init_sized(s: *mut ClipsStatus, size: size_t) -> ClipsResult {
-    guard("clips_status_init_sized", || {
-        // SAFETY: forwarded contract: `s` is NULL or writable for `size` bytes.
-        unsafe { init_sized(s, size) }
-    })
-}
-
-/// Sets struct_size (and zeroes the rest). NULL is ignored.
-#[no_mangle]
-pub unsafe extern "C" fn clips_event_init(e: *mut ClipsEvent) {
-    guard_value("clips_event_init", (), || {
-        // SAFETY: forwarded contract: `e` is NULL or a writable struct.
-        unsafe { init_whole(e) }
-    })
-}
-
-/// As clips_event_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
-/// header's `clips_event_init(e)` macro calls this with `sizeof *(e)`, so a program built against an
-/// older header is never written past its struct by a newer library.
-#[no_mangle]
-pub unsafe extern "C" fn clips_event_init_sized(e: *mut ClipsEvent, size: size_t) -> ClipsResult {
-    guard("clips_event_init_sized", || {
-        // SAFETY: forwarded contract: `e` is NULL or writable for `size` bytes.
-        unsafe { init_sized(e, size) }
-    })
 }
 
 /// A snapshot of the upload. Allocation-free; cheap enough to call every frame.

@@ -2,10 +2,7 @@
 
 use libc::size_t;
 
-use super::boundary::{
-    c_str, guard, guard_value, init_sized, init_whole, non_null, non_null_mut, read_versioned, required_c_str,
-    write_list,
-};
+use super::boundary::{c_str, guard, non_null, non_null_mut, read_versioned, required_c_str, write_list};
 use super::registry;
 use super::structs::*;
 use super::types::*;
@@ -63,26 +60,6 @@ unsafe fn upload_request(o: &ClipsUploadOptions) -> Result<UploadRequest, Error>
     request.small_thumbnail_path = c_str!(o.small_thumbnail_path, "small_thumbnail_path")?.map(Into::into);
     request.saved_by_user = o.saved_by_user;
     Ok(request)
-}
-
-/// Fills `o` with the defaults and its struct_size. NULL is ignored.
-#[no_mangle]
-pub unsafe extern "C" fn clips_upload_options_init(o: *mut ClipsUploadOptions) {
-    guard_value("clips_upload_options_init", (), || {
-        // SAFETY: forwarded contract: `o` is NULL or a writable struct.
-        unsafe { init_whole(o) }
-    })
-}
-
-/// As clips_upload_options_init, for a struct of `size` bytes (the caller's `sizeof`), never writing past it. The
-/// header's `clips_upload_options_init(o)` macro calls this with `sizeof *(o)`, so a program built against an
-/// older header is never written past its struct by a newer library.
-#[no_mangle]
-pub unsafe extern "C" fn clips_upload_options_init_sized(o: *mut ClipsUploadOptions, size: size_t) -> ClipsResult {
-    guard("clips_upload_options_init_sized", || {
-        // SAFETY: forwarded contract: `o` is NULL or writable for `size` bytes.
-        unsafe { init_sized(o, size) }
-    })
 }
 
 /// Validates the options and returns a handle at once; the initial call, and in file mode opening the
