@@ -5,9 +5,10 @@
 use libc::{c_char, size_t};
 
 use super::boundary::{
-    c_str, guard, non_null, non_null_mut, read_versioned, required_c_str, write_str, write_versioned, Versioned,
+    c_str, guard, non_null, non_null_mut, read_versioned, required_c_str, write_versioned, Versioned,
 };
 use super::registry;
+use super::status::write_text_of;
 use super::structs::*;
 use super::types::*;
 use crate::error::{Error, ErrorKind};
@@ -39,6 +40,22 @@ fn clip_names<'a>(
         required_c_str!(scid, "scid")?,
         required_c_str!(game_clip_id, "game_clip_id")?,
     ))
+}
+
+/// An operation on anyone's clip, named by owner (NULL: me), scid and id.
+type OnClip = fn(&Client, Option<&str>, &str, &str) -> Result<ClipsHandle, Error>;
+
+/// Starts `operation` on the clip the strings name.
+fn start_on_clip(
+    c: *mut ClipsClient,
+    (owner_xuid, scid, game_clip_id): (*const c_char, *const c_char, *const c_char),
+    out_op: *mut ClipsHandle,
+    operation: OnClip,
+) -> Result<ClipsResult, Error> {
+    start_operation(c, out_op, |client| {
+        let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
+        operation(client, owner, scid, id)
+    })
 }
 
 /// Changes one of the caller's clips. Every field is checked first: one invalid field and nothing is
@@ -97,12 +114,7 @@ pub unsafe extern "C" fn clips_flag_clip(
     game_clip_id: *const c_char,
     out_op: *mut ClipsHandle,
 ) -> ClipsResult {
-    guard("clips_flag_clip", || {
-        start_operation(c, out_op, |client| {
-            let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
-            client.flag_clip(owner, scid, id)
-        })
-    })
+    guard("clips_flag_clip", || start_on_clip(c, (owner_xuid, scid, game_clip_id), out_op, Client::flag_clip))
 }
 
 /// Counts one view of anyone's clip (call it at about 75-80% of playback). Repeated only when the
@@ -115,12 +127,7 @@ pub unsafe extern "C" fn clips_record_view(
     game_clip_id: *const c_char,
     out_op: *mut ClipsHandle,
 ) -> ClipsResult {
-    guard("clips_record_view", || {
-        start_operation(c, out_op, |client| {
-            let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
-            client.record_view(owner, scid, id)
-        })
-    })
+    guard("clips_record_view", || start_on_clip(c, (owner_xuid, scid, game_clip_id), out_op, Client::record_view))
 }
 
 /// Deletes one of the caller's clips.
@@ -149,12 +156,7 @@ pub unsafe extern "C" fn clips_get_clip(
     game_clip_id: *const c_char,
     out_op: *mut ClipsHandle,
 ) -> ClipsResult {
-    guard("clips_get_clip", || {
-        start_operation(c, out_op, |client| {
-            let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
-            client.get_clip(owner, scid, id)
-        })
-    })
+    guard("clips_get_clip", || start_on_clip(c, (owner_xuid, scid, game_clip_id), out_op, Client::get_clip))
 }
 
 /// One page of a user's clips (owner_xuid NULL: one's own; scid NULL: every title; max_items 0: the
@@ -211,11 +213,8 @@ pub unsafe extern "C" fn clips_get_result_json(
     cap: size_t,
     out_len: *mut size_t,
 ) -> ClipsResult {
-    guard("clips_get_result_json", || {
-        let json = registry::lookup(c)?.result_json(op)?;
-        // SAFETY: buf/out_len per the contract.
-        unsafe { write_str(&json, buf, cap, out_len) }
-    })
+    // SAFETY: buf/out_len per the contract.
+    guard("clips_get_result_json", || unsafe { write_text_of(c, op, (buf, cap, out_len), Client::result_json) })
 }
 
 /// The main figures of the clip a completed clips_get_clip read.

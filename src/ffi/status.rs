@@ -8,6 +8,7 @@ use super::structs::*;
 use super::types::*;
 use crate::events::Event;
 use crate::status::UploadStatus;
+use crate::Client;
 
 impl From<UploadStatus> for ClipsStatus {
     fn from(s: UploadStatus) -> ClipsStatus {
@@ -41,6 +42,21 @@ impl From<Event> for ClipsEvent {
     }
 }
 
+/// Writes a handle's text (`read` from the client) to the caller's buffer, as [`write_str`] does.
+///
+/// # Safety
+/// `buf` is NULL or valid for `cap` bytes; `out_len` is NULL or valid for a write.
+pub(super) unsafe fn write_text_of(
+    c: *mut ClipsClient,
+    h: ClipsHandle,
+    (buf, cap, out_len): (*mut c_char, size_t, *mut size_t),
+    read: fn(&Client, u64) -> crate::Result<String>,
+) -> crate::Result<ClipsResult> {
+    let text = read(&*registry::lookup(c)?, h)?;
+    // SAFETY: forwarded contract.
+    unsafe { write_str(&text, buf, cap, out_len) }
+}
+
 /// A snapshot of the upload. Allocation-free; cheap enough to call every frame.
 #[no_mangle]
 pub unsafe extern "C" fn clips_poll(c: *mut ClipsClient, h: ClipsHandle, out: *mut ClipsStatus) -> ClipsResult {
@@ -63,11 +79,8 @@ pub unsafe extern "C" fn clips_get_clip_id(
     cap: size_t,
     out_len: *mut size_t,
 ) -> ClipsResult {
-    guard("clips_get_clip_id", || {
-        let id = registry::lookup(c)?.clip_id(h)?;
-        // SAFETY: buf/out_len per the contract.
-        unsafe { write_str(&id, buf, cap, out_len) }
-    })
+    // SAFETY: buf/out_len per the contract.
+    guard("clips_get_clip_id", || unsafe { write_text_of(c, h, (buf, cap, out_len), Client::clip_id) })
 }
 
 /// Why the upload or operation failed; while it runs, why its last attempt failed (what a RETRYING
@@ -80,11 +93,8 @@ pub unsafe extern "C" fn clips_get_error_message(
     cap: size_t,
     out_len: *mut size_t,
 ) -> ClipsResult {
-    guard("clips_get_error_message", || {
-        let message = registry::lookup(c)?.error_message(h)?;
-        // SAFETY: buf/out_len per the contract.
-        unsafe { write_str(&message, buf, cap, out_len) }
-    })
+    // SAFETY: buf/out_len per the contract.
+    guard("clips_get_error_message", || unsafe { write_text_of(c, h, (buf, cap, out_len), Client::error_message) })
 }
 
 /// CLIPS_OK with the next event in `*out` (initialised by clips_event_init), or CLIPS_NO_EVENT.
