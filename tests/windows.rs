@@ -410,6 +410,7 @@ fn threads_carry_their_names_and_affinity_and_the_titles_start_thread_makes_them
     assert!(value("named") >= 12, "{stdout}");
     assert_eq!(value("affinity_ok"), value("named"), "{stdout}");
     assert!(value("title_started") >= 12, "the title's start_thread made the threads: {stdout}");
+    assert_eq!(value("title_ended"), value("title_started"), "each returned once the client was destroyed: {stdout}");
     assert_eq!(value("uploads"), 2, "{stdout}");
     eprintln!("threads under Wine: {}", stdout.lines().collect::<Vec<_>>().join(", "));
 }
