@@ -309,7 +309,8 @@ typedef struct ClipsThreadOptions {
     /*
      Optional: the title creates every thread the library needs (its job system, FRunnableThread, a
      console's thread API). clips_client_destroy waits for their entries to return within
-     shutdown_timeout_ms.
+     shutdown_timeout_ms; the threads are the title's to join (before unloading the library too: the
+     last instructions of an entry run in it).
      */
     ClipsStartThreadFn start_thread;
     /*
