@@ -11,27 +11,13 @@
 #include <string.h>
 
 #include "gameclips.h"
-
-#if defined(_WIN32)
-#include <windows.h>
-static void sleep_ms(unsigned ms) { Sleep(ms); }
-#else
-#include <time.h>
-static void sleep_ms(unsigned ms) {
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
-}
-#endif
+#include "example_support.h"
 
 static ClipsClient *client;
 
+/* Why a step failed; 0, the step's result. */
 static int report(const char *what, ClipsResult result) {
-    char message[512];
-    size_t len = 0;
-    clips_last_error_message(message, sizeof message, &len);
-    fprintf(stderr, "%s: %s: %s\n", what, clips_result_name(result), message);
+    print_error(what, result);
     return 0;
 }
 

@@ -15,19 +15,7 @@
 #include <string.h>
 
 #include "gameclips.h"
-
-#if defined(_WIN32)
-#include <windows.h>
-static void sleep_ms(unsigned ms) { Sleep(ms); }
-#else
-#include <time.h>
-static void sleep_ms(unsigned ms) {
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
-}
-#endif
+#include "../../examples/c/example_support.h"
 
 /* "%C3%A9" -> the byte 0xC3, then 0xA9; everything else as it is. The result is malloc'd. */
 static char *percent_decode(const char *text) {
@@ -45,14 +33,6 @@ static char *percent_decode(const char *text) {
     }
     decoded[out] = '\0';
     return decoded;
-}
-
-static int fail(const char *what, ClipsResult result) {
-    char message[512];
-    size_t len = 0;
-    clips_last_error_message(message, sizeof message, &len);
-    fprintf(stderr, "%s: %s: %s\n", what, clips_result_name(result), message);
-    return 1;
 }
 
 int main(int argc, char **argv) {

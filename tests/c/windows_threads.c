@@ -20,6 +20,7 @@
 #include <wchar.h>
 
 #include "gameclips.h"
+#include "../../examples/c/example_support.h"
 
 #define PREFIX L"gcxwin"
 
@@ -33,14 +34,6 @@ static GetThreadDescriptionFn get_thread_description(void) {
     if (!found) found = GetProcAddress(GetModuleHandleW(L"kernelbase.dll"), "GetThreadDescription");
     if (found) memcpy(&function, &found, sizeof function);
     return function;
-}
-
-static int fail(const char *what, ClipsResult result) {
-    char message[512];
-    size_t len = 0;
-    clips_last_error_message(message, sizeof message, &len);
-    fprintf(stderr, "%s: %s: %s\n", what, clips_result_name(result), message);
-    return 1;
 }
 
 static int upload(ClipsClient *client, const char *file) {
