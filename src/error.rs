@@ -2,82 +2,40 @@
 //! and name are given here, once (`ffi/types.rs` writes the values again as literals for the header,
 //! and a test there holds every one of them to this table).
 
-use std::ffi::CStr;
 use std::fmt;
 
-/// What went wrong, as the C ABI's result codes name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    InvalidArgument,
-    InvalidHandle,
-    WouldBlock,
-    BufferTooSmall,
-    WrongState,
-    /// A final error status from the service; see [`Error::http_status`].
-    Http,
-    /// The transport failed after retries.
-    Network,
-    /// 401/403.
-    Auth,
-    Cancelled,
-    /// Reading the clip file failed or the file changed.
-    Io,
-    Shutdown,
-    IncompatibleVersion,
-    /// The service refused the clip: over quota.
-    Quota,
-    /// A block-sized buffer could not be had: the call failed, nothing aborted.
-    OutOfMemory,
-    Internal,
+crate::c_codes::c_codes! {
+    /// What went wrong, as the C ABI's result codes name it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum ErrorKind: i32 {
+        InvalidArgument = -1 => c"CLIPS_E_INVALID_ARGUMENT",
+        InvalidHandle = -2 => c"CLIPS_E_INVALID_HANDLE",
+        WouldBlock = -3 => c"CLIPS_E_WOULD_BLOCK",
+        BufferTooSmall = -4 => c"CLIPS_E_BUFFER_TOO_SMALL",
+        WrongState = -5 => c"CLIPS_E_WRONG_STATE",
+        /// A final error status from the service; see [`Error::http_status`].
+        Http = -6 => c"CLIPS_E_HTTP",
+        /// The transport failed after retries.
+        Network = -7 => c"CLIPS_E_NETWORK",
+        /// 401/403.
+        Auth = -8 => c"CLIPS_E_AUTH",
+        Cancelled = -9 => c"CLIPS_E_CANCELLED",
+        /// Reading the clip file failed or the file changed.
+        Io = -10 => c"CLIPS_E_IO",
+        Shutdown = -11 => c"CLIPS_E_SHUTDOWN",
+        IncompatibleVersion = -12 => c"CLIPS_E_INCOMPATIBLE_VERSION",
+        /// The service refused the clip: over quota.
+        Quota = -13 => c"CLIPS_E_QUOTA",
+        /// A block-sized buffer could not be had: the call failed, nothing aborted.
+        OutOfMemory = -14 => c"CLIPS_E_OUT_OF_MEMORY",
+        Internal = -100 => c"CLIPS_E_INTERNAL",
+    }
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 15] = [
-        ErrorKind::InvalidArgument,
-        ErrorKind::InvalidHandle,
-        ErrorKind::WouldBlock,
-        ErrorKind::BufferTooSmall,
-        ErrorKind::WrongState,
-        ErrorKind::Http,
-        ErrorKind::Network,
-        ErrorKind::Auth,
-        ErrorKind::Cancelled,
-        ErrorKind::Io,
-        ErrorKind::Shutdown,
-        ErrorKind::IncompatibleVersion,
-        ErrorKind::Quota,
-        ErrorKind::OutOfMemory,
-        ErrorKind::Internal,
-    ];
-
     /// The `CLIPS_E_*` value.
     pub const fn code(self) -> i32 {
-        self.c_result().0
-    }
-
-    /// The `CLIPS_E_*` name, as `clips_result_name` gives it.
-    pub const fn name(self) -> &'static CStr {
-        self.c_result().1
-    }
-
-    const fn c_result(self) -> (i32, &'static CStr) {
-        match self {
-            ErrorKind::InvalidArgument => (-1, c"CLIPS_E_INVALID_ARGUMENT"),
-            ErrorKind::InvalidHandle => (-2, c"CLIPS_E_INVALID_HANDLE"),
-            ErrorKind::WouldBlock => (-3, c"CLIPS_E_WOULD_BLOCK"),
-            ErrorKind::BufferTooSmall => (-4, c"CLIPS_E_BUFFER_TOO_SMALL"),
-            ErrorKind::WrongState => (-5, c"CLIPS_E_WRONG_STATE"),
-            ErrorKind::Http => (-6, c"CLIPS_E_HTTP"),
-            ErrorKind::Network => (-7, c"CLIPS_E_NETWORK"),
-            ErrorKind::Auth => (-8, c"CLIPS_E_AUTH"),
-            ErrorKind::Cancelled => (-9, c"CLIPS_E_CANCELLED"),
-            ErrorKind::Io => (-10, c"CLIPS_E_IO"),
-            ErrorKind::Shutdown => (-11, c"CLIPS_E_SHUTDOWN"),
-            ErrorKind::IncompatibleVersion => (-12, c"CLIPS_E_INCOMPATIBLE_VERSION"),
-            ErrorKind::Quota => (-13, c"CLIPS_E_QUOTA"),
-            ErrorKind::OutOfMemory => (-14, c"CLIPS_E_OUT_OF_MEMORY"),
-            ErrorKind::Internal => (-100, c"CLIPS_E_INTERNAL"),
-        }
+        self as i32
     }
 }
 

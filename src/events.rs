@@ -3,39 +3,21 @@
 //! times per upload. Only progress is ever merged; nothing else is dropped.
 
 use std::collections::{HashMap, VecDeque};
-use std::ffi::CStr;
 
 use parking_lot::Mutex;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    ClipCreated = 1,
-    Progress = 2,
-    NeedsAuth = 3,
-    Completed = 4,
-    Failed = 5,
-    Cancelled = 6,
-    /// A clip operation ended; `result` says how (`CLIPS_OK`, an error, or `CLIPS_E_CANCELLED`).
-    OperationCompleted = 7,
-}
-
-impl EventKind {
-    pub const ALL: [EventKind; 7] = {
-        use EventKind::*;
-        [ClipCreated, Progress, NeedsAuth, Completed, Failed, Cancelled, OperationCompleted]
-    };
-
-    /// The `CLIPS_EVENT_*` name.
-    pub const fn name(self) -> &'static CStr {
-        match self {
-            EventKind::ClipCreated => c"CLIPS_EVENT_CLIP_CREATED",
-            EventKind::Progress => c"CLIPS_EVENT_PROGRESS",
-            EventKind::NeedsAuth => c"CLIPS_EVENT_NEEDS_AUTH",
-            EventKind::Completed => c"CLIPS_EVENT_COMPLETED",
-            EventKind::Failed => c"CLIPS_EVENT_FAILED",
-            EventKind::Cancelled => c"CLIPS_EVENT_CANCELLED",
-            EventKind::OperationCompleted => c"CLIPS_EVENT_OP_COMPLETED",
-        }
+crate::c_codes::c_codes! {
+    /// What an event reports (`CLIPS_EVENT_*`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum EventKind: u32 {
+        ClipCreated = 1 => c"CLIPS_EVENT_CLIP_CREATED",
+        Progress = 2 => c"CLIPS_EVENT_PROGRESS",
+        NeedsAuth = 3 => c"CLIPS_EVENT_NEEDS_AUTH",
+        Completed = 4 => c"CLIPS_EVENT_COMPLETED",
+        Failed = 5 => c"CLIPS_EVENT_FAILED",
+        Cancelled = 6 => c"CLIPS_EVENT_CANCELLED",
+        /// A clip operation ended; `result` says how (`CLIPS_OK`, an error, or `CLIPS_E_CANCELLED`).
+        OperationCompleted = 7 => c"CLIPS_EVENT_OP_COMPLETED",
     }
 }
 

@@ -8,6 +8,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod bandwidth;
+mod c_codes;
 mod client;
 mod config;
 mod engine;

@@ -3,53 +3,33 @@
 //! status the game reads, applying what changes with time (a retry's countdown) or with the client
 //! (pause) at the moment of reading.
 
-use std::ffi::CStr;
 use std::time::Instant;
 
 /// `CLIPS_OK` and `CLIPS_PENDING`, as they appear in statuses and events.
 pub const RESULT_OK: i32 = 0;
 pub const RESULT_PENDING: i32 = 1;
 
-/// The state a status reports (`CLIPS_STATE_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UploadState {
-    Creating = 1,
-    Uploading = 2,
-    WaitingForData = 3,
-    NeedsAuth = 4,
-    Paused = 5,
-    Retrying = 6,
-    Completed = 7,
-    Failed = 8,
-    Cancelled = 9,
-    /// An operation (not an upload) whose request is queued or in flight.
-    Running = 10,
+crate::c_codes::c_codes! {
+    /// The state a status reports (`CLIPS_STATE_*`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum UploadState: u32 {
+        Creating = 1 => c"CLIPS_STATE_CREATING",
+        Uploading = 2 => c"CLIPS_STATE_UPLOADING",
+        WaitingForData = 3 => c"CLIPS_STATE_WAITING_FOR_DATA",
+        NeedsAuth = 4 => c"CLIPS_STATE_NEEDS_AUTH",
+        Paused = 5 => c"CLIPS_STATE_PAUSED",
+        Retrying = 6 => c"CLIPS_STATE_RETRYING",
+        Completed = 7 => c"CLIPS_STATE_COMPLETED",
+        Failed = 8 => c"CLIPS_STATE_FAILED",
+        Cancelled = 9 => c"CLIPS_STATE_CANCELLED",
+        /// An operation (not an upload) whose request is queued or in flight.
+        Running = 10 => c"CLIPS_STATE_RUNNING",
+    }
 }
 
 impl UploadState {
-    pub const ALL: [UploadState; 10] = {
-        use UploadState::*;
-        [Creating, Uploading, WaitingForData, NeedsAuth, Paused, Retrying, Completed, Failed, Cancelled, Running]
-    };
-
     pub fn from_code(code: u32) -> Option<UploadState> {
-        UploadState::ALL.into_iter().find(|state| *state as u32 == code)
-    }
-
-    /// The `CLIPS_STATE_*` name.
-    pub const fn name(self) -> &'static CStr {
-        match self {
-            UploadState::Creating => c"CLIPS_STATE_CREATING",
-            UploadState::Uploading => c"CLIPS_STATE_UPLOADING",
-            UploadState::WaitingForData => c"CLIPS_STATE_WAITING_FOR_DATA",
-            UploadState::NeedsAuth => c"CLIPS_STATE_NEEDS_AUTH",
-            UploadState::Paused => c"CLIPS_STATE_PAUSED",
-            UploadState::Retrying => c"CLIPS_STATE_RETRYING",
-            UploadState::Completed => c"CLIPS_STATE_COMPLETED",
-            UploadState::Failed => c"CLIPS_STATE_FAILED",
-            UploadState::Cancelled => c"CLIPS_STATE_CANCELLED",
-            UploadState::Running => c"CLIPS_STATE_RUNNING",
-        }
+        UploadState::ALL.iter().copied().find(|state| *state as u32 == code)
     }
 }
 

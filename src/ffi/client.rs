@@ -226,7 +226,7 @@ const SUCCESS_NAMES: [(ClipsResult, &CStr); 3] =
     [(CLIPS_OK, c"CLIPS_OK"), (CLIPS_PENDING, c"CLIPS_PENDING"), (CLIPS_NO_EVENT, c"CLIPS_NO_EVENT")];
 
 fn result_name(result: ClipsResult) -> &'static CStr {
-    let error = || ErrorKind::ALL.into_iter().find(|kind| kind.code() == result).map(ErrorKind::name);
+    let error = || ErrorKind::ALL.iter().find(|kind| kind.code() == result).map(|kind| kind.name());
     SUCCESS_NAMES.iter().find(|(value, _)| *value == result).map(|(_, name)| *name).or_else(error).unwrap_or(UNKNOWN)
 }
 
@@ -273,7 +273,7 @@ mod tests {
         let events = header_defines("CLIPS_EVENT_");
         assert_eq!(events.len(), EventKind::ALL.len(), "{events:?}");
         for (name, value) in &events {
-            let kind = EventKind::ALL.into_iter().find(|kind| *kind as i64 == *value);
+            let kind = EventKind::ALL.iter().copied().find(|kind| *kind as i64 == *value);
             assert_eq!(kind.map(|kind| kind.name().to_str().unwrap()), Some(name.as_str()));
         }
         let clip_states = header_defines("CLIPS_CLIP_STATE_");

@@ -42,15 +42,12 @@ fn clip_names<'a>(
     ))
 }
 
-/// An operation on anyone's clip, named by owner (NULL: me), scid and id.
-type OnClip = fn(&Client, Option<&str>, &str, &str) -> Result<ClipsHandle, Error>;
-
-/// Starts `operation` on the clip the strings name.
+/// Starts `operation` on the clip the strings name: owner (NULL: me), scid and id.
 fn start_on_clip(
     c: *mut ClipsClient,
     (owner_xuid, scid, game_clip_id): (*const c_char, *const c_char, *const c_char),
     out_op: *mut ClipsHandle,
-    operation: OnClip,
+    operation: impl FnOnce(&Client, Option<&str>, &str, &str) -> Result<ClipsHandle, Error>,
 ) -> Result<ClipsResult, Error> {
     start_operation(c, out_op, |client| {
         let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
@@ -68,9 +65,9 @@ pub unsafe extern "C" fn clips_update_metadata(
     m: *const ClipsMetadataUpdate,
     out_op: *mut ClipsHandle,
 ) -> ClipsResult {
+    let own_clip = (std::ptr::null(), scid, game_clip_id);
     guard("clips_update_metadata", || {
-        start_operation(c, out_op, |client| {
-            let (_, scid, id) = clip_names(std::ptr::null(), scid, game_clip_id)?;
+        start_on_clip(c, own_clip, out_op, |client, _, scid, id| {
             let m = non_null(m, "update")?;
             // SAFETY: non-NULL, readable for its struct_size, per the contract.
             let m = unsafe { read_versioned(m) }?;
@@ -98,8 +95,7 @@ pub unsafe extern "C" fn clips_rate_clip(
     out_op: *mut ClipsHandle,
 ) -> ClipsResult {
     guard("clips_rate_clip", || {
-        start_operation(c, out_op, |client| {
-            let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
+        start_on_clip(c, (owner_xuid, scid, game_clip_id), out_op, |client, owner, scid, id| {
             client.rate_clip(owner, scid, id, rating)
         })
     })
@@ -138,11 +134,9 @@ pub unsafe extern "C" fn clips_delete_clip(
     game_clip_id: *const c_char,
     out_op: *mut ClipsHandle,
 ) -> ClipsResult {
+    let own_clip = (std::ptr::null(), scid, game_clip_id);
     guard("clips_delete_clip", || {
-        start_operation(c, out_op, |client| {
-            let (_, scid, id) = clip_names(std::ptr::null(), scid, game_clip_id)?;
-            client.delete_clip(scid, id)
-        })
+        start_on_clip(c, own_clip, out_op, |client, _, scid, id| client.delete_clip(scid, id))
     })
 }
 
