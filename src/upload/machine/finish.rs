@@ -1,6 +1,5 @@
 //! After the last block: the upload completes once the service holds the clip, asking it when no 201
-//! came, and once what lost answers of this client left behind is found and removed. Also where a
-//! resumed upload learns how far the service got.
+//! came, and once what lost answers of this client left behind is found and removed.
 
 use std::time::Instant;
 
@@ -79,37 +78,6 @@ impl UploadMachine {
             self.orphans.join(", ")
         );
         self.log(LogLevel::Info, message);
-    }
-
-    /// A resumed upload's clip as the service shows it: still taking blocks, or already whole.
-    pub(super) fn resumed_clip_checked(&mut self, clip: &GameClip) {
-        self.phase = Phase::Uploading;
-        if clip.state.eq_ignore_ascii_case("PendingUpload") {
-            // Blocks journaled as acknowledged may be all of them, with the 201 lost in a crash.
-            return self.finish_if_done();
-        }
-        if let Some(layout) = self.layout() {
-            self.blocks = Some(BlockSet::complete(layout));
-        }
-        self.committed = true;
-        self.finish_if_done();
-        let message =
-            format!("upload {:#x}: the service already has clip {} ({})", self.handle, clip.game_clip_id, clip.state);
-        self.log(LogLevel::Info, message);
-    }
-
-    /// A resumed upload's clip is gone (expired, deleted): it is created again from the start.
-    pub(super) fn clip_gone(&mut self) {
-        self.phase = Phase::Ready(Step::Create);
-        self.clip = None;
-        self.committed = false;
-        if let Some(layout) = self.layout() {
-            self.blocks = Some(BlockSet::new(layout, self.is_push));
-        }
-        for thumbnail in &mut self.thumbnails {
-            thumbnail.state = ThumbnailState::Ready;
-            thumbnail.url = None;
-        }
     }
 
     /// Once every block and thumbnail is in: completes the upload when the service said it holds the

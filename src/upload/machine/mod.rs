@@ -22,12 +22,12 @@ use crate::status::{End, Published, UploadState, UploadStatus, RESULT_PENDING};
 use super::blocks::BlockSet;
 use super::clip_file::{Layout, OpenedFile};
 use super::creates::CreateOutcome;
-use super::resumed::Resumed;
 use super::{BlockPiece, CreatedClip, Piece, ThumbnailKind, ThumbnailPiece};
 
 mod data;
 mod finish;
 mod reply;
+mod resume;
 
 pub use crate::job::Reply;
 pub use reply::{SearchEnd, Settled, UploadNews};
@@ -132,55 +132,6 @@ impl UploadMachine {
             wasted: 0,
             out: Settled::default(),
         }
-    }
-
-    /// As far as a journal says an upload had got. It keeps the block size it began with. A clip whose
-    /// URIs the policy refuses now (the title narrowed its upload hosts, the file was altered) is not
-    /// used: the upload creates its clip again, and the one the journal named is removed once it is in.
-    pub fn resumed(
-        handle: u64,
-        is_push: bool,
-        size: u64,
-        resumed: &mut Resumed,
-        config: Arc<Config>,
-    ) -> (Self, Settled) {
-        let thumbnails = resumed.thumbnails.clone();
-        let mut machine = UploadMachine::new(handle, is_push, size, thumbnails, config);
-        machine.block_size = resumed.block_size;
-        let layout = Layout::new(size, resumed.block_size);
-        machine.blocks = Some(BlockSet::new(layout, is_push));
-        if let Some(created) = resumed.created.take() {
-            match check_handed_out(&created.response, &machine.config) {
-                Ok(()) => machine.adopt(created, layout, resumed),
-                Err(why) => {
-                    resumed.lost_creates += 1;
-                    machine.out.more.record = Some(Record::LostCreate);
-                    let id = &created.response.game_clip_id;
-                    let message = format!(
-                        "upload {handle:#x}: the journal's clip {id} has {why}; creating the clip again (that one is \
-                         removed once this upload is in)"
-                    );
-                    machine.log(LogLevel::Warn, message);
-                }
-            }
-        }
-        machine.lost_creates = resumed.lost_creates;
-        let settled = machine.drain();
-        (machine, settled)
-    }
-
-    /// Takes up the clip a journal names, with the blocks and thumbnails it says went.
-    fn adopt(&mut self, created: CreatedClip, layout: Layout, resumed: &Resumed) {
-        self.blocks = Some(BlockSet::resumed(layout, self.is_push, &resumed.acked));
-        self.committed = resumed.committed;
-        for thumbnail in &mut self.thumbnails {
-            thumbnail.url = thumbnail.kind.handed_out_uri(&created.response);
-            if resumed.thumbnails_sent.contains(&thumbnail.kind) {
-                thumbnail.state = ThumbnailState::Sent;
-            }
-        }
-        self.clip = Some(Arc::new(created));
-        self.phase = Phase::Ready(Step::CheckResumed);
     }
 
     /// How persistent an upload is through transient failures.
