@@ -24,8 +24,8 @@
 #include <curl/curl.h>
 
 #include "gameclips.h"
+#include "harness.h"
 
-#define SCID "00000000-0000-0000-0000-00006e7c2ab1"
 #define FOREIGN_HOST "198.51.100.7"
 
 enum mode { SESSION, BUILTIN, NEVER, REDIRECT };
@@ -82,11 +82,6 @@ static long now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static int starts_with_nocase(const char *s, const char *prefix) {
@@ -291,18 +286,6 @@ static void transport_cancel(void *user, ClipsExchange *x) {
 
 /* ---- the game side ---- */
 
-static int failures = 0;
-#define CHECK(cond)                                                                                       \
-    do {                                                                                                  \
-        if (!(cond)) {                                                                                    \
-            char why_[512];                                                                               \
-            size_t len_ = 0;                                                                              \
-            clips_last_error_message(why_, sizeof why_, &len_);                                           \
-            fprintf(stderr, "line %d: %s does not hold (%s)\n", __LINE__, #cond, why_);                  \
-            failures++;                                                                                   \
-        }                                                                                                 \
-    } while (0)
-
 static ClipsStatus wait_end(ClipsClient *c, ClipsHandle h, long timeout_ms) {
     ClipsStatus s;
     clips_status_init(&s);
@@ -352,20 +335,8 @@ static long file_size(const char *path) {
     return size;
 }
 
-/* Begins a file-mode upload of `file`. */
-static ClipsHandle begin_file(ClipsClient *c, const char *file) {
-    ClipsUploadOptions u;
-    clips_upload_options_init(&u);
-    u.scid = SCID;
-    u.file_path = file;
-    ClipsHandle h = 0;
-    CHECK(clips_begin_upload(c, &u, &h) == CLIPS_OK);
-    return h;
-}
-
 static void session(ClipsClient *c, const char *file) {
-    ClipsUploadOptions u;
-    ClipsHandle h = begin_file(c, file);
+    ClipsHandle h = begin_upload(c, file, 0);
     ClipsStatus s = wait_end(c, h, 60000);
     CHECK(s.state == CLIPS_STATE_COMPLETED);
     print_clip_id(c, h, "file_clip");
@@ -376,11 +347,7 @@ static void session(ClipsClient *c, const char *file) {
     uint8_t *bytes = malloc((size_t)size);
     CHECK(f && fread(bytes, 1, (size_t)size, f) == (size_t)size);
     if (f) fclose(f);
-    clips_upload_options_init(&u);
-    u.scid = SCID;
-    u.file_size = (uint64_t)size;
-    ClipsHandle p = 0;
-    CHECK(clips_begin_upload(c, &u, &p) == CLIPS_OK);
+    ClipsHandle p = begin_upload(c, NULL, (uint64_t)size);
     uint32_t next = 0, blocks = (uint32_t)((size + 65535) / 65536);
     long until = now_ms() + 60000;
     while (now_ms() < until) {
@@ -484,12 +451,7 @@ int main(int argc, char **argv) {
             pthread_mutex_unlock(&t.lock);
         }
         printf("cancel_on_cancel_ms %ld\n", now_ms() - cancel_at);
-        ClipsUploadOptions u;
-        clips_upload_options_init(&u);
-        u.scid = SCID;
-        u.file_size = 100000;
-        ClipsHandle h = 0;
-        CHECK(clips_begin_upload(c, &u, &h) == CLIPS_OK);
+        begin_upload(c, NULL, 100000);
         sleep_ms(100);
         long destroy_started = now_ms();
         clips_client_destroy(c);
@@ -510,7 +472,7 @@ int main(int argc, char **argv) {
         if (held > 0) CHECK(clips_exchange_complete(t.held[0], CLIPS_TRANSPORT_ANSWERED, NULL) == CLIPS_E_INVALID_HANDLE);
     } else {
         ClipsClient *c = make_client(base, token, 1, 0);
-        ClipsStatus s = wait_end(c, begin_file(c, file), 30000);
+        ClipsStatus s = wait_end(c, begin_upload(c, file, 0), 30000);
         printf("redirect_state %u result %s\n", s.state, clips_result_name(s.result));
         clips_client_destroy(c);
     }

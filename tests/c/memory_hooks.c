@@ -14,15 +14,14 @@
 #include <time.h>
 
 #include "gameclips.h"
+#include "harness.h"
 
-#define SCID "00000000-0000-0000-0000-00006e7c2ab1"
 #define BLOCK (64 * 1024)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t allocations = 0, frees = 0, live_bytes = 0, misaligned = 0, bad_align = 0, mismatched_frees = 0;
 static size_t max_align = 0;
 static size_t refuse_at_least = (size_t)-1; /* allocations this big or bigger fail (an out-of-memory title) */
-static int failures = 0;
 
 typedef struct header {
     size_t size, align, offset;
@@ -80,19 +79,6 @@ static void hook_free(void *user, void *ptr, size_t size, size_t align) {
 #endif
 }
 
-#define CHECK(cond)                                                                                       \
-    do {                                                                                                  \
-        if (!(cond)) {                                                                                    \
-            fprintf(stderr, "line %d: %s does not hold\n", __LINE__, #cond);                             \
-            failures++;                                                                                   \
-        }                                                                                                 \
-    } while (0)
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static size_t live(void) {
     pthread_mutex_lock(&lock);
     size_t bytes = live_bytes;
@@ -115,12 +101,7 @@ static ClipsClient *make_client(const char *base, const char *token) {
 
 /* A push-mode upload of three blocks, to its end. */
 static void upload(ClipsClient *c, const uint8_t *bytes, size_t size) {
-    ClipsUploadOptions u;
-    clips_upload_options_init(&u);
-    u.scid = SCID;
-    u.file_size = size;
-    ClipsHandle h = 0;
-    CHECK(clips_begin_upload(c, &u, &h) == CLIPS_OK);
+    ClipsHandle h = begin_upload(c, NULL, size);
     uint32_t next = 0, blocks = (uint32_t)((size + BLOCK - 1) / BLOCK);
     ClipsStatus s;
     clips_status_init(&s);
