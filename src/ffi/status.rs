@@ -6,41 +6,7 @@ use super::boundary::{check_versioned, guard, non_null_mut, write_str, write_ver
 use super::registry;
 use super::structs::*;
 use super::types::*;
-use crate::events::Event;
-use crate::status::UploadStatus;
 use crate::Client;
-
-impl From<UploadStatus> for ClipsStatus {
-    fn from(s: UploadStatus) -> ClipsStatus {
-        ClipsStatus {
-            struct_size: std::mem::size_of::<ClipsStatus>() as u32,
-            state: s.state as u32,
-            result: s.result,
-            http_status: u32::from(s.http_status),
-            bytes_total: s.bytes_total,
-            bytes_acked: s.bytes_acked,
-            blocks_total: s.blocks_total,
-            blocks_acked: s.blocks_acked,
-            retries: s.retries,
-            retry_in_ms: s.retry_in_ms,
-            bytes_wasted: s.bytes_wasted,
-        }
-    }
-}
-
-impl From<Event> for ClipsEvent {
-    fn from(e: Event) -> ClipsEvent {
-        ClipsEvent {
-            struct_size: std::mem::size_of::<ClipsEvent>() as u32,
-            kind: e.kind as u32,
-            handle: e.handle,
-            result: e.result,
-            http_status: u32::from(e.http_status),
-            bytes_done: e.bytes_done,
-            bytes_total: e.bytes_total,
-        }
-    }
-}
 
 /// Writes a handle's text (`read` from the client) to the caller's buffer, as [`write_str`] does.
 ///

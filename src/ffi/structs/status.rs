@@ -4,6 +4,8 @@ use libc::size_t;
 
 use super::super::boundary::{fields, guard, guard_value, init_sized, init_whole, Versioned};
 use super::super::types::*;
+use crate::events::Event;
+use crate::status::UploadStatus;
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -51,6 +53,38 @@ unsafe impl Versioned for ClipsStatus {
     fn fields() -> Vec<(&'static str, usize, usize)> {
         fields!(ClipsStatus; struct_size, state, result, http_status, bytes_total, bytes_acked, blocks_total,
             blocks_acked, retries, retry_in_ms, bytes_wasted)
+    }
+}
+
+/// Every field of the status, destructured so that one added there cannot be missed here.
+impl From<UploadStatus> for ClipsStatus {
+    fn from(status: UploadStatus) -> ClipsStatus {
+        let UploadStatus {
+            state,
+            result,
+            http_status,
+            bytes_total,
+            bytes_acked,
+            blocks_total,
+            blocks_acked,
+            retries,
+            retry_in_ms,
+            bytes_wasted,
+        } = status;
+        let (state, http_status) = (state as u32, u32::from(http_status));
+        ClipsStatus {
+            state,
+            result,
+            http_status,
+            bytes_total,
+            bytes_acked,
+            blocks_total,
+            blocks_acked,
+            retries,
+            retry_in_ms,
+            bytes_wasted,
+            ..ClipsStatus::defaults()
+        }
     }
 }
 
@@ -104,6 +138,15 @@ unsafe impl Versioned for ClipsEvent {
 
     fn fields() -> Vec<(&'static str, usize, usize)> {
         fields!(ClipsEvent; struct_size, kind, handle, result, http_status, bytes_done, bytes_total)
+    }
+}
+
+/// Every field of the event, destructured so that one added there cannot be missed here.
+impl From<Event> for ClipsEvent {
+    fn from(event: Event) -> ClipsEvent {
+        let Event { kind, handle, result, http_status, bytes_done, bytes_total } = event;
+        let (kind, http_status) = (kind as u32, u32::from(http_status));
+        ClipsEvent { kind, handle, result, http_status, bytes_done, bytes_total, ..ClipsEvent::defaults() }
     }
 }
 
