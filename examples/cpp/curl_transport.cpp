@@ -9,7 +9,6 @@
 // Uploads FILE through the transport, captions the clip and reads it back. Prints "clip id: <id>",
 // "caption: <caption>" and "exchanges: <n>"; exits 0 on success, 1 otherwise.
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "gameclips.hpp"
+#include "example_support.hpp"
 
 namespace {
 
@@ -144,26 +144,6 @@ private:
     std::vector<Transfer *> active_;
 };
 
-int fail(const char *what, const gameclips::Result &result) {
-    std::fprintf(stderr, "%s: %s: %s\n", what, result.name(), result.message().c_str());
-    return 1;
-}
-
-bool run_to_end(gameclips::Client &client, const gameclips::Handle &handle) {
-    for (;;) {
-        client.pump_events([](const ClipsEvent &) {});
-        auto status = handle.poll();
-        if (!status) return false;
-        if (status.value().state == CLIPS_STATE_COMPLETED) return true;
-        if (status.value().state == CLIPS_STATE_FAILED || status.value().state == CLIPS_STATE_CANCELLED) {
-            auto message = handle.error_message();
-            std::fprintf(stderr, "failed: %s\n", message ? message.value().c_str() : "?");
-            return false;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-}
-
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -178,29 +158,29 @@ int main(int argc, char **argv) {
     {
         auto created = gameclips::Client::create(
             gameclips::ClientOptions().metadata_base_url(argv[1]).transport(transport).worker_threads(4));
-        if (!created) return fail("create", created.error());
+        if (!created) return example::fail("create", created.error());
         gameclips::Client client = std::move(created.value());
-        if (auto result = client.set_authorization(argv[2]); !result) return fail("set_authorization", result);
+        if (auto result = client.set_authorization(argv[2]); !result) return example::fail("set_authorization", result);
 
         std::string clip_id;
         {
             auto upload = client.begin_upload(gameclips::UploadOptions(scid).file(argv[3]).duration_seconds(5));
-            if (!upload) return fail("begin_upload", upload.error());
-            if (!run_to_end(client, upload.value())) return 1;
+            if (!upload) return example::fail("begin_upload", upload.error());
+            if (!example::run_to_end(client, upload.value())) return 1;
             auto id = upload.value().clip_id();
-            if (!id) return fail("clip_id", id.error());
+            if (!id) return example::fail("clip_id", id.error());
             clip_id = id.value();
         }
         std::printf("clip id: %s\n", clip_id.c_str());
 
         auto update = client.update_metadata(scid, clip_id, gameclips::MetadataUpdate().user_caption("via curl"));
-        if (!update) return fail("update_metadata", update.error());
-        if (!run_to_end(client, update.value())) return 1;
+        if (!update) return example::fail("update_metadata", update.error());
+        if (!example::run_to_end(client, update.value())) return 1;
         auto get = client.get_clip({}, scid, clip_id);
-        if (!get) return fail("get_clip", get.error());
-        if (!run_to_end(client, get.value())) return 1;
+        if (!get) return example::fail("get_clip", get.error());
+        if (!example::run_to_end(client, get.value())) return 1;
         auto json = get.value().result_json();
-        if (!json) return fail("result_json", json.error());
+        if (!json) return example::fail("result_json", json.error());
         const bool captioned = json.value().find("\"userCaption\":\"via curl\"") != std::string::npos;
         std::printf("caption: %s\n", captioned ? "via curl" : json.value().c_str());
         exit_code = captioned ? 0 : 1;

@@ -3,42 +3,12 @@
 //   upload METADATA_URL AUTHORIZATION FILE [SCID]
 //
 // Prints "clip id: <id>" and "caption: <caption>" and exits 0 on success; the error and 1 otherwise.
-#include <chrono>
 #include <cstdio>
 #include <string>
-#include <thread>
 
 #include "gameclips.hpp"
+#include "example_support.hpp"
 
-namespace {
-
-int fail(const char *what, const gameclips::Result &result) {
-    std::fprintf(stderr, "%s: %s: %s\n", what, result.name(), result.message().c_str());
-    return 1;
-}
-
-// Polls a handle once per "frame" until it ends, pumping events meanwhile.
-bool run_to_end(gameclips::Client &client, const gameclips::Handle &handle) {
-    for (;;) {
-        client.pump_events([](const ClipsEvent &event) {
-            if (event.kind == CLIPS_EVENT_PROGRESS) {
-                std::printf("progress: %llu/%llu\n", static_cast<unsigned long long>(event.bytes_done),
-                            static_cast<unsigned long long>(event.bytes_total));
-            }
-        });
-        auto status = handle.poll();
-        if (!status) return false;
-        if (status.value().state == CLIPS_STATE_COMPLETED) return true;
-        if (status.value().state == CLIPS_STATE_FAILED || status.value().state == CLIPS_STATE_CANCELLED) {
-            auto message = handle.error_message();
-            std::fprintf(stderr, "failed: %s\n", message ? message.value().c_str() : "?");
-            return false;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-}
-
-}  // namespace
 
 int main(int argc, char **argv) {
     if (argc < 4) {
@@ -47,31 +17,31 @@ int main(int argc, char **argv) {
     }
     const std::string scid = argc > 4 ? argv[4] : "00000000-0000-0000-0000-00006e7c2ab1";
     auto created = gameclips::Client::create(gameclips::ClientOptions().metadata_base_url(argv[1]).threads("cppclips"));
-    if (!created) return fail("create", created.error());
+    if (!created) return example::fail("create", created.error());
     gameclips::Client client = std::move(created.value());
-    if (auto result = client.set_authorization(argv[2]); !result) return fail("set_authorization", result);
+    if (auto result = client.set_authorization(argv[2]); !result) return example::fail("set_authorization", result);
 
     std::string clip_id;
     {
         auto upload = client.begin_upload(
             gameclips::UploadOptions(scid).file(argv[3]).duration_seconds(20).user_caption("from C++"));
-        if (!upload) return fail("begin_upload", upload.error());
-        if (!run_to_end(client, upload.value())) return 1;
+        if (!upload) return example::fail("begin_upload", upload.error());
+        if (!example::run_to_end(client, upload.value(), true)) return 1;
         auto id = upload.value().clip_id();
-        if (!id) return fail("clip_id", id.error());
+        if (!id) return example::fail("clip_id", id.error());
         clip_id = id.value();
     }  // the upload handle is released here
     std::printf("clip id: %s\n", clip_id.c_str());
 
     auto update = client.update_metadata(scid, clip_id, gameclips::MetadataUpdate().user_caption("captioned in C++"));
-    if (!update) return fail("update_metadata", update.error());
-    if (!run_to_end(client, update.value())) return 1;
+    if (!update) return example::fail("update_metadata", update.error());
+    if (!example::run_to_end(client, update.value())) return 1;
 
     auto get = client.get_clip({}, scid, clip_id);
-    if (!get) return fail("get_clip", get.error());
-    if (!run_to_end(client, get.value())) return 1;
+    if (!get) return example::fail("get_clip", get.error());
+    if (!example::run_to_end(client, get.value())) return 1;
     auto json = get.value().result_json();
-    if (!json) return fail("result_json", json.error());
+    if (!json) return example::fail("result_json", json.error());
     const bool captioned = json.value().find("\"userCaption\":\"captioned in C++\"") != std::string::npos;
     std::printf("caption: %s\n", captioned ? "captioned in C++" : json.value().c_str());
 
