@@ -65,9 +65,8 @@ pub unsafe extern "C" fn clips_update_metadata(
     m: *const ClipsMetadataUpdate,
     out_op: *mut ClipsHandle,
 ) -> ClipsResult {
-    let own_clip = (std::ptr::null(), scid, game_clip_id);
     guard("clips_update_metadata", || {
-        start_on_clip(c, own_clip, out_op, |client, _, scid, id| {
+        start_on_clip(c, (std::ptr::null(), scid, game_clip_id), out_op, |client, _, scid, id| {
             let m = non_null(m, "update")?;
             // SAFETY: non-NULL, readable for its struct_size, per the contract.
             let m = unsafe { read_versioned(m) }?;
@@ -134,8 +133,8 @@ pub unsafe extern "C" fn clips_delete_clip(
     game_clip_id: *const c_char,
     out_op: *mut ClipsHandle,
 ) -> ClipsResult {
-    let own_clip = (std::ptr::null(), scid, game_clip_id);
     guard("clips_delete_clip", || {
+        let own_clip = (std::ptr::null(), scid, game_clip_id);
         start_on_clip(c, own_clip, out_op, |client, _, scid, id| client.delete_clip(scid, id))
     })
 }
