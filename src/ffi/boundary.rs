@@ -10,7 +10,8 @@ use libc::{c_char, size_t};
 
 use crate::error::{Error, ErrorKind};
 
-use super::types::{ClipsResult, CLIPS_E_INTERNAL, CLIPS_OK};
+use super::types::{ClipsClient, ClipsHandle, ClipsResult, CLIPS_E_INTERNAL, CLIPS_OK};
+use crate::Client;
 
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
@@ -124,6 +125,21 @@ macro_rules! required_c_str {
     }};
 }
 pub(crate) use required_c_str;
+
+/// Writes a handle's text (`read` from the client) to the caller's buffer, as [`write_str`] does.
+///
+/// # Safety
+/// `buf` is NULL or valid for `cap` bytes; `out_len` is NULL or valid for a write.
+pub unsafe fn write_text_of(
+    c: *mut ClipsClient,
+    h: ClipsHandle,
+    (buf, cap, out_len): (*mut c_char, size_t, *mut size_t),
+    read: fn(&Client, u64) -> crate::Result<String>,
+) -> crate::Result<ClipsResult> {
+    let text = read(&*super::registry::lookup(c)?, h)?;
+    // SAFETY: forwarded contract.
+    unsafe { write_str(&text, buf, cap, out_len) }
+}
 
 /// Writes `value` as a NUL-terminated string: `*out_len` always receives the size needed (with the
 /// NUL); nothing else is written when `cap` is too small.

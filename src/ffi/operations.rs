@@ -5,10 +5,9 @@
 use libc::{c_char, size_t};
 
 use super::boundary::{
-    c_str, guard, non_null, non_null_mut, read_versioned, required_c_str, write_versioned, Versioned,
+    c_str, guard, non_null, non_null_mut, read_versioned, required_c_str, write_text_of, write_versioned, Versioned,
 };
 use super::registry;
-use super::status::write_text_of;
 use super::structs::*;
 use super::types::*;
 use crate::error::{Error, ErrorKind};
@@ -29,19 +28,6 @@ fn start_operation(
     Ok(CLIPS_OK)
 }
 
-/// The strings that name a clip: owner (NULL: me), scid, id.
-fn clip_names<'a>(
-    owner_xuid: *const c_char,
-    scid: *const c_char,
-    game_clip_id: *const c_char,
-) -> Result<(Option<&'a str>, &'a str, &'a str), Error> {
-    Ok((
-        c_str!(owner_xuid, "owner_xuid")?,
-        required_c_str!(scid, "scid")?,
-        required_c_str!(game_clip_id, "game_clip_id")?,
-    ))
-}
-
 /// Starts `operation` on the clip the strings name: owner (NULL: me), scid and id.
 fn start_on_clip(
     c: *mut ClipsClient,
@@ -50,8 +36,8 @@ fn start_on_clip(
     operation: impl FnOnce(&Client, Option<&str>, &str, &str) -> Result<ClipsHandle, Error>,
 ) -> Result<ClipsResult, Error> {
     start_operation(c, out_op, |client| {
-        let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
-        operation(client, owner, scid, id)
+        let owner = c_str!(owner_xuid, "owner_xuid")?;
+        operation(client, owner, required_c_str!(scid, "scid")?, required_c_str!(game_clip_id, "game_clip_id")?)
     })
 }
 
@@ -187,8 +173,7 @@ pub unsafe extern "C" fn clips_download_clip(
     out_op: *mut ClipsHandle,
 ) -> ClipsResult {
     guard("clips_download_clip", || {
-        start_operation(c, out_op, |client| {
-            let (owner, scid, id) = clip_names(owner_xuid, scid, game_clip_id)?;
+        start_on_clip(c, (owner_xuid, scid, game_clip_id), out_op, |client, owner, scid, id| {
             let destination = required_c_str!(destination_path, "destination_path")?;
             client.download_clip(owner, scid, id, destination)
         })

@@ -2,26 +2,11 @@
 
 use libc::{c_char, size_t};
 
-use super::boundary::{check_versioned, guard, non_null_mut, write_str, write_versioned};
+use super::boundary::{check_versioned, guard, non_null_mut, write_text_of, write_versioned};
 use super::registry;
 use super::structs::*;
 use super::types::*;
 use crate::Client;
-
-/// Writes a handle's text (`read` from the client) to the caller's buffer, as [`write_str`] does.
-///
-/// # Safety
-/// `buf` is NULL or valid for `cap` bytes; `out_len` is NULL or valid for a write.
-pub(super) unsafe fn write_text_of(
-    c: *mut ClipsClient,
-    h: ClipsHandle,
-    (buf, cap, out_len): (*mut c_char, size_t, *mut size_t),
-    read: fn(&Client, u64) -> crate::Result<String>,
-) -> crate::Result<ClipsResult> {
-    let text = read(&*registry::lookup(c)?, h)?;
-    // SAFETY: forwarded contract.
-    unsafe { write_str(&text, buf, cap, out_len) }
-}
 
 /// A snapshot of the upload. Allocation-free; cheap enough to call every frame.
 #[no_mangle]
