@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::url_policy::UploadHosts;
+use crate::protocol::url_policy::UploadHosts;
 
 pub struct Config {
     /// Without a trailing slash.
@@ -27,6 +27,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// The most requests in flight at once (one per worker).
     pub worker_threads: u32,
+    /// Every job's and host's jitter is drawn from this and its owner (see `pacing::backoff`): fresh
+    /// per client, fixed in tests.
+    pub jitter_seed: u64,
 }
 
 #[cfg(test)]
@@ -41,10 +44,11 @@ impl Config {
             block_size,
             journal_dir: None,
             max_buffered_bytes: 16 * u64::from(block_size),
-            max_retry_delay: crate::retry::DEFAULT_MAX_RETRY_DELAY,
+            max_retry_delay: crate::pacing::backoff::DEFAULT_MAX_RETRY_DELAY,
             give_up_after: None,
             request_timeout: std::time::Duration::from_secs(30),
             worker_threads: 12,
+            jitter_seed: 1,
         }
     }
 }

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::jobs::upload::{Resumed, UploadData};
 use crate::journal::{self, Journal};
+use crate::protocol::url_policy::{check_url, resolve_location, same_origin, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 use crate::protocol::{describe_error_body, ClipPage, GameClip, InitialUploadResponse};
 use crate::transport::{parse_retry_after, MAX_RETRY_AFTER};
-use crate::upload::{Resumed, UploadData};
-use crate::url_policy::{check_url, resolve_location, same_origin, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 
 /// The service's JSON answers: the initial call's, a GameClip, a page of them, an error body.
 pub fn service_json(data: &[u8]) {
@@ -96,7 +96,7 @@ pub fn journal_file(data: &[u8]) {
             assert!((crate::protocol::MIN_BLOCK_SIZE..=crate::protocol::MAX_BLOCK_SIZE).contains(&resumed.block_size));
             let (UploadData::File { size, .. } | UploadData::Push { size }) = resumed.data;
             assert!(size > 0 && size <= crate::protocol::MAX_FILE_SIZE);
-            let blocks = crate::upload::Layout::new(size, resumed.block_size).blocks;
+            let blocks = crate::jobs::upload::Layout::new(size, resumed.block_size).blocks;
             assert!(resumed.acked.iter().all(|&block| block < blocks));
         }
     }

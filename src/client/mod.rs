@@ -10,16 +10,17 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::engine::{Engine, Hold, Job};
+use crate::engine::{Engine, Hold};
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::Event;
+use crate::jobs::events::Event;
+use crate::jobs::operation::{Operation, OperationKind};
+use crate::jobs::status::UploadStatus;
+use crate::jobs::upload::Upload;
+use crate::jobs::Job;
 use crate::log::Logger;
-use crate::operation::{Operation, OperationKind};
 use crate::platform::permissions::create_private_dir;
 use crate::platform::threads::Spawned;
 use crate::protocol::{GameClip, MAX_BLOCK_SIZE};
-use crate::status::UploadStatus;
-use crate::upload::Upload;
 
 pub use options::{ClientOptions, DEFAULT_METADATA_BASE_URL};
 pub use requests::{MetadataUpdate, UploadRequest};
@@ -72,41 +73,20 @@ impl Client {
             // Never echo the value: it is a secret.
             return Err(Error::invalid("the Authorization value is empty or holds control characters"));
         }
-        *self.engine.authorization.write() = Some(Arc::from(header_value));
-        for job in self.engine.handles.values() {
-            job.control().auth_renewed();
-        }
-        self.engine.wake();
+        self.engine.set_authorization(Arc::from(header_value));
         Ok(())
     }
 
     /// Starts an upload and returns its handle at once; the initial call runs on a worker.
     pub fn begin_upload(&self, request: UploadRequest) -> Result<u64> {
         let body = request.validate()?;
-        let config = self.engine.config.clone();
-        self.start(|handle| {
-            let (scid, data, thumbnails) = (request.scid.clone(), request.data.clone(), request.thumbnails());
-            let creates = self.engine.creates.clone();
-            Job::Upload(Arc::new(Upload::new(handle, scid, data, body, thumbnails, config, creates)))
-        })
-    }
-
-    /// Gives the job a handle and hands it to the workers.
-    fn start(&self, make: impl FnOnce(u64) -> Job) -> Result<u64> {
-        if self.engine.is_stopping() {
-            return Err(Error::new(ErrorKind::Shutdown, "the client is shutting down"));
-        }
-        let (handle, job) = self
-            .engine
-            .handles
-            .insert_with(make)
-            .ok_or_else(|| Error::new(ErrorKind::Internal, "too many handles in use: release finished ones"))?;
-        self.engine.schedule(job);
-        Ok(handle)
+        let (scid, data, thumbnails) = (request.scid.clone(), request.data.clone(), request.thumbnails());
+        self.engine
+            .start_upload(|handle, config, creates| Upload::new(handle, scid, data, body, thumbnails, config, creates))
     }
 
     fn job(&self, handle: u64) -> Result<Job> {
-        self.engine.handles.get(handle).ok_or_else(invalid_handle)
+        self.engine.job(handle).ok_or_else(invalid_handle)
     }
 
     fn upload(&self, handle: u64) -> Result<Arc<Upload>> {
@@ -126,8 +106,7 @@ impl Client {
     }
 
     fn start_operation(&self, kind: OperationKind) -> Result<u64> {
-        let config = self.engine.config.clone();
-        self.start(|handle| Job::Operation(Arc::new(Operation::new(handle, kind, config))))
+        self.engine.start_operation(kind)
     }
 
     /// Changes the caption, visibility and/or title data of one of the caller's clips.
@@ -200,9 +179,7 @@ impl Client {
         if data.len() > MAX_BLOCK_SIZE as usize {
             return Err(Error::invalid(format!("a block is at most {MAX_BLOCK_SIZE} bytes; got {}", data.len())));
         }
-        self.upload(handle)?.push_block(block_num, data, &self.engine.push_budget)?;
-        self.engine.wake();
-        Ok(())
+        self.engine.push_block(&*self.upload(handle)?, block_num, data)
     }
 
     /// Blocks of a push-mode upload that the library does not hold yet.
@@ -211,16 +188,12 @@ impl Client {
     }
 
     pub fn cancel(&self, handle: u64) -> Result<()> {
-        self.job(handle)?.control().cancel(&self.engine.events)?;
-        self.engine.wake();
-        Ok(())
+        self.engine.cancel(&self.job(handle)?)
     }
 
     /// Forgets the handle; the upload itself carries on (release never cancels).
     pub fn release(&self, handle: u64) -> Result<()> {
-        let job = self.engine.handles.remove(handle).ok_or_else(invalid_handle)?;
-        job.control().mark_released();
-        Ok(())
+        self.engine.release(handle).map(drop).ok_or_else(invalid_handle)
     }
 
     pub fn poll(&self, handle: u64) -> Result<UploadStatus> {
@@ -240,7 +213,7 @@ impl Client {
     }
 
     pub fn next_event(&self) -> Option<Event> {
-        self.engine.events.pop()
+        self.engine.next_event()
     }
 
     /// No new requests start until [`Client::resume`]; requests in flight finish.
@@ -270,7 +243,7 @@ impl Client {
 
     /// 0: unlimited. Takes effect for the next block sent.
     pub fn set_bandwidth_limit(&self, bytes_per_second: u64) {
-        self.engine.bandwidth.set_limit(bytes_per_second);
+        self.engine.set_bandwidth_limit(bytes_per_second);
     }
 
     /// Stops the workers, interrupting requests in flight, and waits for them up to the shutdown
@@ -294,10 +267,7 @@ impl Client {
         }
         // Uploads that ended since a worker last looked (a cancel just before destroy, say) must not
         // come back from their journal.
-        if all_ended {
-            self.engine.remove_ended_journals(&self.engine.handles.values());
-        }
-        self.engine.log.close();
+        self.engine.close(all_ended);
         all_ended
     }
 }

@@ -7,12 +7,12 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log::LogSink;
+use crate::pacing::backoff::{Jitter, DEFAULT_MAX_RETRY_DELAY};
 use crate::platform::threads::ThreadOptions;
+use crate::protocol::url_policy::{check_url, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 use crate::protocol::{DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};
-use crate::retry::DEFAULT_MAX_RETRY_DELAY;
 use crate::transport::title::{HttpTransport, Title};
 use crate::transport::Transport;
-use crate::url_policy::{check_url, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 
 pub const DEFAULT_METADATA_BASE_URL: &str = "https://gameclipsmetadata.xboxlive.com";
 const MAX_WORKER_THREADS: u32 = 64;
@@ -110,6 +110,7 @@ impl ClientOptions {
             give_up_after: self.give_up_after,
             request_timeout: self.request_timeout,
             worker_threads: self.worker_threads,
+            jitter_seed: Jitter::fresh_seed(),
         })
     }
 
@@ -124,7 +125,7 @@ impl ClientOptions {
 
 #[cfg(feature = "builtin-http")]
 fn builtin_transport(options: &ClientOptions) -> Result<Box<dyn Transport>> {
-    Ok(Box::new(crate::http::Http::new(crate::http::HttpConfig {
+    Ok(Box::new(crate::transport::builtin::Http::new(crate::transport::builtin::HttpConfig {
         service_version: options.service_version.clone(),
         request_timeout: options.request_timeout,
         ca_bundle_path: options.ca_bundle_path.clone(),

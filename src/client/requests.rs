@@ -6,15 +6,15 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::operation::{Answer, OperationKind};
+use crate::jobs::operation::{Answer, OperationKind};
+use crate::jobs::retry::Idempotency;
+use crate::jobs::upload::{ThumbnailKind, UploadData};
 use crate::protocol::{
     check_caption, check_clip_id, check_scid, check_title_data, clip_types_wire, is_iso8601_utc, iso8601_now,
     owner_segment, percent_encode, ClipSource, InitialUploadRequest, ThumbnailSource, Visibility, MAX_FILE_SIZE,
     MAX_RATING, MIN_RATING,
 };
-use crate::retry::Idempotency;
 use crate::transport::Method;
-use crate::upload::{ThumbnailKind, UploadData};
 
 /// One clip to upload; built with [`UploadRequest::file`] or [`UploadRequest::push`], then adjusted.
 #[derive(Debug, Clone)]

@@ -2,18 +2,19 @@
 //! the upload or operation it belongs to, which decides what it means. One request, top to bottom:
 //!
 //! 1. `Scheduler::next_work`: the next job in turn names its next piece of work, and its host admits
-//!    it ([`scheduler`], [`crate::host_health`]);
+//!    it ([`scheduler`], [`crate::pacing::host_health`]);
 //! 2. the request is built from it: URL, token, body from the file or the pushed copy ([`uploads`],
 //!    [`operations`]);
 //! 3. it goes out through the [`Transport`], redirects followed within the upload hosts
-//!    ([`crate::url_policy`]); the host hears how it went;
+//!    ([`crate::protocol::url_policy`]); the host hears how it went;
 //! 4. the outcome goes back to the job as it came, with the time and whether the request was
-//!    abandoned ([`Reply`]): the job's machine classifies it and decides ([`crate::upload`],
-//!    [`crate::operation`]); the engine writes the log line and the journal record it returns
+//!    abandoned ([`Reply`]): the job's machine classifies it and decides ([`crate::jobs::upload`],
+//!    [`crate::jobs::operation`]); the engine writes the log line and the journal record it returns
 //!    ([`resume`]).
 
+pub mod handles;
+mod journals;
 mod operations;
-pub mod resume;
 mod scheduler;
 #[cfg(test)]
 mod tests;
@@ -26,77 +27,43 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
-use crate::bandwidth::Bandwidth;
 use crate::config::Config;
-use crate::error::{Error, ErrorKind};
-use crate::events::EventQueue;
-use crate::handles::HandleTable;
-use crate::host_health::{Change, HostHealth, LinkPacing, Signal, Ticket};
-use crate::job::{Control, Reply};
-use crate::lifecycle::NextTask;
+use crate::engine::handles::HandleTable;
+use crate::error::{Error, ErrorKind, Result};
+use crate::jobs::events::{Event, EventQueue};
+use crate::jobs::operation::{Operation, OperationKind};
+use crate::jobs::upload::creates::CreateLedger;
+use crate::jobs::upload::{PushBudget, Upload};
+use crate::jobs::{Job, Reply, Sinks};
 use crate::log::{LogLevel, Logger};
-use crate::operation::Operation;
+use crate::pacing::bandwidth::Bandwidth;
+use crate::pacing::host_health::{Change, HostHealth, LinkPacing, Signal, Ticket};
 use crate::transport::{base_deadline, Outcome, Request, Transport};
-use crate::upload::creates::CreateLedger;
-use crate::upload::{PushBudget, Upload};
 
 pub use scheduler::Hold;
 use scheduler::{Admitted, Scheduler, Work};
 
-/// A request sent, with its outcome; or the [`Reply`] that says why none was (not sent, no token, a
-/// local failure).
-type Sent = std::result::Result<Outcome, Reply>;
-
-/// What a handle names: an upload or a clip operation.
-#[derive(Clone)]
-pub enum Job {
-    Upload(Arc<Upload>),
-    Operation(Arc<Operation>),
-}
-
-impl Job {
-    /// What is done alike with either kind.
-    pub fn control(&self) -> &dyn Control {
-        match self {
-            Job::Upload(upload) => &**upload,
-            Job::Operation(operation) => &**operation,
-        }
-    }
-
-    fn upload(&self) -> Option<&Arc<Upload>> {
-        match self {
-            Job::Upload(upload) => Some(upload),
-            Job::Operation(_) => None,
-        }
-    }
-
-    fn next_work(&self, now: Instant) -> NextTask<Work> {
-        match self {
-            Job::Upload(upload) => match upload.next_piece(now) {
-                NextTask::Run(piece) => NextTask::Run(Work::Upload(upload.clone(), piece)),
-                NextTask::Wait(at) => NextTask::Wait(at),
-                NextTask::Finished => NextTask::Finished,
-            },
-            Job::Operation(operation) => match operation.next_step(now) {
-                NextTask::Run(step) => NextTask::Run(Work::Operation(operation.clone(), step)),
-                NextTask::Wait(at) => NextTask::Wait(at),
-                NextTask::Finished => NextTask::Finished,
-            },
-        }
-    }
+/// What became of a piece of work a job handed out.
+enum Attempt {
+    /// Sent, with its outcome.
+    Sent(Outcome),
+    /// Not sent, for a reason the job decides on (no token, a local failure).
+    Unsent(Reply),
+    /// Not sent because the client paused or stopped: back to the job as it was.
+    PutBack,
 }
 
 pub struct Engine {
-    pub config: Arc<Config>,
+    config: Arc<Config>,
     transport: Box<dyn Transport>,
-    pub authorization: RwLock<Option<Arc<str>>>,
-    pub handles: HandleTable<Job>,
-    pub events: EventQueue,
-    pub push_budget: Arc<PushBudget>,
-    pub bandwidth: Bandwidth,
-    pub log: Logger,
+    authorization: RwLock<Option<Arc<str>>>,
+    handles: HandleTable<Job>,
+    events: EventQueue,
+    push_budget: Arc<PushBudget>,
+    bandwidth: Bandwidth,
+    log: Logger,
     /// What this client's initial calls made, for a lost answer's orphans.
-    pub creates: Arc<CreateLedger>,
+    creates: Arc<CreateLedger>,
     health: Arc<HostHealth>,
     scheduler: Scheduler,
     /// Bumped whenever requests in flight are abandoned (suspend, offline): a failure of a request
@@ -129,7 +96,7 @@ impl Engine {
             target: config.request_timeout / 2,
             base_deadline: base_deadline(config.request_timeout),
         };
-        let health = Arc::new(HostHealth::new(config.max_retry_delay, pacing));
+        let health = Arc::new(HostHealth::new(config.max_retry_delay, pacing, config.jitter_seed));
         Engine {
             push_budget: Arc::new(PushBudget::new(config.max_buffered_bytes, config.block_size)),
             scheduler: Scheduler::new(config.journal_dir.is_some(), health.clone(), config.metadata_base_url.clone()),
@@ -152,7 +119,7 @@ impl Engine {
             .map(|i| {
                 let engine = self.clone();
                 threads::spawn(threads, "worker", i, move || {
-                    while let Some(admitted) = engine.scheduler.next_work() {
+                    while let Some(admitted) = engine.scheduler.next_work(engine.sinks()) {
                         engine.run(admitted);
                     }
                 })
@@ -242,7 +209,7 @@ impl Engine {
             let error = Error::new(ErrorKind::Internal, format!("internal error in a worker: {what}"));
             self.log.log(LogLevel::Error, || error.message.clone());
             if let Some(job) = job {
-                job.control().fail(error, &self.events);
+                job.control().fail(error, self.sinks());
             }
         }
         // What the work changed (a block acknowledged, a retry due) may give idle workers something to do.
@@ -252,7 +219,7 @@ impl Engine {
     /// Steps the engine on the calling thread: does the work there is now; false when there is none.
     #[cfg(test)]
     pub fn run_next(&self) -> bool {
-        match self.scheduler.try_next_work() {
+        match self.scheduler.try_next_work(self.sinks()) {
             Some(admitted) => {
                 self.run(admitted);
                 true
@@ -276,20 +243,26 @@ impl Engine {
             || self.scheduler.is_held(Hold::Offline)
     }
 
-    /// What the job is handed back. The request's host hears how it went, unless the request was
-    /// abandoned and failed: that failure is the abandonment's doing, not the host's.
-    fn reply(&self, sent: Sent, mark: u64, ticket: Option<Ticket>, body_sent: u64) -> Reply {
-        match sent {
-            Err(unsent) => unsent,
-            Ok(outcome) => {
-                let signal = Signal::of(&outcome);
-                let abandoned = self.abandoned_since(mark);
-                if !(abandoned && signal.is_failure()) {
-                    self.report_to_host(ticket, signal);
-                }
-                Reply::Sent { outcome, abandoned, body_sent }
-            }
+    /// What the job is handed back for `attempt`, or `None` when it goes back to the job as it was.
+    /// The host of a request sent hears how it went, unless the request was abandoned and failed:
+    /// that failure is the abandonment's doing, not the host's.
+    fn reply_to(&self, attempt: Attempt, mark: u64, ticket: Option<Ticket>, body_sent: u64) -> Option<Reply> {
+        let outcome = match attempt {
+            Attempt::PutBack => return None,
+            Attempt::Unsent(reply) => return Some(reply),
+            Attempt::Sent(outcome) => outcome,
+        };
+        let signal = Signal::of(outcome.class());
+        let abandoned = self.abandoned_since(mark);
+        if !(abandoned && signal.is_failure()) {
+            self.report_to_host(ticket, signal);
         }
+        Some(Reply::Sent { outcome, abandoned, body_sent })
+    }
+
+    /// Where the jobs' decisions land.
+    fn sinks(&self) -> Sinks<'_> {
+        Sinks { events: &self.events, log: &self.log }
     }
 
     /// Tells the request's host how it went; a host that works again releases every job waiting out
@@ -311,5 +284,81 @@ impl Engine {
     fn get(&self, url: &str, authorization: &str, stop: &dyn Fn() -> bool) -> Outcome {
         let authorization = Some(authorization);
         self.transport.send(Request { stop: Some(stop), ..Request::get(url, authorization) })
+    }
+
+    /// The whole Authorization value for every request from now on; jobs parked for one go on.
+    pub fn set_authorization(&self, header_value: Arc<str>) {
+        *self.authorization.write() = Some(header_value);
+        for job in self.handles.values() {
+            job.control().auth_renewed();
+        }
+        self.wake();
+    }
+
+    /// Gives a new upload a handle and hands it to the workers.
+    pub fn start_upload(&self, new: impl FnOnce(u64, Arc<Config>, Arc<CreateLedger>) -> Upload) -> Result<u64> {
+        let (config, creates) = (self.config.clone(), self.creates.clone());
+        self.start(|handle| Job::Upload(Arc::new(new(handle, config, creates))))
+    }
+
+    /// Gives a new clip operation a handle and hands it to the workers.
+    pub fn start_operation(&self, kind: OperationKind) -> Result<u64> {
+        let config = self.config.clone();
+        self.start(|handle| Job::Operation(Arc::new(Operation::new(handle, kind, config))))
+    }
+
+    fn start(&self, make: impl FnOnce(u64) -> Job) -> Result<u64> {
+        if self.is_stopping() {
+            return Err(Error::new(ErrorKind::Shutdown, "the client is shutting down"));
+        }
+        let (handle, job) = self
+            .handles
+            .insert_with(make)
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "too many handles in use: release finished ones"))?;
+        self.schedule(job);
+        Ok(handle)
+    }
+
+    /// The job a handle names, while the game holds it.
+    pub fn job(&self, handle: u64) -> Option<Job> {
+        self.handles.get(handle)
+    }
+
+    /// Forgets the handle; the job runs to its end, and the game hears nothing more of it.
+    pub fn release(&self, handle: u64) -> Option<Job> {
+        let job = self.handles.remove(handle)?;
+        job.control().mark_released();
+        Some(job)
+    }
+
+    /// Copies one pushed block into the push budget.
+    pub fn push_block(&self, upload: &Upload, num: u32, bytes: &[u8]) -> Result<()> {
+        upload.push_block(num, bytes, &self.push_budget)?;
+        self.wake();
+        Ok(())
+    }
+
+    pub fn cancel(&self, job: &Job) -> Result<()> {
+        job.control().cancel(self.sinks())?;
+        self.wake();
+        Ok(())
+    }
+
+    pub fn next_event(&self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    /// 0: unlimited. Takes effect for the next block sent.
+    pub fn set_bandwidth_limit(&self, bytes_per_second: u64) {
+        self.bandwidth.set_limit(bytes_per_second);
+    }
+
+    /// After the workers stopped: removes the journals of uploads that ended since a worker last
+    /// looked, and closes the log (the game's log function is never called again).
+    pub fn close(&self, workers_ended: bool) {
+        if workers_ended {
+            self.remove_ended_journals(&self.handles.values());
+        }
+        self.log.close();
     }
 }

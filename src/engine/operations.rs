@@ -5,14 +5,14 @@ use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Engine, Sent};
+use super::{Attempt, Engine};
 use crate::error::{Error, ErrorKind};
-use crate::host_health::Ticket;
-use crate::job::Reply;
-use crate::operation::{Operation, OperationKind, Step};
+use crate::jobs::operation::{Operation, OperationKind, Step};
+use crate::jobs::Reply;
+use crate::pacing::host_health::Ticket;
+use crate::protocol::url_policy::same_origin;
 use crate::protocol::GameClipUri;
-use crate::transport::{Body, Outcome, Pacing, Request};
-use crate::url_policy::same_origin;
+use crate::transport::{Body, Outcome, Pacing, Purpose, Request};
 use std::time::Instant;
 
 /// Why a download attempt stopped short.
@@ -34,13 +34,13 @@ impl Engine {
     /// One step of an operation, from request to decision.
     pub(super) fn run_operation(&self, operation: &Operation, step: Step, ticket: Option<Ticket>) {
         let (_in_flight, mark) = self.start_request();
-        let sent = match self.current_authorization() {
-            None => Err(Reply::NoToken),
+        let attempt = match self.current_authorization() {
+            None => Attempt::Unsent(Reply::NoToken),
             Some(authorization) => self.send_step(operation, &step, &authorization),
         };
-        let reply = self.reply(sent, mark, ticket, 0);
-        if let Some((level, message)) = operation.settle(step, reply, Instant::now(), &self.events) {
-            self.log.log(level, || message);
+        match self.reply_to(attempt, mark, ticket, 0) {
+            Some(reply) => operation.settle(step, reply, Instant::now(), self.sinks()),
+            None => operation.put_back(self.sinks()),
         }
         // A download that ended other than complete (failed, cancelled) leaves no partial file.
         if let (OperationKind::Download { destination, .. }, false) = (&operation.kind, operation.is_running()) {
@@ -49,16 +49,17 @@ impl Engine {
     }
 
     /// Sends the step's request (a download: fetches the file).
-    fn send_step(&self, operation: &Operation, step: &Step, authorization: &str) -> Sent {
+    fn send_step(&self, operation: &Operation, step: &Step, authorization: &str) -> Attempt {
         let base = &self.config.metadata_base_url;
         let ended = || !operation.is_running();
-        Ok(match (&operation.kind, step) {
+        Attempt::Sent(match (&operation.kind, step) {
             (OperationKind::Call { method, path, body, .. }, _) => {
                 let url = format!("{base}{path}");
                 let body = body.as_deref().map_or(Body::Empty, Body::Json);
                 let authorization = Some(authorization);
                 self.transport.send(Request {
                     method: *method,
+                    purpose: Purpose::Other,
                     url: &url,
                     authorization,
                     body,
@@ -79,11 +80,11 @@ impl Engine {
                         Ok(()) => Outcome::status(200),
                         Err(e) => {
                             let message = format!("cannot move the download to {}: {e}", destination.display());
-                            return Err(Reply::Local(Error::new(ErrorKind::Io, message)));
+                            return Attempt::Unsent(Reply::Local(Error::new(ErrorKind::Io, message)));
                         }
                     },
-                    Ok(false) => return Err(Reply::NotSent),
-                    Err(Setback::Disk(error)) => return Err(Reply::Local(error)),
+                    Ok(false) => return Attempt::PutBack,
+                    Err(Setback::Disk(error)) => return Attempt::Unsent(Reply::Local(error)),
                     Err(Setback::Outcome(outcome)) => outcome,
                 }
             }
@@ -136,7 +137,7 @@ impl Engine {
             }
             file.write_all(&buffer[..read]).map_err(disk)?;
             written += read as u64;
-            operation.download_progress(written, total, &self.events);
+            operation.download_progress(written, total, self.sinks());
         }
         if total != 0 && written != total {
             let message = format!("the download ended at {written} of {total} bytes");

@@ -10,11 +10,11 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::Job;
-use crate::host_health::{Asker, HostHealth, Ticket};
-use crate::lifecycle::NextTask;
-use crate::operation::{Operation, Step};
-use crate::upload::{Piece, Upload};
+use crate::jobs::lifecycle::NextTask;
+use crate::jobs::operation::{Operation, Step};
+use crate::jobs::upload::{Piece, Upload};
+use crate::jobs::{Job, Sinks};
+use crate::pacing::host_health::{Asker, HostHealth, Ticket};
 use std::sync::Arc;
 
 /// One request's worth of work for a worker, or journal upkeep.
@@ -68,12 +68,29 @@ impl Work {
         }
     }
 
-    /// Work taken that its host does not admit now: back to its job, nothing charged.
-    fn put_back(self) {
+    /// Work taken that was not sent (its host does not admit it now, or the client paused or
+    /// stopped): back to its job, nothing charged.
+    pub fn put_back(self, sinks: Sinks<'_>) {
         match self {
-            Work::Upload(upload, piece) => upload.put_back(piece),
-            Work::Operation(operation, _) => operation.put_back(),
+            Work::Upload(upload, piece) => upload.put_back(piece, sinks),
+            Work::Operation(operation, _) => operation.put_back(sinks),
             Work::SyncJournals | Work::RemoveJournals(_) => {}
+        }
+    }
+
+    /// The next work `job` names, if any may go now.
+    fn next_of(job: &Job, now: Instant) -> NextTask<Work> {
+        match job {
+            Job::Upload(upload) => match upload.next_piece(now) {
+                NextTask::Run(piece) => NextTask::Run(Work::Upload(upload.clone(), piece)),
+                NextTask::Wait(at) => NextTask::Wait(at),
+                NextTask::Finished => NextTask::Finished,
+            },
+            Job::Operation(operation) => match operation.next_step(now) {
+                NextTask::Run(step) => NextTask::Run(Work::Operation(operation.clone(), step)),
+                NextTask::Wait(at) => NextTask::Wait(at),
+                NextTask::Finished => NextTask::Finished,
+            },
         }
     }
 
@@ -188,10 +205,10 @@ impl Scheduler {
     }
 
     /// The next work, waiting for some; `None` once stopping.
-    pub fn next_work(&self) -> Option<Admitted> {
+    pub fn next_work(&self, sinks: Sinks<'_>) -> Option<Admitted> {
         let mut schedule = self.schedule.lock();
         loop {
-            let wake_at = match self.take(&mut schedule, Instant::now()) {
+            let wake_at = match self.take(&mut schedule, Instant::now(), sinks) {
                 Ok(work) => return work,
                 Err(wake_at) => wake_at,
             };
@@ -206,12 +223,19 @@ impl Scheduler {
 
     /// The work there is now, without waiting (for tests that step the engine by hand).
     #[cfg(test)]
-    pub fn try_next_work(&self) -> Option<Admitted> {
-        self.take(&mut self.schedule.lock(), Instant::now()).ok().flatten()
+    pub fn try_next_work(&self, sinks: Sinks<'_>) -> Option<Admitted> {
+        self.take(&mut self.schedule.lock(), Instant::now(), sinks).ok().flatten()
     }
 
     /// `Ok`: work, or `None` when stopping. `Err`: nothing now; the earliest time something may be due.
-    fn take(&self, schedule: &mut Schedule, now: Instant) -> Result<Option<Admitted>, Option<Instant>> {
+    /// A put-back's decision has no log line and no event (see the machines' `put_back`), so applying
+    /// it here, under the schedule's lock, never calls the game.
+    fn take(
+        &self,
+        schedule: &mut Schedule,
+        now: Instant,
+        sinks: Sinks<'_>,
+    ) -> Result<Option<Admitted>, Option<Instant>> {
         let upkeep = |work| Ok(Some(Admitted { work, ticket: None }));
         if schedule.stopping {
             return Ok(None);
@@ -233,7 +257,7 @@ impl Scheduler {
         if schedule.holds == 0 {
             for _ in 0..schedule.ring.len() {
                 let job = schedule.ring.pop_front().expect("ring length was checked");
-                match job.next_work(now) {
+                match Work::next_of(&job, now) {
                     NextTask::Run(work) => {
                         schedule.ring.push_back(job);
                         let Some((url, asker, block_len)) = work.target(&self.metadata_base_url) else {
@@ -242,7 +266,7 @@ impl Scheduler {
                         match self.health.admit(&url, asker, block_len, now) {
                             Ok(ticket) => return Ok(Some(Admitted { work, ticket: Some(ticket) })),
                             Err(at) => {
-                                work.put_back();
+                                work.put_back(sinks);
                                 wait_until(at);
                             }
                         }

@@ -6,13 +6,13 @@ use std::time::Instant;
 
 use super::{Engine, Hold, Job};
 use crate::config::Config;
-use crate::job::Control;
+use crate::jobs::status::{UploadState, UploadStatus};
+use crate::jobs::upload::{Upload, UploadData};
+use crate::jobs::Control;
 use crate::log::Logger;
 use crate::protocol::InitialUploadRequest;
-use crate::status::{UploadState, UploadStatus};
 use crate::transport::fake::{FakeTransport, Sent};
 use crate::transport::{Method, Outcome, Transport};
-use crate::upload::{Upload, UploadData};
 
 const BLOCK: u32 = 1024;
 

@@ -8,15 +8,15 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Engine, Sent};
+use super::{Attempt, Engine};
 use crate::error::{Error, ErrorKind, Result};
-use crate::host_health::Ticket;
-use crate::job::Reply;
+use crate::jobs::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, UploadData};
+use crate::jobs::Reply;
 use crate::log::LogLevel;
+use crate::pacing::host_health::Ticket;
+use crate::protocol::url_policy::resolve_location;
 use crate::protocol::{image_media_type, percent_encode, MAX_FILE_SIZE, MAX_THUMBNAIL_BYTES};
-use crate::transport::{Body, Method, Outcome, Pacing, Request};
-use crate::upload::{BlockPiece, OpenedFile, Piece, ThumbnailPiece, Upload, UploadData};
-use crate::url_policy::resolve_location;
+use crate::transport::{Body, Method, Outcome, Pacing, Purpose, Request};
 
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: usize = 5;
@@ -47,45 +47,46 @@ impl Engine {
         let (_in_flight, mark) = self.start_request();
         let body_sent = AtomicU64::new(0);
         let pacing = Pacing { deadline: ticket.as_ref().and_then(Ticket::deadline), body_sent: Some(&body_sent) };
-        let sent = self.send_piece(upload, &piece, pacing);
-        let reply = self.reply(sent, mark, ticket, body_sent.load(Ordering::Relaxed));
-        let settled = upload.settle(piece, reply, Instant::now(), &self.events);
-        self.apply(upload, settled);
+        let attempt = self.send_piece(upload, &piece, pacing);
+        match self.reply_to(attempt, mark, ticket, body_sent.load(Ordering::Relaxed)) {
+            Some(reply) => upload.settle(piece, reply, Instant::now(), self.sinks()),
+            None => upload.put_back(piece, self.sinks()),
+        }
     }
 
     /// Sends the piece's request. Local failures (the clip file, a thumbnail image) come back as such,
     /// before any request. A block's request has the `pacing` its host's link gives it.
-    fn send_piece(&self, upload: &Upload, piece: &Piece, pacing: Pacing<'_>) -> Sent {
+    fn send_piece(&self, upload: &Upload, piece: &Piece, pacing: Pacing<'_>) -> Attempt {
         let prepared = match piece {
             Piece::Create | Piece::CheckResumed => self.prepare_clip_file(upload),
             _ => Ok(()),
         };
         if let Err(error) = prepared {
-            return Err(Reply::Local(error));
+            return Attempt::Unsent(Reply::Local(error));
         }
         if let Piece::Block(block) = piece {
             if !self.throttle(block.len) {
-                return Err(Reply::NotSent);
+                return Attempt::PutBack;
             }
         }
         let Some(authorization) = self.current_authorization() else {
-            return Err(Reply::NoToken);
+            return Attempt::Unsent(Reply::NoToken);
         };
         let ended = || upload.has_ended();
-        Ok(match piece {
+        Attempt::Sent(match piece {
             Piece::Block(block) => match block_body(block) {
                 Ok(body) => {
                     let url = block.clip.response.block_url(&block.clip.upload_id, block.num);
                     self.send_upload(&url, &authorization, body, &ended, pacing)
                 }
-                Err(error) => return Err(Reply::Local(error)),
+                Err(error) => return Attempt::Unsent(Reply::Local(error)),
             },
             Piece::Thumbnail(thumbnail) => match read_thumbnail(thumbnail) {
                 Ok((image, media_type)) => {
                     let image = Body::Image(&image, media_type);
                     self.send_upload(&thumbnail.url, &authorization, image, &ended, Pacing::default())
                 }
-                Err(error) => return Err(Reply::Local(error)),
+                Err(error) => return Attempt::Unsent(Reply::Local(error)),
             },
             _ => self.send_to_metadata_host(upload, piece, &authorization, &ended),
         })
@@ -101,9 +102,10 @@ impl Engine {
     ) -> Outcome {
         let base = &self.config.metadata_base_url;
         let scid = &upload.scid;
-        let request = |method, url: &str, body| {
+        let request = |method, purpose, url: &str, body| {
             self.transport.send(Request {
                 method,
+                purpose,
                 url,
                 authorization: Some(authorization),
                 body,
@@ -114,7 +116,8 @@ impl Engine {
         match piece {
             Piece::Create => {
                 let body = self.initial_call_body(upload);
-                request(Method::Post, &format!("{base}/users/me/scids/{scid}/clips"), Body::Json(&body))
+                let url = format!("{base}/users/me/scids/{scid}/clips");
+                request(Method::Post, Purpose::CreateClip, &url, Body::Json(&body))
             }
             Piece::FindOrphans(page) => {
                 let mut url = format!("{base}/users/me/scids/{scid}/clips?maxItems=100");
@@ -124,7 +127,8 @@ impl Engine {
                 self.get(&url, authorization, ended)
             }
             Piece::RemoveOrphan(clip_id) => {
-                request(Method::Delete, &format!("{base}/users/me/scids/{scid}/clips/{clip_id}"), Body::Empty)
+                let url = format!("{base}/users/me/scids/{scid}/clips/{clip_id}");
+                request(Method::Delete, Purpose::Other, &url, Body::Empty)
             }
             Piece::CheckResumed | Piece::ConfirmCommit => {
                 let clip_id = upload.clip_id().expect("a created clip is checked");
@@ -149,7 +153,7 @@ impl Engine {
         if let (UploadData::File { path, size }, None) = (&upload.data, upload.opened_file()) {
             let file = open_clip_file(path, *size)?;
             if let Some(expected) = upload.expected_identity() {
-                if &self.file_identity(&file, upload.block_size())? != expected {
+                if &file.identity(upload.block_size())? != expected {
                     let message = format!(
                         "{} changed since the upload began (size, time or content): not resumed",
                         path.display()
@@ -167,7 +171,7 @@ impl Engine {
 
     /// A block or thumbnail PUT to a URL checked where it entered (the service's answer, the journal).
     /// Redirects (301, 302, 307, 308) are followed with the body sent again, each Location checked as it
-    /// enters: an allowed upload host over https (see [`crate::url_policy::UploadHosts::check`]), as
+    /// enters: an allowed upload host over https (see [`crate::protocol::url_policy::UploadHosts::check`]), as
     /// the Authorization value goes nowhere else; anything else is refused with a message naming it.
     fn send_upload(
         &self,
@@ -181,6 +185,7 @@ impl Engine {
         for _ in 0..=MAX_REDIRECTS {
             let put = Request {
                 method: Method::Put,
+                purpose: Purpose::Other,
                 url: &url,
                 authorization: Some(authorization),
                 body,

@@ -233,8 +233,8 @@ fn result_name(result: ClipsResult) -> &'static CStr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::EventKind;
-    use crate::status::UploadState;
+    use crate::jobs::events::EventKind;
+    use crate::jobs::status::UploadState;
 
     /// `#define NAME value` lines of the generated header whose name starts with `prefix`.
     fn header_defines(prefix: &str) -> Vec<(String, i64)> {

@@ -118,8 +118,8 @@ mod tests {
         assert_eq!(CLIPS_MAX_BLOCK_SIZE, MAX_BLOCK_SIZE);
         assert_eq!(CLIPS_DEFAULT_BLOCK_SIZE, DEFAULT_BLOCK_SIZE);
         assert_eq!(CLIPS_MAX_CAPTION_CHARS as usize, MAX_CAPTION_CHARS);
-        assert_eq!(crate::status::RESULT_PENDING, CLIPS_PENDING);
-        assert_eq!(crate::status::RESULT_OK, CLIPS_OK);
+        assert_eq!(crate::jobs::status::RESULT_PENDING, CLIPS_PENDING);
+        assert_eq!(crate::jobs::status::RESULT_OK, CLIPS_OK);
         assert_eq!(CLIPS_MAX_TITLE_DATA_BYTES as usize, crate::protocol::MAX_TITLE_DATA_BYTES);
     }
 }

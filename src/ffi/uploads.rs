@@ -7,8 +7,8 @@ use super::registry;
 use super::structs::*;
 use super::types::*;
 use crate::error::Error;
+use crate::jobs::upload::UploadData;
 use crate::protocol::{ClipSource, ThumbnailSource, Visibility};
-use crate::upload::UploadData;
 use crate::UploadRequest;
 
 /// More names than any real session has; a bigger count is a caller's bug, not a session.

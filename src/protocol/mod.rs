@@ -1,6 +1,7 @@
 //! The service's wire types, enumerations and limits (`shared/spec/gameclips-service.md`).
 
 mod game_clip;
+pub mod url_policy;
 
 pub use game_clip::{clip_state_code, ClipPage, GameClip, GameClipUri, Thumbnail};
 

@@ -4,8 +4,8 @@ use libc::size_t;
 
 use super::super::boundary::{fields, guard, guard_value, init_sized, init_whole, Versioned};
 use super::super::types::*;
-use crate::events::Event;
-use crate::status::UploadStatus;
+use crate::jobs::events::Event;
+use crate::jobs::status::UploadStatus;
 
 #[repr(C)]
 #[derive(Clone, Copy)]

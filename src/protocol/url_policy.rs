@@ -6,6 +6,36 @@ use http::Uri;
 
 use crate::error::{Error, Result};
 
+/// Where a URL connects: scheme, host (lower-cased) and port (the scheme's default when none is
+/// written). Two URLs with one origin are one host to pacing and to the token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl Origin {
+    /// The origin of `url`; `None` when it does not parse as an absolute URL.
+    pub fn of(url: &str) -> Option<Origin> {
+        let uri = url.parse::<Uri>().ok()?;
+        Some(Origin {
+            scheme: uri.scheme_str()?.to_ascii_lowercase(),
+            host: uri.host()?.to_ascii_lowercase(),
+            port: effective_port(&uri),
+        })
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            Some(port) => write!(f, "{}://{}:{port}", self.scheme, self.host),
+            None => write!(f, "{}://{}", self.scheme, self.host),
+        }
+    }
+}
+
 /// The port a URL connects to, the scheme's default when none is written.
 fn effective_port(uri: &Uri) -> Option<u16> {
     uri.port_u16().or(match uri.scheme_str() {
@@ -17,14 +47,7 @@ fn effective_port(uri: &Uri) -> Option<u16> {
 
 /// Whether two URLs share scheme, host and port: where the Authorization value may follow.
 pub fn same_origin(a: &str, b: &str) -> bool {
-    match (a.parse::<Uri>(), b.parse::<Uri>()) {
-        (Ok(a), Ok(b)) => {
-            a.scheme_str() == b.scheme_str()
-                && a.host().map(str::to_ascii_lowercase) == b.host().map(str::to_ascii_lowercase)
-                && effective_port(&a) == effective_port(&b)
-        }
-        _ => false,
-    }
+    matches!((Origin::of(a), Origin::of(b)), (Some(a), Some(b)) if a == b)
 }
 
 fn is_loopback(uri: &Uri) -> bool {

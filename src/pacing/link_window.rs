@@ -11,7 +11,7 @@
 //! blocks in flight that is the link's rate, not a k-th of it. A higher sample is taken at once, a
 //! lower one smoothed.
 //!
-//! Pure: time is handed in; [`crate::host_health`] keeps one window per host behind its lock.
+//! Pure: time is handed in; [`crate::pacing::host_health`] keeps one window per host behind its lock.
 
 use std::time::{Duration, Instant};
 

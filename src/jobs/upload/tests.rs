@@ -6,13 +6,16 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::events::{Event, EventKind};
-use crate::job::Control;
+use crate::jobs::events::EventQueue;
+use crate::jobs::events::{Event, EventKind};
+use crate::jobs::status::{UploadState, RESULT_OK};
+use crate::jobs::{Control, Sinks};
 use crate::journal::{Journal, Record};
 use crate::log::LogLevel;
-use crate::status::{UploadState, RESULT_OK};
+use crate::log::Logger;
+use crate::pacing::backoff::Jitter;
+use crate::protocol::url_policy::UploadHosts;
 use crate::transport::Outcome;
-use crate::url_policy::UploadHosts;
 
 thread_local! {
     /// The test's clock: a fixed start, moved only by `advance`.
@@ -27,14 +30,34 @@ fn advance(by: Duration) {
     CLOCK.with(|(_, elapsed)| elapsed.set(elapsed.get() + by));
 }
 
-/// `Upload::settle` at the test clock's time.
+/// A log that goes nowhere: the tests read the log line from what `settle_now` returns.
+static QUIET: once_cell::sync::Lazy<Logger> = once_cell::sync::Lazy::new(|| Logger::new(None, 0));
+
+fn sinks(events: &EventQueue) -> Sinks<'_> {
+    Sinks { events, log: &QUIET }
+}
+
+/// `Upload::settle` at the test clock's time, carried out in full; what it logged and journaled comes
+/// back for the test to read.
 trait SettleNow {
-    fn settle_now(&self, piece: Piece, reply: Reply, events: &EventQueue) -> Settled;
+    fn settle_now(&self, piece: Piece, reply: Reply, events: &EventQueue) -> Seen;
+}
+
+/// What a decision logged and journaled.
+struct Seen {
+    log: Option<(LogLevel, String)>,
+    own: Bookkeeping,
 }
 
 impl SettleNow for Upload {
-    fn settle_now(&self, piece: Piece, reply: Reply, events: &EventQueue) -> Settled {
-        self.settle(piece, reply, now(), events)
+    fn settle_now(&self, piece: Piece, reply: Reply, events: &EventQueue) -> Seen {
+        let settled = self.decide(piece, reply, now());
+        let seen = Seen {
+            log: settled.log.clone(),
+            own: Bookkeeping { journal: settled.own.journal.clone(), ..Bookkeeping::default() },
+        };
+        self.apply(settled, sinks(events));
+        seen
     }
 }
 
@@ -145,7 +168,7 @@ fn the_initial_call_then_thumbnails_then_blocks_in_order() {
     assert_eq!(create_piece.idempotency(), Idempotency::NotIdempotent);
     assert!(is_waiting(&upload), "nothing else goes before the initial call answers");
     let settled = upload.settle_now(create_piece, answer(200, &created_body()), &events);
-    assert!(matches!(settled.more.record, Some(Record::Created { .. })), "the clip goes in the journal");
+    assert!(matches!(settled.own.journal, Some(Record::Created { .. })), "the clip goes in the journal");
     assert_eq!(drain(&events), [EventKind::ClipCreated]);
     let order: Vec<String> = (0..5).map(|_| describe(&next(&upload))).collect();
     assert_eq!(order, ["thumbnail large", "block 0", "block 1", "block 2", "block 3"]);
@@ -158,7 +181,7 @@ fn every_piece_acknowledged_and_a_final_201_complete_the_upload() {
     let (upload, _budget) = pushed(2 * u64::from(BLOCK), vec![]);
     create(&upload, &events);
     let (first, second) = (next(&upload), next(&upload));
-    let record = upload.settle_now(first, answer(202, b""), &events).more.record;
+    let record = upload.settle_now(first, answer(202, b""), &events).own.journal;
     assert!(matches!(record, Some(Record::Acked { block: 0, committed: false })));
     upload.settle_now(second, answer(201, b""), &events);
     let status = upload.status(false, now());
@@ -175,7 +198,7 @@ fn a_201_while_blocks_are_unsent_acknowledges_that_block_only() {
     create(&upload, &events);
     let first = next(&upload);
     let settled = upload.settle_now(first, answer(201, b""), &events);
-    assert!(matches!(settled.more.record, Some(Record::Acked { block: 0, committed: false })));
+    assert!(matches!(settled.own.journal, Some(Record::Acked { block: 0, committed: false })));
     for _ in 0..2 {
         let piece = next(&upload);
         upload.settle_now(piece, answer(202, b""), &events);
@@ -191,7 +214,7 @@ fn a_piece_put_back_goes_first_and_costs_no_retry() {
     let (upload, _budget) = pushed(2 * u64::from(BLOCK), vec![]);
     create(&upload, &events);
     let first = next(&upload);
-    upload.put_back(first);
+    upload.put_back(first, sinks(&events));
     assert_eq!(describe(&next(&upload)), "block 0");
     let status = upload.status(true, now());
     assert_eq!((status.state, status.retries), (UploadState::Paused, 0));
@@ -207,9 +230,33 @@ fn a_retry_puts_the_piece_back_and_waits_out_the_back_off() {
     assert_eq!(settled.log.unwrap().0, LogLevel::Debug);
     let status = upload.status(false, now());
     assert_eq!((status.state, status.retries, status.http_status), (UploadState::Retrying, 1, 503));
-    assert!(status.retry_in_ms > 0 && status.retry_in_ms <= 40);
+    assert_eq!(status.retry_in_ms, 40, "the wait the answer asked for");
     assert!(is_waiting(&upload));
-    advance(Duration::from_millis(45));
+    advance(Duration::from_millis(40));
+    assert_eq!(describe(&next(&upload)), "block 0");
+}
+
+#[test]
+fn each_failure_in_a_row_waits_exactly_what_the_uploads_seeded_jitter_draws() {
+    let events = EventQueue::default();
+    let config = config();
+    let (upload, _budget) = pushed_with(u64::from(BLOCK), vec![], config.clone(), Arc::default());
+    create(&upload, &events);
+    // The same seed and owner the upload's machine was made with: handle 7, the config's seed.
+    let mut expected = Jitter::for_owner(config.jitter_seed, 7);
+    for attempt in 0..5 {
+        let block = next(&upload);
+        upload.settle_now(block, reset(), &events);
+        let wait = expected.backoff(attempt, config.max_retry_delay);
+        let status = upload.status(false, now());
+        assert_eq!(
+            (status.state, status.retries, u128::from(status.retry_in_ms)),
+            (UploadState::Retrying, attempt + 1, wait.as_millis()),
+            "failure {attempt}"
+        );
+        assert!(is_waiting(&upload));
+        advance(wait);
+    }
     assert_eq!(describe(&next(&upload)), "block 0");
 }
 
@@ -240,7 +287,7 @@ fn next_after_backoff(upload: &Upload) -> Piece {
 fn send_blocks(upload: &Upload, status: u16, events: &EventQueue) {
     while let NextTask::Run(piece) = upload.next_piece(now()) {
         if !matches!(piece, Piece::Block(_)) {
-            return upload.put_back(piece);
+            return upload.put_back(piece, sinks(events));
         }
         upload.settle_now(piece, answer(status, b""), events);
     }
@@ -399,10 +446,10 @@ fn outcomes_after_the_end_change_nothing() {
     let (upload, budget) = pushed(3 * u64::from(BLOCK), vec![]);
     create(&upload, &events);
     let (first, second) = (next(&upload), next(&upload));
-    upload.cancel(&events).unwrap();
+    upload.cancel(sinks(&events)).unwrap();
     upload.settle_now(first, answer(201, b""), &events);
     let settled = upload.settle_now(second, reset(), &events);
-    assert!(settled.log.is_none() && settled.more.record.is_none());
+    assert!(settled.log.is_none() && settled.own.journal.is_none());
     assert_eq!(budget_used(&budget), 0, "the copies' budget is back once the pieces in flight are settled");
     let status = upload.status(false, now());
     assert_eq!(
@@ -411,7 +458,7 @@ fn outcomes_after_the_end_change_nothing() {
     );
     assert_eq!(drain(&events), [EventKind::ClipCreated, EventKind::Cancelled]);
     assert!(matches!(upload.next_piece(now()), NextTask::Finished));
-    assert_eq!(upload.cancel(&events).unwrap_err().kind, ErrorKind::WrongState);
+    assert_eq!(upload.cancel(sinks(&events)).unwrap_err().kind, ErrorKind::WrongState);
 }
 
 /// Bytes of pushed copies still held, as the budget counts them (dropped pieces give theirs back).
@@ -429,7 +476,7 @@ fn budget_used(budget: &Arc<PushBudget>) -> u64 {
 /// An upload as a journal left it: the clip created, block 0 acknowledged.
 fn resumed(dir: &std::path::Path) -> Upload {
     let (upload, settled) = resumed_with(dir, config());
-    assert!(settled.log.is_none() && settled.more.record.is_none(), "the journal's clip is taken up as it is");
+    assert!(settled.log.is_none() && settled.own.journal.is_none(), "the journal's clip is taken up as it is");
     upload
 }
 
@@ -485,7 +532,7 @@ fn a_journals_clip_on_a_host_no_longer_allowed_is_created_again_and_the_old_one_
         message.contains("uploadUri") && message.contains("up.upload.test is not an allowed upload host"),
         "{message}"
     );
-    assert!(matches!(settled.more.record, Some(Record::LostCreate)), "journaled: a restart still removes it");
+    assert!(matches!(settled.own.journal, Some(Record::LostCreate)), "journaled: a restart still removes it");
     assert!(upload.clip_id().is_none());
     assert_eq!(upload.status(false, now()).blocks_acked, 0);
     assert!(matches!(next(&upload), Piece::Create));
@@ -536,7 +583,7 @@ fn a_lost_create_is_journaled_before_the_call_goes_again_and_the_next_client_rem
     let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
     let piece = next(&upload);
     let settled = upload.settle_now(piece, reset(), &events);
-    assert!(matches!(settled.more.record, Some(Record::LostCreate)), "journaled before the create goes again");
+    assert!(matches!(settled.own.journal, Some(Record::LostCreate)), "journaled before the create goes again");
 
     // Killed right then: the next client reads the journal and finishes the upload, then the cleanup.
     let dir = tempfile::tempdir().unwrap();
@@ -578,7 +625,7 @@ fn a_block_abandoned_in_flight_goes_again_at_once_and_costs_no_retry_but_its_byt
     let outcome = Outcome::Transport { reached_service: true, message: "the client suspended".into() };
     let reply = Reply::Sent { outcome, abandoned: true, body_sent: 700 };
     let settled = upload.settle_now(first, reply, &events);
-    assert!(settled.log.is_none() && settled.more.record.is_none());
+    assert!(settled.log.is_none() && settled.own.journal.is_none());
     let status = upload.status(false, now());
     assert_eq!((status.state, status.retries, status.bytes_wasted), (UploadState::Uploading, 0, 700));
     assert_eq!(describe(&next(&upload)), "block 0", "sent again without waiting out a back-off");

@@ -6,15 +6,16 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{Event, EventKind};
-use crate::job::{Machine, Reply, Settled};
-use crate::lifecycle::{Gate, Lifecycle, NextTask};
+use crate::jobs::events::{Event, EventKind};
+use crate::jobs::lifecycle::{Gate, Lifecycle, NextTask};
+use crate::jobs::retry::{classify, Idempotency, Persistence, Verdict};
+use crate::jobs::status::{End, Published, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
+use crate::jobs::{Machine, Reply, Settled};
 use crate::log::LogLevel;
+use crate::pacing::backoff::Jitter;
+use crate::protocol::url_policy::check_url;
 use crate::protocol::{ClipPage, GameClip, GameClipUri};
-use crate::retry::{classify, Idempotency, Persistence, Verdict};
-use crate::status::{End, Published, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
 use crate::transport::Method;
-use crate::url_policy::check_url;
 
 use super::{Answer, OperationKind, OperationResult, Step};
 
@@ -29,6 +30,8 @@ pub struct OperationMachine {
     source: Option<GameClipUri>,
     bytes_done: u64,
     bytes_total: u64,
+    /// Its own draws of back-offs.
+    jitter: Jitter,
     out: Settled,
 }
 
@@ -46,7 +49,7 @@ fn read_answer(answer: Answer, body: &[u8]) -> Result<OperationResult> {
 }
 
 impl Machine for OperationMachine {
-    type More = ();
+    type Own = ();
 
     fn published(&self) -> Published {
         let progress = UploadStatus {
@@ -100,6 +103,7 @@ impl OperationMachine {
             source: None,
             bytes_done: 0,
             bytes_total: 0,
+            jitter: Jitter::for_owner(config.jitter_seed, handle),
             out: Settled::default(),
         }
     }
@@ -141,12 +145,12 @@ impl OperationMachine {
     pub fn settle(&mut self, step: Step, reply: Reply, now: Instant) -> Settled {
         self.in_flight = false;
         let verdict = match reply {
-            Reply::NotSent => return self.drain(),
             Reply::NoToken => Verdict::NeedsAuth { status: 0 },
             Reply::Local(error) => Verdict::Fail(error),
             Reply::Sent { outcome, abandoned, .. } => {
                 let attempt = self.life.consecutive_failures;
-                let verdict = classify(outcome, self.what(&step), self.idempotency(), attempt, Persistence::Bounded);
+                let (what, idempotency) = (self.what(&step), self.idempotency());
+                let verdict = classify(outcome, what, idempotency, attempt, Persistence::Bounded, &mut self.jitter);
                 match verdict {
                     Verdict::Retry { .. } | Verdict::Ambiguous { .. } if abandoned => {
                         if self.idempotency() == Idempotency::Idempotent {
@@ -263,9 +267,11 @@ impl OperationMachine {
         });
     }
 
-    /// A step taken that was not carried out: it may be taken again.
-    pub fn put_back(&mut self) {
+    /// A step taken and not sent (its host did not admit it, the client stopped, the download was
+    /// cancelled): it may be taken again. Nothing the game hears of, and no log line.
+    pub fn put_back(&mut self) -> Settled {
         self.in_flight = false;
+        self.drain()
     }
 
     pub fn is_running(&self) -> bool {

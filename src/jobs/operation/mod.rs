@@ -13,12 +13,11 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::events::EventQueue;
-use crate::job::{Reply, Tracked, Wrapped};
-use crate::lifecycle::NextTask;
-use crate::log::LogLevel;
+use crate::jobs::lifecycle::NextTask;
+use crate::jobs::retry::Idempotency;
+use crate::jobs::{Reply, Sinks, Tracked, Wrapped};
+use crate::log::Logger;
 use crate::protocol::{ClipPage, GameClip, GameClipUri};
-use crate::retry::Idempotency;
 use crate::transport::Method;
 
 use machine::OperationMachine;
@@ -110,36 +109,37 @@ impl Operation {
         }
     }
 
-    /// Hands the machine what became of `step`'s request; a log line for the engine comes back.
-    pub fn settle(&self, step: Step, reply: Reply, now: Instant, events: &EventQueue) -> Option<(LogLevel, String)> {
+    /// Hands the machine what became of `step`'s request, and carries out its decision.
+    pub fn settle(&self, step: Step, reply: Reply, now: Instant, sinks: Sinks<'_>) {
         let settled = self.inner.lock().settle(step, reply, now);
-        self.inner.announce(settled.events, events);
-        settled.log
+        self.apply(settled, sinks);
     }
 
-    /// A step taken that was not carried out (the client stopped, or the download was cancelled).
-    pub fn put_back(&self) {
-        self.inner.lock().put_back();
+    /// A step taken and not sent (its host did not admit it, the client stopped, the download was
+    /// cancelled).
+    pub fn put_back(&self, sinks: Sinks<'_>) {
+        let settled = self.inner.lock().put_back();
+        self.apply(settled, sinks);
     }
 
     /// Bytes of a download on disk so far.
-    pub fn download_progress(&self, bytes_done: u64, bytes_total: u64, events: &EventQueue) {
+    pub fn download_progress(&self, bytes_done: u64, bytes_total: u64, sinks: Sinks<'_>) {
         let settled = self.inner.lock().download_progress(bytes_done, bytes_total);
-        self.inner.announce(settled.events, events);
+        self.apply(settled, sinks);
     }
 
     pub fn is_running(&self) -> bool {
-        self.inner.read().is_running()
+        self.inner.peek().is_running()
     }
 
     /// The normalised JSON of the result, once completed.
     pub fn result_json(&self) -> Result<String> {
-        self.inner.read().result_json()
+        self.inner.peek().result_json()
     }
 
     /// The clip a completed get operation read.
     pub fn clip(&self) -> Result<GameClip> {
-        self.inner.read().clip()
+        self.inner.peek().clip()
     }
 }
 
@@ -149,4 +149,7 @@ impl Wrapped for Operation {
     fn tracked(&self) -> &Tracked<OperationMachine> {
         &self.inner
     }
+
+    /// An operation says nothing besides events and log lines.
+    fn apply_own(&self, (): (), _log: &Logger) {}
 }

@@ -10,27 +10,27 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{Event, EventKind};
-use crate::job::Machine;
+use crate::jobs::events::{Event, EventKind};
+use crate::jobs::lifecycle::{Gate, Lifecycle, NextTask};
+use crate::jobs::retry::{classify, Persistence, Verdict};
+use crate::jobs::status::{End, Published, UploadState, UploadStatus, RESULT_PENDING};
+use crate::jobs::{Machine, Reply};
 use crate::journal::Record;
-use crate::lifecycle::{Gate, Lifecycle, NextTask};
 use crate::log::LogLevel;
+use crate::pacing::backoff::Jitter;
 use crate::protocol::{ClipPage, GameClip, InitialUploadResponse};
-use crate::retry::{backoff, classify, Persistence, Verdict};
-use crate::status::{End, Published, UploadState, UploadStatus, RESULT_PENDING};
 
 use super::blocks::BlockSet;
 use super::clip_file::{Layout, OpenedFile};
 use super::creates::CreateOutcome;
 use super::{BlockPiece, CreatedClip, Piece, ThumbnailKind, ThumbnailPiece};
 
+mod bookkeeping;
 mod data;
 mod finish;
-mod reply;
 mod resume;
 
-pub use crate::job::Reply;
-pub use reply::{SearchEnd, Settled, UploadNews};
+pub use bookkeeping::{Bookkeeping, SearchEnd, Settled};
 
 /// The requests that come before any block, and after the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,8 @@ pub struct UploadMachine {
     pages_read: u32,
     /// Bytes of blocks sent that no accepted block carried.
     wasted: u64,
+    /// Its own draws of back-offs.
+    jitter: Jitter,
     /// What the decisions since the last drain call for.
     out: Settled,
 }
@@ -108,6 +110,7 @@ impl UploadMachine {
         config: Arc<Config>,
     ) -> UploadMachine {
         let block_size = config.block_size;
+        let jitter = Jitter::for_owner(config.jitter_seed, handle);
         UploadMachine {
             handle,
             is_push,
@@ -130,6 +133,7 @@ impl UploadMachine {
             next_page: None,
             pages_read: 0,
             wasted: 0,
+            jitter,
             out: Settled::default(),
         }
     }
@@ -158,7 +162,7 @@ fn check_handed_out(response: &InitialUploadResponse, config: &Config) -> std::r
 }
 
 impl Machine for UploadMachine {
-    type More = UploadNews;
+    type Own = Bookkeeping;
 
     fn published(&self) -> Published {
         let working = match self.phase {
@@ -277,29 +281,26 @@ impl UploadMachine {
         orphans_in: &dyn Fn(&ClipPage) -> Vec<String>,
     ) -> Settled {
         let verdict = match reply {
-            Reply::NotSent => {
-                self.put_back(&piece, false);
-                return self.drain();
-            }
             Reply::NoToken => Verdict::NeedsAuth { status: 0 },
             Reply::Local(error) => Verdict::Fail(error),
             Reply::Sent { outcome, abandoned, body_sent } => {
                 let attempt = self.life.consecutive_failures;
-                let verdict = classify(outcome, &piece.what(), piece.idempotency(), attempt, self.persistence());
+                let (what, idempotency) = (piece.what(), piece.idempotency());
+                let verdict = classify(outcome, &what, idempotency, attempt, self.persistence(), &mut self.jitter);
                 if !matches!(verdict, Verdict::Success { .. }) {
                     self.wasted += body_sent;
                 }
                 let cut_short = matches!(verdict, Verdict::Retry { .. } | Verdict::Ambiguous { .. });
                 if abandoned && cut_short {
                     // An initial call that may have made a clip: looked for once the upload is in.
-                    self.put_back(&piece, matches!(verdict, Verdict::Ambiguous { .. }));
+                    self.requeue_unsent(&piece, matches!(verdict, Verdict::Ambiguous { .. }));
                     return self.drain();
                 }
                 verdict
             }
         };
         if matches!(piece, Piece::Create) {
-            self.out.more.create = Some(create_outcome(&verdict));
+            self.out.own.create = Some(create_outcome(&verdict));
         }
         if self.life.is_running() {
             self.decide(piece, verdict, now, orphans_in);
@@ -312,10 +313,17 @@ impl UploadMachine {
         std::mem::take(&mut self.out)
     }
 
+    /// A piece taken and not sent (its host did not admit it, the client paused or stopped): back in
+    /// the queue, no retry counted. Nothing the game hears of, and no log line.
+    pub fn put_back(&mut self, piece: &Piece) -> Settled {
+        self.requeue_unsent(piece, false);
+        self.drain()
+    }
+
     /// Back in the queue, no retry counted. `may_have_acted`: an initial call that may have made a clip.
-    fn put_back(&mut self, piece: &Piece, may_have_acted: bool) {
+    fn requeue_unsent(&mut self, piece: &Piece, may_have_acted: bool) {
         if matches!(piece, Piece::Create) {
-            self.out.more.create = Some(if may_have_acted { CreateOutcome::Unknown } else { CreateOutcome::MadeNone });
+            self.out.own.create = Some(if may_have_acted { CreateOutcome::Unknown } else { CreateOutcome::MadeNone });
             self.lost_creates += u32::from(may_have_acted);
         }
         self.requeue(piece);
@@ -373,8 +381,8 @@ impl UploadMachine {
                 self.phase = Phase::Ready(Step::Create);
                 self.lost_creates += 1;
                 // Journaled before the call goes again: a crash in between still leaves it to remove.
-                self.out.more.record = Some(Record::LostCreate);
-                let after = backoff(self.life.consecutive_failures, self.config.max_retry_delay);
+                self.out.own.journal = Some(Record::LostCreate);
+                let after = self.jitter.backoff(self.life.consecutive_failures, self.config.max_retry_delay);
                 self.retry_later(after, error, "creating again; a clip it may have left is removed later", now);
             }
             // Tidying up after a lost answer never fails a clip the service holds.
@@ -455,7 +463,7 @@ impl UploadMachine {
                 self.life.progressed(status);
                 self.emit(EventKind::Progress, RESULT_PENDING);
                 self.finish_if_done();
-                self.out.more.record = Some(Record::Acked { block: block.num, committed });
+                self.out.own.journal = Some(Record::Acked { block: block.num, committed });
             }
             Piece::Thumbnail(thumbnail) => {
                 for pending in self.thumbnails.iter_mut().filter(|t| t.kind == thumbnail.kind) {
@@ -463,7 +471,7 @@ impl UploadMachine {
                 }
                 self.life.progressed(status);
                 self.finish_if_done();
-                self.out.more.record = Some(Record::Thumbnail { kind: thumbnail.kind.name().into() });
+                self.out.own.journal = Some(Record::Thumbnail { kind: thumbnail.kind.name().into() });
             }
         }
     }
@@ -500,7 +508,7 @@ impl UploadMachine {
                 format!("the service handed out no {}ThumbnailUri for the thumbnail upload", thumbnail.kind.name());
             return self.failed(Error::http(ErrorKind::Http, 200, message));
         }
-        self.out.more.record = Some(record);
+        self.out.own.journal = Some(record);
         self.log(LogLevel::Info, format!("upload {:#x}: clip {id} created", self.handle));
     }
 

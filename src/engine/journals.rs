@@ -1,63 +1,18 @@
-//! Everything the engine writes to or reads from the resume journal (the format is `journal.rs`):
-//! starting an upload's journal before its initial call, the records `settle` returns, syncing on
+//! What the engine does with the journal dir (the format is [`crate::journal`]; an upload writes its
+//! own records as it settles): starting an upload's journal before its initial call, syncing on
 //! pause, removing the journals of ended uploads, and resuming a journal dir's unfinished uploads.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Engine, Job};
+use super::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::journal::{self, fnv1a, FileIdentity, Journal, Record};
+use crate::jobs::upload::{Resumed, Upload, UploadData};
+use crate::jobs::{Job, Wrapped};
+use crate::journal::{self, Journal, Record};
 use crate::log::LogLevel;
-use crate::platform::file_io::read_exact_at;
-use crate::upload::{Layout, OpenedFile, Resumed, Settled, Upload, UploadData};
 
 impl Engine {
-    /// What `settle` asked for, done with the upload's lock let go.
-    pub(super) fn apply(&self, upload: &Upload, settled: Settled) {
-        if let Some((level, message)) = settled.log {
-            self.log.log(level, || message);
-        }
-        if let Some(record) = settled.more.record {
-            self.record(upload, &record);
-        }
-    }
-
-    /// Appends a record. `Created` is made durable at once: without it a restart would create the clip
-    /// a second time. A journal that cannot be written costs the ability to resume, not the upload.
-    fn record(&self, upload: &Upload, record: &Record) {
-        let Some(journal) = upload.journal() else { return };
-        let durable = matches!(record, Record::Created { .. });
-        let written = journal.append(record).and_then(|()| if durable { journal.sync() } else { Ok(()) });
-        if let Err(e) = written {
-            self.log.log(LogLevel::Warn, || {
-                format!("upload {:#x}: the journal cannot be written ({e}); it will not resume", upload.handle)
-            });
-            upload.set_journal(None);
-        }
-    }
-
-    /// How a clip file looks: size, modification time and the fingerprints of its first and last block.
-    pub(super) fn file_identity(&self, file: &OpenedFile, block_size: u32) -> Result<FileIdentity> {
-        let layout = Layout::new(file.size, block_size);
-        let fingerprint = |block: u32| -> Result<u64> {
-            let mut buffer = vec![0u8; layout.block_len(block)];
-            read_exact_at(&file.file, &mut buffer, layout.offset(block))
-                .map_err(|e| Error::new(ErrorKind::Io, format!("reading the clip file: {e}")))?;
-            Ok(fnv1a(&buffer))
-        };
-        let modified_ns = file
-            .modified
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        Ok(FileIdentity {
-            size: file.size,
-            modified_ns,
-            first_block: fingerprint(0)?,
-            last_block: fingerprint(layout.blocks - 1)?,
-        })
-    }
-
     /// A new upload's journal: what to upload, written before the initial call. Without a journal
     /// dir, or if it cannot be written (logged), the upload goes on without resume.
     pub(super) fn start_journal(&self, upload: &Upload) {
@@ -66,7 +21,7 @@ impl Engine {
         let started = (|| -> Result<Journal> {
             let (path, identity) = match (&upload.data, upload.opened_file()) {
                 (UploadData::File { path, .. }, Some(file)) => {
-                    (Some(path.clone()), Some(self.file_identity(&file, layout.block_size)?))
+                    (Some(path.clone()), Some(file.identity(layout.block_size)?))
                 }
                 _ => (None, None),
             };
@@ -147,7 +102,7 @@ impl Engine {
                 .ok_or_else(|| Error::new(ErrorKind::Internal, "too many handles in use"))?;
             self.log.log(LogLevel::Info, || format!("upload {handle:#x} resumed from {}", path.display()));
             if let (Some(upload), Some(settled)) = (job.upload(), settled) {
-                self.apply(upload, settled);
+                upload.apply(settled, self.sinks());
             }
             self.schedule(job);
             handles.push(handle);

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use super::{check_handed_out, Phase, Step, ThumbnailState, UploadMachine};
 use crate::config::Config;
+use crate::jobs::upload::blocks::BlockSet;
+use crate::jobs::upload::clip_file::Layout;
+use crate::jobs::upload::resumed::Resumed;
+use crate::jobs::upload::{CreatedClip, Settled};
 use crate::journal::Record;
 use crate::log::LogLevel;
 use crate::protocol::GameClip;
-use crate::upload::blocks::BlockSet;
-use crate::upload::clip_file::Layout;
-use crate::upload::resumed::Resumed;
-use crate::upload::{CreatedClip, Settled};
 
 impl UploadMachine {
     /// As far as a journal says an upload had got. It keeps the block size it began with. A clip whose
@@ -34,7 +34,7 @@ impl UploadMachine {
                 Ok(()) => machine.adopt(created, layout, resumed),
                 Err(why) => {
                     resumed.lost_creates += 1;
-                    machine.out.more.record = Some(Record::LostCreate);
+                    machine.out.own.journal = Some(Record::LostCreate);
                     let id = &created.response.game_clip_id;
                     let message = format!(
                         "upload {handle:#x}: the journal's clip {id} has {why}; creating the clip again (that one is \

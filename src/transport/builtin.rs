@@ -321,6 +321,7 @@ mod tests {
         let started = Instant::now();
         let outcome = http.send(Request {
             method: Method::Put,
+            purpose: crate::transport::Purpose::Other,
             url,
             authorization: None,
             body: Body::Octets(body),

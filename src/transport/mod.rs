@@ -1,5 +1,5 @@
 //! The seam under the engine: one request out, one [`Outcome`] back. The engine decides what to send
-//! and what an outcome means; a [`Transport`] only moves bytes. The built-in one is `crate::http::Http`
+//! and what an outcome means; a [`Transport`] only moves bytes. The built-in one is [`builtin::Http`]
 //! (ureq, with the `builtin-http` feature); [`title::Title`] sends through the title's own HTTP stack;
 //! unit tests script the wire with [`fake::FakeTransport`]. What every transport sends alike (the
 //! service's headers) and reads alike (Retry-After, Content-Range) is here.
@@ -55,10 +55,21 @@ impl Body<'_> {
     }
 }
 
+/// What a request is for, where a transport treats kinds apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purpose {
+    /// The initial call that creates a clip: the one request sent without `Cache-Control: no-cache`.
+    CreateClip,
+    /// Any other call.
+    #[default]
+    Other,
+}
+
 /// One request, its URL already checked by the engine (scheme, and where the Authorization value may go).
 #[derive(Clone, Copy)]
 pub struct Request<'a> {
     pub method: Method,
+    pub purpose: Purpose,
     pub url: &'a str,
     /// `None` for hosts that must not see it.
     pub authorization: Option<&'a str>,
@@ -73,7 +84,7 @@ pub struct Request<'a> {
 /// What a block's request carries beyond the request itself.
 #[derive(Clone, Copy, Default)]
 pub struct Pacing<'a> {
-    /// The block's deadlines, from its host's link (see [`crate::link_window`]); `None`: the whole
+    /// The block's deadlines, from its host's link (see [`crate::pacing::link_window`]); `None`: the whole
     /// request within [`base_deadline`], each step (waiting for the answer included) within one
     /// request timeout.
     pub deadline: Option<Deadline>,
@@ -85,7 +96,15 @@ pub struct Pacing<'a> {
 impl<'a> Request<'a> {
     /// A GET, nothing to watch, no block's pacing.
     pub fn get(url: &'a str, authorization: Option<&'a str>) -> Request<'a> {
-        Request { method: Method::Get, url, authorization, body: Body::Empty, stop: None, pacing: Pacing::default() }
+        Request {
+            method: Method::Get,
+            purpose: Purpose::Other,
+            url,
+            authorization,
+            body: Body::Empty,
+            stop: None,
+            pacing: Pacing::default(),
+        }
     }
 
     /// The body's length in bytes.
@@ -129,6 +148,53 @@ impl Outcome {
     pub fn status(status: u16) -> Outcome {
         Outcome::Answered { status, body: Vec::new(), retry_after: None, location: None }
     }
+
+    /// What the outcome says, the one reading of it: a job's machine decides from it what to do
+    /// (`jobs::retry`), pacing how its host is doing (`pacing::host_health`).
+    pub fn class(&self) -> Class {
+        match *self {
+            Outcome::Answered { status, .. } if (200..300).contains(&status) => Class::Accepted { status },
+            Outcome::Answered { status: 401, .. } => Class::Unauthorized,
+            Outcome::Answered { status: 429, retry_after, .. } => Class::Throttled { retry_after },
+            Outcome::Answered { status: status @ (408 | 500 | 502 | 503 | 504), retry_after, .. } => {
+                Class::Struggling { status, retry_after }
+            }
+            Outcome::Answered { status, retry_after, .. } => Class::Refusing { status, retry_after },
+            Outcome::Transport { reached_service, .. } => Class::NoAnswer { reached_service },
+            Outcome::Refused { .. } => Class::Refused,
+        }
+    }
+}
+
+/// What an [`Outcome`] says about the request and its host, by Xbox Live's retry guidance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// 2xx.
+    Accepted { status: u16 },
+    /// 401: the token is no longer good; the host works.
+    Unauthorized,
+    /// 429: the host works but wants fewer requests.
+    Throttled { retry_after: Option<Duration> },
+    /// 408 or 5xx that says "try again later": the host is struggling, not refusing this request.
+    Struggling { status: u16, retry_after: Option<Duration> },
+    /// Any other answer: final for this request; the host works (unless it asked for a pause).
+    Refusing { status: u16, retry_after: Option<Duration> },
+    /// No answer. `reached_service` false: the request provably never left.
+    NoAnswer { reached_service: bool },
+    /// The library itself refused the request or its answer: nothing learned of the host.
+    Refused,
+}
+
+impl Class {
+    /// The HTTP status of an answer; 0 without one.
+    pub fn status(self) -> u16 {
+        match self {
+            Class::Accepted { status } | Class::Struggling { status, .. } | Class::Refusing { status, .. } => status,
+            Class::Unauthorized => 401,
+            Class::Throttled { .. } => 429,
+            Class::NoAnswer { .. } | Class::Refused => 0,
+        }
+    }
 }
 
 /// A 2xx answer to a download, its body still to be read.
@@ -161,7 +227,7 @@ pub fn base_deadline(request_timeout: Duration) -> Duration {
 }
 
 /// The headers every request carries: the service's version headers, Accept, the Authorization value
-/// (when the host may see it), the body's type, and no-cache except on the initial POST.
+/// (when the host may see it), the body's type, and no-cache except on the initial call.
 pub fn service_headers(service_version: &str, request: &Request<'_>) -> Vec<(&'static str, String)> {
     let mut headers = vec![
         ("X-RequestedServiceVersion", service_version.to_string()),
@@ -172,8 +238,7 @@ pub fn service_headers(service_version: &str, request: &Request<'_>) -> Vec<(&'s
     if let Some(authorization) = request.authorization {
         headers.push(("Authorization", authorization.to_string()));
     }
-    let is_initial_post = request.method == Method::Post && request.url.ends_with("/clips");
-    if !is_initial_post {
+    if request.purpose != Purpose::CreateClip {
         headers.push(("Cache-Control", "no-cache".to_string()));
     }
     headers
@@ -236,6 +301,8 @@ pub trait Transport: Send + Sync {
     fn abandon(&self);
 }
 
+#[cfg(feature = "builtin-http")]
+pub mod builtin;
 #[cfg(test)]
 pub mod fake;
 pub mod title;

@@ -4,6 +4,8 @@ use std::fs::File;
 use std::time::SystemTime;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::journal::{fnv1a, FileIdentity};
+use crate::platform::file_io::read_exact_at;
 
 /// How the file splits into blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,28 @@ impl OpenedFile {
             ));
         }
         Ok(())
+    }
+
+    /// How the file looks, for the journal: size, modification time and the fingerprints of its first
+    /// and last block (a resumed upload checks it still is the file it began with).
+    pub fn identity(&self, block_size: u32) -> Result<FileIdentity> {
+        let layout = Layout::new(self.size, block_size);
+        let fingerprint = |block: u32| -> Result<u64> {
+            let mut buffer = vec![0u8; layout.block_len(block)];
+            read_exact_at(&self.file, &mut buffer, layout.offset(block))
+                .map_err(|e| Error::new(ErrorKind::Io, format!("reading the clip file: {e}")))?;
+            Ok(fnv1a(&buffer))
+        };
+        let modified_ns = self
+            .modified
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        Ok(FileIdentity {
+            size: self.size,
+            modified_ns,
+            first_block: fingerprint(0)?,
+            last_block: fingerprint(layout.blocks - 1)?,
+        })
     }
 }
 

@@ -5,12 +5,11 @@ use std::time::Instant;
 
 use super::{Phase, SearchEnd, Step, ThumbnailState, UploadMachine};
 use crate::error::{Error, ErrorKind};
-use crate::events::EventKind;
+use crate::jobs::events::EventKind;
+use crate::jobs::status::{End, RESULT_OK};
+use crate::jobs::upload::blocks::BlockSet;
 use crate::log::LogLevel;
 use crate::protocol::{ClipPage, GameClip};
-use crate::retry::backoff;
-use crate::status::{End, RESULT_OK};
-use crate::upload::blocks::BlockSet;
 
 /// Pages of the user's clips read when looking for orphans: 100 clips each.
 const MAX_ORPHAN_PAGES: u32 = 100;
@@ -52,7 +51,7 @@ impl UploadMachine {
             return self.failed(Error::http(ErrorKind::Http, status, message));
         }
         self.phase = Phase::Ready(Step::ConfirmCommit);
-        let after = backoff(self.commit_checks, self.config.max_retry_delay);
+        let after = self.jitter.backoff(self.commit_checks, self.config.max_retry_delay);
         self.life.retry_later(after, &Error::new(ErrorKind::Http, "the service is still joining the blocks"), now);
     }
 
@@ -121,7 +120,7 @@ impl UploadMachine {
     /// The leave to look is given back (the ledger hears of it through `search_ended`).
     pub(super) fn end_search(&mut self, end: SearchEnd) {
         if std::mem::take(&mut self.searching) {
-            self.out.more.search_ended.get_or_insert(end);
+            self.out.own.search_ended.get_or_insert(end);
         }
     }
 }

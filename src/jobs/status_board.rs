@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use once_cell::sync::Lazy;
 
-use crate::status::{End, Published, UploadState, UploadStatus};
+use crate::jobs::status::{End, Published, UploadState, UploadStatus};
 
 /// Instants are stored as nanoseconds after this one (plus one, so 0 means none).
 static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);

@@ -1,24 +1,18 @@
-//! What to do after one request: done, try again later, wait for a new token, or give up.
-//! (The basic policy: exponential back-off with full jitter on transport errors, 408, 429 and 5xx.
-//! Uploads never give up on those by count, only interactive operations do: see [`Persistence`].)
+//! What a job does after one request: done, try again later, wait for a new token, or give up. It
+//! reads the outcome's [`Class`] (the one classification pacing reads too) and adds what only the job
+//! knows: whether the request may be repeated, and how persistent the job is. Uploads never give up
+//! on transient failures by count, only interactive operations do (see [`Persistence`]); the wait
+//! comes from the job's own [`Jitter`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
+use crate::pacing::backoff::{Jitter, INTERACTIVE_MAX_DELAY};
 use crate::protocol::describe_error_body;
-use crate::transport::Outcome;
+use crate::transport::{Class, Outcome};
 
 /// Consecutive failed attempts of an interactive operation before it fails.
 pub const MAX_ATTEMPTS: u32 = 8;
-const BASE_DELAY: Duration = Duration::from_millis(250);
-/// The back-off cap of interactive operations: a player is waiting on them.
-pub const INTERACTIVE_MAX_DELAY: Duration = Duration::from_secs(16);
-/// The back-off cap of uploads when the title sets none (`max_retry_delay_ms` 0). Chosen from the
-/// `fleet` benchmark (200 consoles, a 120 s outage): 30 s cost 12.8 requests per console during the
-/// outage, 120 s kept the fleet 108 s from completing after recovery; 45 s gives 11.5 requests and
-/// 40.9 s (README, Benchmarks).
-pub const DEFAULT_MAX_RETRY_DELAY: Duration = Duration::from_secs(45);
 
 /// How long a job keeps trying through transient failures (transport errors, 408, 429, 5xx).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,63 +69,38 @@ pub enum Idempotency {
     NotIdempotent,
 }
 
-/// A uniformly random duration in `[0, max)`.
-pub fn jitter(max: Duration) -> Duration {
-    // A tiny xorshift is plenty for spreading retries; seeded per process from the clock.
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let mut x = STATE.load(Ordering::Relaxed);
-    if x == 0 {
-        x = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-            | 1;
-    }
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    STATE.store(x, Ordering::Relaxed);
-    Duration::from_nanos(x % (max.as_nanos() as u64).max(1))
-}
-
-/// Full-jitter exponential back-off for the `attempt`-th consecutive failure (0-based), capped at
-/// `max_delay`.
-pub fn backoff(attempt: u32, max_delay: Duration) -> Duration {
-    let ceiling = BASE_DELAY.saturating_mul(1 << attempt.min(20)).min(max_delay);
-    jitter(ceiling).max(Duration::from_millis(10))
-}
-
 /// The error of a request that may have reached the service, and is not repeated blindly.
 fn may_have_acted(error: Error) -> Error {
     let message = format!("{} (not repeated: the service may have acted on it)", error.message);
     Error { message, ..error }
 }
 
-/// The statuses that say "try again later" (Xbox Live's retry guidance): the host is struggling, not
-/// refusing this request.
-pub fn is_transient(status: u16) -> bool {
-    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
-}
-
 fn is_quota_refusal(message: &str) -> bool {
     message.to_ascii_lowercase().contains("quota")
 }
 
+/// The verdict on `outcome` for a request described by `what` (for messages), on the job's
+/// `attempt`-th consecutive failure; a wait is drawn from `jitter` unless the answer named one.
 pub fn classify(
     outcome: Outcome,
     what: &str,
     idempotency: Idempotency,
     attempt: u32,
     persistence: Persistence,
+    jitter: &mut Jitter,
 ) -> Verdict {
     let retries_left = persistence.retries_left(attempt);
-    let backoff = |attempt| backoff(attempt, persistence.max_delay());
+    let mut backoff = || jitter.backoff(attempt, persistence.max_delay());
+    let class = outcome.class();
     match outcome {
-        Outcome::Answered { status, body, .. } if (200..300).contains(&status) => Verdict::Success { status, body },
-        Outcome::Answered { status: 401, .. } => Verdict::NeedsAuth { status: 401 },
+        Outcome::Answered { body, .. } if matches!(class, Class::Accepted { .. }) => {
+            Verdict::Success { status: class.status(), body }
+        }
+        Outcome::Answered { .. } if class == Class::Unauthorized => Verdict::NeedsAuth { status: 401 },
         Outcome::Answered { status, body, retry_after, .. } => {
             let message = format!("{what} failed: HTTP {status}: {}", describe_error_body(&body));
-            let transient = is_transient(status);
+            let transient = matches!(class, Class::Throttled { .. } | Class::Struggling { .. });
+            // The service says it did not act on a 429 or a 503: repeating even a create is safe.
             let safe = idempotency == Idempotency::Idempotent || matches!(status, 429 | 503);
             if transient && retries_left {
                 let error = Error::http(ErrorKind::Http, status, message);
@@ -139,7 +108,7 @@ pub fn classify(
                     // 408/500/502/504 to a call that is not idempotent: it may have taken effect.
                     return Verdict::Ambiguous { error: may_have_acted(error) };
                 }
-                let after = retry_after.unwrap_or_else(|| backoff(attempt));
+                let after = retry_after.unwrap_or_else(backoff);
                 return Verdict::Retry { after, error };
             }
             let kind = match status {
@@ -155,7 +124,7 @@ pub fn classify(
             let error = Error::new(ErrorKind::Network, format!("{what} failed: {message}"));
             let safe = idempotency == Idempotency::Idempotent || !reached_service;
             match (safe, retries_left) {
-                (true, true) => Verdict::Retry { after: backoff(attempt), error },
+                (true, true) => Verdict::Retry { after: backoff(), error },
                 (false, true) => Verdict::Ambiguous { error: may_have_acted(error) },
                 (true, false) => Verdict::Fail(error),
                 (false, false) => Verdict::Fail(may_have_acted(error)),
@@ -168,8 +137,15 @@ pub fn classify(
 mod tests {
     use super::*;
 
+    use crate::pacing::backoff::DEFAULT_MAX_RETRY_DELAY;
+
     const BOUNDED: Persistence = Persistence::Bounded;
     const UPLOAD: Persistence = Persistence::UntilFinal { max_delay: DEFAULT_MAX_RETRY_DELAY };
+
+    /// `retry::classify` with a seeded jitter.
+    fn classify(outcome: Outcome, what: &str, idempotency: Idempotency, attempt: u32, p: Persistence) -> Verdict {
+        super::classify(outcome, what, idempotency, attempt, p, &mut Jitter::seeded(3))
+    }
 
     fn answered(status: u16) -> Outcome {
         Outcome::Answered { status, body: Vec::new(), retry_after: None, location: None }
@@ -254,15 +230,29 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_is_capped() {
-        for attempt in 0..40 {
-            assert!(backoff(attempt, INTERACTIVE_MAX_DELAY) <= INTERACTIVE_MAX_DELAY);
-            assert!(backoff(attempt, DEFAULT_MAX_RETRY_DELAY) <= DEFAULT_MAX_RETRY_DELAY);
+    fn a_retry_waits_what_the_seeded_jitter_draws_or_what_the_answer_asked() {
+        let mut expected = Jitter::seeded(3);
+        for attempt in [0, 3, 12] {
+            let want = expected.clone().backoff(attempt, DEFAULT_MAX_RETRY_DELAY);
+            match classify(answered(503), "x", Idempotency::Idempotent, attempt, UPLOAD) {
+                Verdict::Retry { after, .. } => assert_eq!(after, want, "attempt {attempt}"),
+                other => panic!("{other:?}"),
+            }
         }
-        let early: Duration = (0..200).map(|_| backoff(0, DEFAULT_MAX_RETRY_DELAY)).max().unwrap();
-        assert!(early <= BASE_DELAY);
-        // Late attempts spread over the whole window, up to the cap.
-        let late: Duration = (0..400).map(|_| backoff(30, DEFAULT_MAX_RETRY_DELAY)).max().unwrap();
-        assert!(late > DEFAULT_MAX_RETRY_DELAY / 2, "{late:?}");
+        let asked = Outcome::Answered {
+            status: 503,
+            body: Vec::new(),
+            retry_after: Some(Duration::from_secs(7)),
+            location: None,
+        };
+        match classify(asked, "x", Idempotency::Idempotent, 0, UPLOAD) {
+            Verdict::Retry { after, .. } => assert_eq!(after, Duration::from_secs(7)),
+            other => panic!("{other:?}"),
+        }
+        expected = Jitter::seeded(3);
+        match classify(answered(500), "x", Idempotency::Idempotent, 5, BOUNDED) {
+            Verdict::Retry { after, .. } => assert_eq!(after, expected.backoff(5, INTERACTIVE_MAX_DELAY)),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -196,7 +196,7 @@ impl BlockSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upload::push_budget::PushBudget;
+    use crate::jobs::upload::push_budget::PushBudget;
 
     #[test]
     fn counters_follow_every_transition() {

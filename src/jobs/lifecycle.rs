@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind};
-use crate::status::{End, Published, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
+use crate::jobs::status::{End, Published, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
 
 /// What a worker asking an upload or operation for work gets.
 pub enum NextTask<T> {

@@ -50,16 +50,16 @@ use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::EventQueue;
-use crate::job::{Tracked, Wrapped};
-use crate::journal::{FileIdentity, Journal};
-use crate::lifecycle::NextTask;
+use crate::jobs::lifecycle::NextTask;
+use crate::jobs::retry::Idempotency;
+use crate::jobs::{Reply, Sinks, Tracked, Wrapped};
+use crate::journal::{FileIdentity, Journal, Record};
+use crate::log::{LogLevel, Logger};
 use crate::protocol::{ClipPage, InitialUploadRequest, InitialUploadResponse};
-use crate::retry::Idempotency;
 
 pub use clip_file::{Layout, OpenedFile};
-use creates::{siblings_key, CreateLedger, Search};
-pub use machine::{Reply, SearchEnd, Settled, UploadMachine, UploadNews};
+use creates::{siblings_key, CreateLedger, CreateOutcome, Search};
+pub use machine::{Bookkeeping, SearchEnd, Settled, UploadMachine};
 pub use push_budget::{CopyRefused, PushBudget, PushedBlock};
 pub use resumed::Resumed;
 
@@ -262,12 +262,15 @@ impl Upload {
         next
     }
 
-    /// A piece taken for sending that was not sent (the client paused, its host is held): back in the
-    /// queue, no retry counted.
-    pub fn put_back(&self, piece: Piece) {
-        let mut settled = self.inner.lock().settle(piece, Reply::NotSent, Instant::now(), &|_| Vec::new());
-        debug_assert!(settled.events.is_empty(), "a piece put back changes nothing the game hears of");
-        self.learn(&mut settled.more);
+    /// A piece taken for sending that was not sent (its host did not admit it, the client paused or
+    /// stopped): back in the queue, no retry counted.
+    pub fn put_back(&self, piece: Piece, sinks: Sinks<'_>) {
+        let settled = self.inner.lock().put_back(&piece);
+        debug_assert!(
+            settled.events.is_empty() && settled.log.is_none(),
+            "a piece put back changes nothing the game hears of"
+        );
+        self.apply(settled, sinks);
     }
 
     /// Where `piece`'s request goes (the scheduler asks its host's leave).
@@ -279,24 +282,41 @@ impl Upload {
         }
     }
 
-    /// Hands the machine what became of `piece`'s request; what the engine must do comes back.
-    pub fn settle(&self, piece: Piece, reply: Reply, now: Instant, events: &EventQueue) -> Settled {
-        let orphans_in = |page: &ClipPage| self.creates.orphans_in(&self.request, page);
-        let mut settled = self.inner.lock().settle(piece, reply, now, &orphans_in);
-        self.learn(&mut settled.more);
-        self.inner.announce(std::mem::take(&mut settled.events), events);
-        settled
+    /// Hands the machine what became of `piece`'s request, and carries out its decision.
+    pub fn settle(&self, piece: Piece, reply: Reply, now: Instant, sinks: Sinks<'_>) {
+        let settled = self.decide(piece, reply, now);
+        self.apply(settled, sinks);
     }
 
-    /// The create ledger learns what the machine says of initial calls and of the look for orphans.
-    fn learn(&self, news: &mut UploadNews) {
-        if let Some(outcome) = news.create.take() {
+    /// The machine's decision on `piece`'s request, not yet carried out.
+    fn decide(&self, piece: Piece, reply: Reply, now: Instant) -> Settled {
+        let orphans_in = |page: &ClipPage| self.creates.orphans_in(&self.request, page);
+        self.inner.lock().settle(piece, reply, now, &orphans_in)
+    }
+
+    /// The create ledger hears what the machine says of initial calls and of the look for orphans.
+    fn tell_ledger(&self, create: Option<CreateOutcome>, search_ended: Option<SearchEnd>) {
+        if let Some(outcome) = create {
             self.creates.create_settled(&self.siblings_key, outcome);
         }
-        match news.search_ended.take() {
+        match search_ended {
             Some(SearchEnd::Settled) => self.search.lock().take().map_or((), Search::settled),
             Some(SearchEnd::Dropped) => drop(self.search.lock().take()),
             None => {}
+        }
+    }
+
+    /// Appends a record. `Created` is made durable at once: without it a restart would create the clip
+    /// a second time. A journal that cannot be written costs the ability to resume, not the upload.
+    fn write_record(&self, record: &Record, log: &Logger) {
+        let Some(journal) = self.journal() else { return };
+        let durable = matches!(record, Record::Created { .. });
+        let written = journal.append(record).and_then(|()| if durable { journal.sync() } else { Ok(()) });
+        if let Err(e) = written {
+            log.log(LogLevel::Warn, || {
+                format!("upload {:#x}: the journal cannot be written ({e}); it will not resume", self.handle)
+            });
+            self.set_journal(None);
         }
     }
 
@@ -309,7 +329,7 @@ impl Upload {
                 "this upload reads its file itself (file mode); it takes no pushed blocks",
             ));
         }
-        self.inner.read().check_pushable(num, bytes.len())?;
+        self.inner.peek().check_pushable(num, bytes.len())?;
         let block = PushedBlock::copy_of(bytes, budget).map_err(|refused| match refused {
             CopyRefused::OverBudget => Error::new(
                 ErrorKind::WouldBlock,
@@ -325,29 +345,29 @@ impl Upload {
 
     /// Blocks the library does not hold and the service has not acknowledged.
     pub fn missing_blocks(&self) -> Vec<u32> {
-        self.inner.read().missing_blocks()
+        self.inner.peek().missing_blocks()
     }
 
     pub fn clip_id(&self) -> Option<String> {
-        self.inner.read().clip_id()
+        self.inner.peek().clip_id()
     }
 
     pub fn has_ended(&self) -> bool {
-        self.inner.read().has_ended()
+        self.inner.peek().has_ended()
     }
 
     /// The layout, once known (push mode: from the start; file mode: once the file was opened).
     pub fn layout(&self) -> Option<Layout> {
-        self.inner.read().layout()
+        self.inner.peek().layout()
     }
 
     /// The block size this upload splits its clip with.
     pub fn block_size(&self) -> u32 {
-        self.inner.read().block_size()
+        self.inner.peek().block_size()
     }
 
     pub fn opened_file(&self) -> Option<Arc<OpenedFile>> {
-        self.inner.read().opened_file()
+        self.inner.peek().opened_file()
     }
 
     /// The clip file, opened by a worker (file mode).
@@ -362,7 +382,7 @@ impl Upload {
 
     /// The thumbnail images the upload sends (for its journal).
     pub fn thumbnail_paths(&self) -> Vec<(ThumbnailKind, PathBuf)> {
-        self.inner.read().thumbnail_paths()
+        self.inner.peek().thumbnail_paths()
     }
 
     pub fn journal(&self) -> Option<Arc<Journal>> {
@@ -382,8 +402,10 @@ impl Wrapped for Upload {
         &self.inner
     }
 
-    fn apply(&self, mut settled: Settled, events: &EventQueue) {
-        self.learn(&mut settled.more);
-        self.inner.announce(settled.events, events);
+    fn apply_own(&self, own: Bookkeeping, log: &Logger) {
+        self.tell_ledger(own.create, own.search_ended);
+        if let Some(record) = own.journal {
+            self.write_record(&record, log);
+        }
     }
 }

@@ -13,7 +13,7 @@
 //! failure. The cap also paces the return after an outage.
 //!
 //! Only a throttle or failure of a request sent after the last cut cuts again: the answers to a burst
-//! already in flight are one signal, not many. Pure: time is handed in; [`crate::host_health`] keeps
+//! already in flight are one signal, not many. Pure: time is handed in; [`crate::pacing::host_health`] keeps
 //! one per host behind its lock.
 
 use std::collections::VecDeque;

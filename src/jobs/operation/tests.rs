@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use super::machine::OperationMachine;
 use super::*;
 use crate::error::ErrorKind;
-use crate::events::EventKind;
-use crate::job::{Machine, Settled};
-use crate::retry::MAX_ATTEMPTS;
-use crate::status::{UploadState, RESULT_OK, RESULT_PENDING};
+use crate::jobs::events::EventKind;
+use crate::jobs::retry::MAX_ATTEMPTS;
+use crate::jobs::status::{UploadState, RESULT_OK, RESULT_PENDING};
+use crate::jobs::{Machine, Settled};
 use crate::transport::Outcome;
 
 fn call(method: Method, idempotency: Idempotency, answer: Answer) -> OperationKind {
@@ -154,7 +154,7 @@ fn a_delete_whose_repeat_finds_nothing_completes_but_a_first_404_fails() {
     let now = Instant::now();
     let mut repeated = machine(call(Method::Delete, Idempotency::Idempotent, Answer::Nothing));
     let first = step(&mut repeated, now);
-    repeated.settle(first, reset(false), now);
+    let _ = repeated.settle(first, reset(false), now);
     let later = now + Duration::from_secs(20);
     let second = step(&mut repeated, later);
     let settled = repeated.settle(second, answer(404, b""), later);
@@ -177,11 +177,11 @@ fn a_download_reads_the_clip_then_fetches_its_file_with_progress_that_never_goes
     assert!(op.settle(find, answer(200, &clip_body("Published", "https://cdn.test/c.mp4")), now).events.is_empty());
     let fetch = step(&mut op, now);
     assert!(matches!(&fetch, Step::Fetch(source) if source.uri == "https://cdn.test/c.mp4"));
-    op.download_progress(6, 10);
+    let _ = op.download_progress(6, 10);
     // A server that ignored the Range header starts the file over: the progress shown stays.
     let settled = op.download_progress(2, 10);
     assert_eq!(settled.events[0].bytes_done, 6);
-    op.download_progress(10, 10);
+    let _ = op.download_progress(10, 10);
     let settled = op.settle(fetch, answer(200, b""), now);
     assert_eq!(kinds(&settled), [(EventKind::OperationCompleted, RESULT_OK)]);
     assert!(op.result_json().unwrap().contains("\"bytes\":10"));
@@ -196,7 +196,7 @@ fn only_a_published_clip_with_a_usable_uri_is_downloaded() {
         let kind = OperationKind::Download { clip_path: "/c".into(), destination: "clip.mp4".into() };
         let mut op = machine(kind);
         let find = step(&mut op, now);
-        op.settle(find, answer(200, &clip_body(state, uri)), now);
+        let _ = op.settle(find, answer(200, &clip_body(state, uri)), now);
         let message = op.error().expect("failed").message;
         assert!(message.contains(why), "{state}: {message}");
     }

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use super::UploadMachine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::status::End;
-use crate::upload::blocks::BlockSet;
-use crate::upload::clip_file::{Layout, OpenedFile};
-use crate::upload::push_budget::PushedBlock;
+use crate::jobs::status::End;
+use crate::jobs::upload::blocks::BlockSet;
+use crate::jobs::upload::clip_file::{Layout, OpenedFile};
+use crate::jobs::upload::push_budget::PushedBlock;
 
 impl UploadMachine {
     /// Push mode: whether block `num` of `len` bytes may be pushed now.

@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::link_window::{LinkWindow, Sending};
-use crate::retry::{backoff, is_transient, jitter};
-use crate::send_rate::SendRate;
-use crate::transport::Deadline;
-use crate::transport::Outcome;
+use crate::pacing::backoff::Jitter;
+use crate::pacing::link_window::{LinkWindow, Sending};
+use crate::pacing::send_rate::SendRate;
+use crate::protocol::url_policy::Origin;
+use crate::transport::{Class, Deadline};
 
 /// What one request's outcome says about its host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,21 +50,19 @@ impl Signal {
         matches!(self, Signal::Failing { .. } | Signal::Throttled { .. })
     }
 
-    pub fn of(outcome: &Outcome) -> Signal {
-        match outcome {
-            Outcome::Answered { status: 429, retry_after, .. } => Signal::Throttled { retry_after: *retry_after },
-            Outcome::Answered { status, retry_after, .. } if is_transient(*status) => {
-                Signal::Failing { retry_after: *retry_after, answered: true }
-            }
+    /// What an outcome's class says about its host.
+    pub fn of(class: Class) -> Signal {
+        match class {
+            Class::Throttled { retry_after } => Signal::Throttled { retry_after },
+            Class::Struggling { retry_after, .. } => Signal::Failing { retry_after, answered: true },
             // A pause asked for by any other answer but a success holds the host too.
-            Outcome::Answered { status, retry_after: Some(after), .. }
-                if !(200..300).contains(status) && !after.is_zero() =>
-            {
-                Signal::Failing { retry_after: Some(*after), answered: true }
+            Class::Refusing { retry_after: Some(after), .. } if !after.is_zero() => {
+                Signal::Failing { retry_after: Some(after), answered: true }
             }
-            Outcome::Answered { status, .. } => Signal::Working { accepted: (200..300).contains(status) },
-            Outcome::Transport { .. } => Signal::Failing { retry_after: None, answered: false },
-            Outcome::Refused { .. } => Signal::Unknown,
+            Class::Accepted { .. } => Signal::Working { accepted: true },
+            Class::Unauthorized | Class::Refusing { .. } => Signal::Working { accepted: false },
+            Class::NoAnswer { .. } => Signal::Failing { retry_after: None, answered: false },
+            Class::Refused => Signal::Unknown,
         }
     }
 }
@@ -108,10 +106,12 @@ struct HostState {
     window: LinkWindow,
     /// How fast requests may go, once it has throttled.
     rate: SendRate,
+    /// Its own draws of back-offs and hold spreads.
+    jitter: Jitter,
 }
 
 impl HostState {
-    fn new(pacing: &LinkPacing, now: Instant) -> HostState {
+    fn new(pacing: &LinkPacing, jitter: Jitter, now: Instant) -> HostState {
         HostState {
             epoch: 0,
             failures: 0,
@@ -122,6 +122,7 @@ impl HostState {
             probes_at: now,
             window: LinkWindow::new(pacing.max_in_flight, pacing.target),
             rate: SendRate::default(),
+            jitter,
         }
     }
 
@@ -145,7 +146,7 @@ impl HostState {
     /// Nothing goes to it for `after` (a `Retry-After`), and up to a fifth more (see
     /// [`RETRY_AFTER_SPREAD`]).
     fn hold(&mut self, after: Duration, now: Instant) {
-        let until = now + after + jitter(after / RETRY_AFTER_SPREAD);
+        let until = now + after + self.jitter.below(after / RETRY_AFTER_SPREAD);
         self.held_until = Some(self.held_until.map_or(until, |held| held.max(until)));
     }
 
@@ -167,18 +168,20 @@ pub struct LinkPacing {
     pub base_deadline: Duration,
 }
 
-/// The health of every host a client talks to, keyed by origin (`scheme://host:port`).
+/// The health of every host a client talks to, keyed by origin (scheme, host, port).
 pub struct HostHealth {
-    hosts: Mutex<HashMap<String, HostState>>,
+    hosts: Mutex<HashMap<HostKey, HostState>>,
     max_delay: Duration,
     pacing: LinkPacing,
+    /// Each host's jitter is drawn from this and the host's key.
+    seed: u64,
 }
 
 /// Leave to send one request to a host; report its outcome with [`Ticket::report`]. Dropped without a
 /// report (the request was not sent), it frees the probe slot and changes nothing else.
 pub struct Ticket {
     health: Arc<HostHealth>,
-    origin: String,
+    host: HostKey,
     probe: bool,
     /// An upload's probe, charged to the host's probe budget.
     charged_probe: bool,
@@ -190,16 +193,30 @@ pub struct Ticket {
     reported: bool,
 }
 
-/// The part of a URL that names its host: `scheme://authority`, lower-cased.
-pub fn origin(url: &str) -> String {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let end = url[after_scheme..].find(['/', '?']).map_or(url.len(), |i| after_scheme + i);
-    url[..end].to_ascii_lowercase()
+/// The key of `url`'s host: its origin, or the URL itself when it has none (it is then refused
+/// before it is sent, and its host is never asked again).
+fn host_key(url: &str) -> HostKey {
+    Origin::of(url).map_or_else(|| HostKey::Unparsed(url.to_string()), HostKey::Origin)
+}
+
+/// What hosts are told apart by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum HostKey {
+    Origin(Origin),
+    Unparsed(String),
 }
 
 impl HostHealth {
-    pub fn new(max_delay: Duration, pacing: LinkPacing) -> HostHealth {
-        HostHealth { hosts: Mutex::new(HashMap::new()), max_delay, pacing }
+    pub fn new(max_delay: Duration, pacing: LinkPacing, seed: u64) -> HostHealth {
+        HostHealth { hosts: Mutex::new(HashMap::new()), max_delay, pacing, seed }
+    }
+
+    /// The jitter of a host seen for the first time.
+    fn jitter_for(&self, host: &HostKey) -> Jitter {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        host.hash(&mut hasher);
+        Jitter::for_owner(self.seed, hasher.finish())
     }
 
     /// Whether a request to `url` may go now: a ticket, or the time to ask again (`None`: when woken,
@@ -212,9 +229,10 @@ impl HostHealth {
         block_len: u64,
         now: Instant,
     ) -> Result<Ticket, Option<Instant>> {
-        let origin = origin(url);
+        let host = host_key(url);
         let mut hosts = self.hosts.lock();
-        let state = hosts.entry(origin.clone()).or_insert_with(|| HostState::new(&self.pacing, now));
+        let state =
+            hosts.entry(host.clone()).or_insert_with(|| HostState::new(&self.pacing, self.jitter_for(&host), now));
         if let Some(until) = state.held_until.filter(|&until| until > now) {
             return Err(Some(until));
         }
@@ -243,7 +261,7 @@ impl HostHealth {
         }
         Ok(Ticket {
             health: self.clone(),
-            origin,
+            host,
             probe,
             charged_probe,
             block,
@@ -265,13 +283,13 @@ impl HostHealth {
     /// Whether `url`'s host is failing (for tests and status).
     #[cfg(test)]
     fn failures(&self, url: &str) -> u32 {
-        self.hosts.lock().get(&origin(url)).map_or(0, |state| state.failures)
+        self.hosts.lock().get(&host_key(url)).map_or(0, |state| state.failures)
     }
 
     /// The blocks `url`'s host may have in flight now.
     #[cfg(test)]
     fn window_limit(&self, url: &str) -> u32 {
-        self.hosts.lock().get(&origin(url)).map_or(0, |state| state.window.limit())
+        self.hosts.lock().get(&host_key(url)).map_or(0, |state| state.window.limit())
     }
 }
 
@@ -297,7 +315,7 @@ impl Ticket {
     pub fn report(mut self, signal: Signal, now: Instant) -> Change {
         self.reported = true;
         let mut hosts = self.health.hosts.lock();
-        let Some(state) = hosts.get_mut(&self.origin) else { return Change::None };
+        let Some(state) = hosts.get_mut(&self.host) else { return Change::None };
         if self.probe {
             state.probe_in_flight = false;
         }
@@ -339,7 +357,7 @@ impl Ticket {
                     state.probes_at = now;
                 }
                 if self.probe || !state.is_failing() {
-                    state.next_probe_at = Some(now + backoff(state.failures, self.health.max_delay));
+                    state.next_probe_at = Some(now + state.jitter.backoff(state.failures, self.health.max_delay));
                     state.failures += 1;
                 }
                 if let Some(after) = retry_after {
@@ -356,7 +374,7 @@ impl Drop for Ticket {
         if self.reported {
             return;
         }
-        if let Some(state) = self.health.hosts.lock().get_mut(&self.origin) {
+        if let Some(state) = self.health.hosts.lock().get_mut(&self.host) {
             if self.probe {
                 state.probe_in_flight = false;
                 if self.charged_probe {
@@ -382,14 +400,19 @@ mod tests {
         LinkPacing { max_in_flight: 12, target: Duration::from_secs(15), base_deadline: Duration::from_secs(120) };
 
     fn health() -> Arc<HostHealth> {
-        Arc::new(HostHealth::new(Duration::from_secs(120), PACING))
+        Arc::new(HostHealth::new(Duration::from_secs(120), PACING, 1))
     }
 
     #[test]
-    fn origins_name_scheme_host_and_port() {
-        assert_eq!(origin("https://Up.Test:8443/a/b?c=1"), "https://up.test:8443");
-        assert_eq!(origin("http://127.0.0.1:9/users/me"), "http://127.0.0.1:9");
-        assert_eq!(origin("https://host?x=1"), "https://host");
+    fn a_host_is_its_origin_with_the_default_port_written_or_not() {
+        assert_eq!(host_key("https://h/a"), host_key("https://h:443/b?c=1"));
+        assert_eq!(host_key("https://Up.Test:8443/a"), host_key("https://up.test:8443/b"));
+        assert_ne!(host_key("https://h/a"), host_key("http://h/a"));
+        assert_ne!(host_key("https://h/a"), host_key("https://h:8443/a"));
+        let health = health();
+        let ticket = health.admit("https://h/clip", Asker::Upload, 0, Instant::now()).unwrap();
+        ticket.report(FAILING, Instant::now());
+        assert_eq!(health.failures("https://h:443/other"), 1, "one host, however its port is written");
     }
 
     #[test]
@@ -455,9 +478,10 @@ mod tests {
     #[test]
     fn holds_spread_a_fleet_over_the_window_after_the_retry_after() {
         let now = Instant::now();
+        // A thousand consoles: a thousand seeds.
         let returns: Vec<Duration> = (0..1000)
-            .map(|_| {
-                let health = health();
+            .map(|seed| {
+                let health = Arc::new(HostHealth::new(Duration::from_secs(120), PACING, seed));
                 health.admit(HOST, Asker::Upload, 0, now).unwrap().report(RETRY_AFTER_30, now);
                 held_until(&health, Asker::Upload, now) - now
             })
@@ -475,8 +499,8 @@ mod tests {
     fn an_outage_costs_at_most_the_probe_burst_plus_one_probe_per_half_ceiling() {
         // However the full-jitter draws fall, 150 s of an outage with the 45 s default ceiling cost at
         // most 7 + 150 / 22.5 probes. Each probe is asked for as early as it may go and fails at once.
-        for _ in 0..200 {
-            let health = Arc::new(HostHealth::new(crate::retry::DEFAULT_MAX_RETRY_DELAY, PACING));
+        for seed in 0..200 {
+            let health = Arc::new(HostHealth::new(crate::pacing::backoff::DEFAULT_MAX_RETRY_DELAY, PACING, seed));
             let start = Instant::now();
             health.admit(HOST, Asker::Upload, 0, start).unwrap().report(FAILING, start);
             let (mut at, mut probes) = (start, 0);
@@ -598,7 +622,7 @@ mod tests {
         let now = Instant::now();
         // Nothing measured: the initial window; other requests are not held by it.
         let first: Vec<_> = std::iter::from_fn(|| health.admit(HOST, Asker::Upload, BLOCK, now).ok()).collect();
-        assert_eq!(first.len(), crate::link_window::INITIAL_LIMIT as usize);
+        assert_eq!(first.len(), crate::pacing::link_window::INITIAL_LIMIT as usize);
         assert!(health.admit(HOST, Asker::Upload, 0, now).is_ok());
         let unmeasured = Deadline { whole: PACING.base_deadline * 2, answer: PACING.base_deadline };
         assert!(first.iter().all(|t| t.deadline() == Some(unmeasured)));

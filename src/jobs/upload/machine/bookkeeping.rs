@@ -1,13 +1,14 @@
-//! What the upload's machine says besides events and log lines (see [`crate::job::Settled`]).
+//! What the upload's machine says besides events and log lines (see [`crate::jobs::Settled`]): its
+//! journal record and what the create ledger must hear.
 
+use crate::jobs::upload::creates::CreateOutcome;
 use crate::journal::Record;
-use crate::upload::creates::CreateOutcome;
 
-/// What an upload's decision asks of the engine's journal and the client's create ledger.
+/// What an upload's decision asks of its journal and the client's create ledger.
 #[derive(Debug, Default)]
-pub struct UploadNews {
+pub struct Bookkeeping {
     /// Progress for the journal.
-    pub record: Option<Record>,
+    pub journal: Option<Record>,
     /// An initial call came back (or was put back): what it says about the clip it may have made.
     pub create: Option<CreateOutcome>,
     /// The look for what lost answers left is over, or given up.
@@ -24,4 +25,4 @@ pub enum SearchEnd {
 }
 
 /// What an upload's machine hands back.
-pub type Settled = crate::job::Settled<UploadNews>;
+pub type Settled = crate::jobs::Settled<Bookkeeping>;
