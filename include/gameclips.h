@@ -330,8 +330,8 @@ typedef struct ClipsClientOptions {
      */
     const char *service_version;
     /*
-     0: 12 (the contract said 4, which cannot fill an uplink when one connection gets a fifth of it;
-     see README, Benchmarks). Each worker is one connection; operations share them.
+     0: 12. Each worker is one connection, and operations share them; twelve fill an uplink where
+     one connection gets a fraction of it (docs/benchmarks.md).
      */
     uint32_t worker_threads;
     /*
@@ -348,16 +348,9 @@ typedef struct ClipsClientOptions {
     uint64_t max_bytes_per_second;
     /*
      0: 30000. Each step of a request (connect, each read or write, waiting for an answer) must
-     finish within it, and a request without a block within 4 times it; then it counts as a failed
-     attempt. A block is not cut off for being long while its bytes move: it is cut off when its
-     body stalls (the network takes none of it for request_timeout_ms), when its answer takes over 4
-     times request_timeout_ms once its body is written (on a slow uplink the bytes sit in buffers
-     long after they are written), or when it outlasts its deadline: 4 times request_timeout_ms plus
-     3 times what it should take at the goodput its host has delivered with as many blocks in
-     flight (8 times request_timeout_ms before anything is measured). Both bounds double for each
-     block in a row that got no answer. How many blocks go at once follows the same goodput: as
-     many as each finish within half of request_timeout_ms, 6 before anything is measured, at most
-     worker_threads.
+     finish within it; a request without a block must end within 4 times it. A block is cut off only
+     when its body stalls for this long or its deadline passes, and the deadline follows the
+     goodput its host delivers, so slow uplinks finish.
      */
     uint32_t request_timeout_ms;
     /*
@@ -403,7 +396,7 @@ typedef struct ClipsClientOptions {
     /*
      The longest back-off between an upload's attempts through transient failures (network errors,
      408, 429, 5xx), which never fail an upload by count; 0: 45000 (a fleet back from an outage
-     completes within about that long after it ends; see README, Benchmarks).
+     completes within about that long after it ends).
      */
     uint32_t max_retry_delay_ms;
     /*

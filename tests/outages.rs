@@ -5,8 +5,7 @@
 //! The waits are real (a 150 s outage, a 20 s restart); the tests run side by side. Where a test
 //! counts requests, the defaults that decide them stay; elsewhere the client's `max_retry_delay_ms` is
 //! shortened so recovery is seen within seconds instead of the default 45 s.
-//! The restart test's emulator is this test binary run as a child (`GAMECLIPS_EMULATOR_CHILD`), so it
-//! can be killed as a process.
+//! The restart test's emulator is the emulator program, so it can be killed as a process.
 
 mod common;
 
@@ -18,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use gameclips::ffi::*;
-use gameclips_emulator::{Emulator, EmulatorConfig, Faults};
-
-const EMULATOR_CHILD: &str = "GAMECLIPS_EMULATOR_CHILD";
+use gameclips_emulator::Faults;
 
 fn outage() -> Faults {
     Faults { fail_rate: [(503, 1.0)].into_iter().collect(), ..Faults::default() }
@@ -167,38 +164,26 @@ fn a_60_s_brownout_costs_no_more_requests_than_health_and_loses_nothing() {
     unsafe { clips_client_destroy(client) };
 }
 
-/// The child's part of the restart test: an emulator on the given address and data dir until killed.
-#[test]
-fn emulator_child() {
-    let Ok(config) = std::env::var(EMULATOR_CHILD) else { return };
-    let (listen, dir) = config.split_once('\n').unwrap();
-    let mut config = EmulatorConfig::new(dir);
-    config.listen = listen.parse().unwrap();
-    config.faults.link_bandwidth = 8 * MIB as u64;
-    let emulator = Emulator::start(config).unwrap();
-    println!("listening on {}", emulator.base_url());
-    std::thread::sleep(Duration::from_secs(600));
-}
-
+/// The emulator program on `listen` with its data in `dir` (kept across restarts), its link shaped
+/// so an upload is still under way when it is killed.
 fn spawn_emulator(listen: &str, dir: &std::path::Path) -> Child {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["emulator_child", "--exact", "--nocapture", "--test-threads", "1"])
-        .env(EMULATOR_CHILD, format!("{listen}\n{}", dir.display()))
+    let (emulator, _) = programs();
+    let link = (8 * MIB).to_string();
+    let mut child = Command::new(emulator)
+        .args(["--listen", listen, "--link-bandwidth", &link, "--data-dir"])
+        .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = lines.find_map(|line| line.ok().filter(|l| l.contains("listening on")));
-    assert!(ready.is_some(), "the emulator child did not start");
+    assert!(ready.is_some(), "the emulator did not start");
     child
 }
 
 #[test]
 fn the_emulator_killed_mid_upload_and_started_20_s_later_the_upload_completes() {
-    if std::env::var_os(EMULATOR_CHILD).is_some() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
@@ -319,6 +304,8 @@ fn twelve_identical_uploads_through_500s_and_resets_all_complete_and_leave_only_
     let faults = Faults { fail_rate: [(500, 0.05)].into_iter().collect(), reset_rate: 0.05, ..Faults::default() };
     let (creates, deletes) = identical_uploads_under(faults);
     eprintln!("500s and resets: 36 uploads, {creates} initial calls, {deletes} clips removed");
+    assert!(creates >= 36, "{creates} initial calls made clips for 36 uploads");
+    assert_eq!(creates, 36 + deletes, "every extra clip made was removed");
 }
 
 #[test]

@@ -1,7 +1,7 @@
-//! An upload's status as of its last change, readable without the upload's lock. `clips_poll` runs on
-//! the game thread every frame; waiting there for a worker that holds the lock (and may have been
-//! preempted while holding it) is what made its tail slow. Writers publish under the lock; readers
-//! copy the words and retry if a publish overlapped (a sequence lock made of atomics).
+//! A job's status as of its last change, readable without the job's lock: `clips_poll` runs on the
+//! game thread every frame and must never wait for a worker that holds the lock (and may have been
+//! preempted holding it). Writers publish under the lock; readers copy the words and retry if a
+//! publish overlapped (a sequence lock made of atomics).
 
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::time::{Duration, Instant};

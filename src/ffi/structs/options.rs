@@ -18,8 +18,8 @@ pub struct ClipsClientOptions {
     pub metadata_base_url: *const c_char,
     /// X-RequestedServiceVersion; NULL: "1".
     pub service_version: *const c_char,
-    /// 0: 12 (the contract said 4, which cannot fill an uplink when one connection gets a fifth of it;
-    /// see README, Benchmarks). Each worker is one connection; operations share them.
+    /// 0: 12. Each worker is one connection, and operations share them; twelve fill an uplink where
+    /// one connection gets a fraction of it (docs/benchmarks.md).
     pub worker_threads: u32,
     /// 0: CLIPS_DEFAULT_BLOCK_SIZE (2,000,000); must be 1 KiB..CLIPS_MAX_BLOCK_SIZE (2 MiB).
     pub block_size: u32,
@@ -28,16 +28,9 @@ pub struct ClipsClientOptions {
     /// 0: unlimited; changeable later with clips_set_bandwidth_limit.
     pub max_bytes_per_second: u64,
     /// 0: 30000. Each step of a request (connect, each read or write, waiting for an answer) must
-    /// finish within it, and a request without a block within 4 times it; then it counts as a failed
-    /// attempt. A block is not cut off for being long while its bytes move: it is cut off when its
-    /// body stalls (the network takes none of it for request_timeout_ms), when its answer takes over 4
-    /// times request_timeout_ms once its body is written (on a slow uplink the bytes sit in buffers
-    /// long after they are written), or when it outlasts its deadline: 4 times request_timeout_ms plus
-    /// 3 times what it should take at the goodput its host has delivered with as many blocks in
-    /// flight (8 times request_timeout_ms before anything is measured). Both bounds double for each
-    /// block in a row that got no answer. How many blocks go at once follows the same goodput: as
-    /// many as each finish within half of request_timeout_ms, 6 before anything is measured, at most
-    /// worker_threads.
+    /// finish within it; a request without a block must end within 4 times it. A block is cut off only
+    /// when its body stalls for this long or its deadline passes, and the deadline follows the
+    /// goodput its host delivers, so slow uplinks finish.
     pub request_timeout_ms: u32,
     /// 0: 2000.
     pub shutdown_timeout_ms: u32,
@@ -65,7 +58,7 @@ pub struct ClipsClientOptions {
     pub threads: *const ClipsThreadOptions,
     /// The longest back-off between an upload's attempts through transient failures (network errors,
     /// 408, 429, 5xx), which never fail an upload by count; 0: 45000 (a fleet back from an outage
-    /// completes within about that long after it ends; see README, Benchmarks).
+    /// completes within about that long after it ends).
     pub max_retry_delay_ms: u32,
     /// An upload failing this long without progress fails (the last failure is its error); 0: never.
     pub give_up_after_ms: u32,
