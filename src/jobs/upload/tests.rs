@@ -644,3 +644,76 @@ fn an_initial_call_abandoned_in_flight_is_made_again_and_what_it_may_have_left_i
     send_blocks(&upload, 201, &events);
     assert!(matches!(next(&upload), Piece::FindOrphans(None)), "the abandoned call may have made a clip");
 }
+
+/// The lines a recording log kept.
+type KeptLines = Arc<parking_lot::Mutex<Vec<(LogLevel, String)>>>;
+
+/// A log that keeps every line, for the paths that end an upload.
+fn recording_log() -> (Logger, KeptLines) {
+    let lines = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let kept = lines.clone();
+    let sink: crate::log::LogSink = Arc::new(move |level, line: &str| kept.lock().push((level, line.to_string())));
+    (Logger::new(Some(sink), LogLevel::Trace as u32), lines)
+}
+
+/// Every way an upload ends carries out its decision whole: the event the game hears, and its log line.
+#[test]
+fn every_path_that_ends_an_upload_writes_its_event_and_log_line() {
+    type End = fn(&Upload, Sinks<'_>);
+    let paths: [(&str, End, EventKind, &str); 4] = [
+        (
+            "completed",
+            |upload, sinks| {
+                for _ in 0..upload.layout().unwrap().blocks {
+                    let block = next(upload);
+                    upload.settle(block, answer(201, b""), now(), sinks);
+                }
+            },
+            EventKind::Completed,
+            "completed",
+        ),
+        (
+            "failed by an answer",
+            |upload, sinks| {
+                let block = next(upload);
+                upload.settle(block, answer(404, b""), now(), sinks);
+            },
+            EventKind::Failed,
+            "failed",
+        ),
+        (
+            "failed by a worker's panic",
+            |upload, sinks| {
+                upload.fail(Error::new(ErrorKind::Internal, "a bug"), sinks);
+            },
+            EventKind::Failed,
+            "failed: a bug",
+        ),
+        ("cancelled", |upload, sinks| upload.cancel(sinks).unwrap(), EventKind::Cancelled, "cancelled"),
+    ];
+    for (path, end, event, logged) in paths {
+        let events = EventQueue::default();
+        let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
+        create(&upload, &events);
+        drain(&events);
+        let (log, lines) = recording_log();
+        end(&upload, Sinks { events: &events, log: &log });
+        assert!(upload.has_ended(), "{path}");
+        assert_eq!(drain(&events).last(), Some(&event), "{path}");
+        let lines = lines.lock();
+        assert!(lines.iter().any(|(_, line)| line.contains(logged)), "{path}: {lines:?}");
+    }
+}
+
+/// The last block's acknowledgement ends the upload and is journaled with it.
+#[test]
+fn the_block_that_completes_an_upload_is_journaled() {
+    let events = EventQueue::default();
+    let (upload, _budget) = pushed(u64::from(BLOCK), vec![]);
+    create(&upload, &events);
+    let block = next(&upload);
+    let seen = upload.settle_now(block, answer(201, b""), &events);
+    assert!(upload.has_ended());
+    assert!(matches!(seen.own.journal, Some(Record::Acked { block: 0, committed: true })));
+    assert!(seen.log.is_some_and(|(_, line)| line.contains("completed")));
+}

@@ -99,6 +99,7 @@ impl UploadMachine {
     pub(super) fn complete(&mut self) {
         if self.end(End::Completed, None) {
             self.emit(EventKind::Completed, RESULT_OK);
+            self.log(LogLevel::Info, format!("upload {:#x} completed", self.handle));
         }
     }
 

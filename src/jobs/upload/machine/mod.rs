@@ -204,6 +204,7 @@ impl Machine for UploadMachine {
             return Err(Error::new(ErrorKind::WrongState, "the upload has already finished"));
         }
         self.emit(EventKind::Cancelled, ErrorKind::Cancelled.code());
+        self.log(LogLevel::Info, format!("upload {:#x} cancelled", self.handle));
         Ok(self.drain())
     }
 
