@@ -20,7 +20,7 @@ use crate::jobs::Job;
 use crate::log::Logger;
 use crate::platform::permissions::create_private_dir;
 use crate::platform::threads::Spawned;
-use crate::protocol::{GameClip, MAX_BLOCK_SIZE};
+use crate::protocol::GameClip;
 
 pub use options::{ClientOptions, DEFAULT_METADATA_BASE_URL};
 pub use requests::{MetadataUpdate, UploadRequest};
@@ -176,9 +176,6 @@ impl Client {
 
     /// Copies one block of a push-mode upload; the buffer may be reused as soon as this returns.
     pub fn push_block(&self, handle: u64, block_num: u32, data: &[u8]) -> Result<()> {
-        if data.len() > MAX_BLOCK_SIZE as usize {
-            return Err(Error::invalid(format!("a block is at most {MAX_BLOCK_SIZE} bytes; got {}", data.len())));
-        }
         self.engine.push_block(&*self.upload(handle)?, block_num, data)
     }
 

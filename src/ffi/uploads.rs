@@ -97,6 +97,8 @@ pub unsafe extern "C" fn clips_push_block(
     guard("clips_push_block", || {
         let client = registry::lookup(c)?;
         let data = non_null(data, "data")?;
+        // No block is longer: refused before the pointer is read. The block's own length is checked
+        // once, where it enters the upload.
         if len > CLIPS_MAX_BLOCK_SIZE as usize {
             return Err(Error::invalid(format!("len {len} is over CLIPS_MAX_BLOCK_SIZE ({CLIPS_MAX_BLOCK_SIZE})")));
         }

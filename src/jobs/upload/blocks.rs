@@ -131,7 +131,8 @@ impl BlockSet {
         }
     }
 
-    /// Whether block `num` may be pushed with `len` bytes.
+    /// Whether block `num` may be pushed with `len` bytes: the one check of a pushed block's number and
+    /// length, made before it is copied.
     pub fn check_pushable(&self, num: u32, len: usize) -> Result<()> {
         if num >= self.layout.blocks {
             return Err(Error::invalid(format!(
@@ -143,15 +144,22 @@ impl BlockSet {
         if len != want {
             return Err(Error::invalid(format!("block {num} must be {want} bytes long, got {len}")));
         }
+        self.check_missing(num)
+    }
+
+    /// Whether block `num` (in range) is still to be pushed.
+    fn check_missing(&self, num: u32) -> Result<()> {
         if !matches!(self.slots[num as usize], Slot::Missing) {
             return Err(Error::new(ErrorKind::WrongState, format!("block {num} was already pushed")));
         }
         Ok(())
     }
 
-    /// A pushed block, ready to send.
+    /// A copy of a block that passed [`BlockSet::check_pushable`], ready to send, unless the same block
+    /// was pushed meanwhile.
     pub fn push(&mut self, num: u32, block: Arc<PushedBlock>) -> Result<()> {
-        self.check_pushable(num, block.bytes().len())?;
+        debug_assert_eq!(block.bytes().len(), self.layout.block_len(num), "checked before the copy");
+        self.check_missing(num)?;
         self.slots[num as usize] = Slot::Ready(Some(block));
         self.ready.push_back(num);
         Ok(())

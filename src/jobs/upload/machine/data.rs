@@ -13,19 +13,24 @@ use crate::jobs::upload::push_budget::PushedBlock;
 impl UploadMachine {
     /// Push mode: whether block `num` of `len` bytes may be pushed now.
     pub fn check_pushable(&self, num: u32, len: usize) -> Result<()> {
-        match self.life.end {
-            None => {}
-            Some(End::Completed) => return Err(Error::new(ErrorKind::WrongState, "the upload has completed")),
-            Some(End::Failed) => return Err(Error::new(ErrorKind::WrongState, "the upload has failed")),
-            Some(End::Cancelled) => return Err(Error::new(ErrorKind::WrongState, "the upload was cancelled")),
-        }
+        self.check_running()?;
         self.blocks.as_ref().expect("push uploads know their layout from the start").check_pushable(num, len)
     }
 
-    /// Push mode: a copy of block `num`, checked with [`UploadMachine::check_pushable`].
+    fn check_running(&self) -> Result<()> {
+        match self.life.end {
+            None => Ok(()),
+            Some(End::Completed) => Err(Error::new(ErrorKind::WrongState, "the upload has completed")),
+            Some(End::Failed) => Err(Error::new(ErrorKind::WrongState, "the upload has failed")),
+            Some(End::Cancelled) => Err(Error::new(ErrorKind::WrongState, "the upload was cancelled")),
+        }
+    }
+
+    /// Push mode: a copy of block `num` that passed [`UploadMachine::check_pushable`], unless the upload
+    /// ended or the same block was pushed meanwhile.
     pub fn push(&mut self, num: u32, block: Arc<PushedBlock>) -> Result<()> {
-        self.check_pushable(num, block.bytes().len())?;
-        self.blocks.as_mut().expect("checked above").push(num, block)
+        self.check_running()?;
+        self.blocks.as_mut().expect("push uploads know their layout from the start").push(num, block)
     }
 
     /// Blocks the library does not hold and the service has not acknowledged.
