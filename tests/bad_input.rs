@@ -1,6 +1,8 @@
 //! Bad input from C: every export, given NULLs, dead or foreign handles, wrong blocks, invalid UTF-8,
 //! over-long fields or a struct from a newer header, returns the documented code and explains it in
-//! `clips_last_error_message`. Never a crash.
+//! `clips_last_error_message`. Never a crash. One test runs every case and then checks, from the names
+//! the panic boundary recorded, that every export in `src/ffi/exports.txt` (which another test holds to
+//! the library's export table) was called, each under its own name.
 
 mod common;
 
@@ -24,7 +26,6 @@ fn event() -> ClipsEvent {
     e
 }
 
-#[test]
 fn null_pointers_are_refused_by_every_export() {
     let server = TestServer::start();
     let c = client(server.url(), |_| {});
@@ -149,7 +150,6 @@ fn null_pointers_are_refused_by_every_export() {
 
 /// The sized `_init` forms (what the header's `_init` macros call) refuse NULL, sizes that are no
 /// version's and sizes past `u32`, each with a message naming the struct.
-#[test]
 fn sized_inits_refuse_null_and_sizes_of_no_version() {
     type SizedInit = unsafe fn(*mut u8, usize) -> ClipsResult;
     let inits: [(&str, SizedInit); 6] = [
@@ -170,7 +170,6 @@ fn sized_inits_refuse_null_and_sizes_of_no_version() {
     }
 }
 
-#[test]
 fn dead_zero_and_foreign_handles_are_invalid() {
     let server = TestServer::start();
     let c = client(server.url(), |_| {});
@@ -220,7 +219,6 @@ fn dead_zero_and_foreign_handles_are_invalid() {
     }
 }
 
-#[test]
 fn wrong_blocks_are_refused_and_keep_nothing() {
     let server = TestServer::start();
     let c = client(server.url(), |o| o.block_size = 1024);
@@ -266,7 +264,6 @@ fn wrong_blocks_are_refused_and_keep_nothing() {
     }
 }
 
-#[test]
 fn invalid_text_values_and_newer_structs_are_refused() {
     let server = TestServer::start();
     let c = client(server.url(), |_| {});
@@ -363,7 +360,6 @@ fn invalid_text_values_and_newer_structs_are_refused() {
     }
 }
 
-#[test]
 fn static_strings_and_versions() {
     unsafe {
         assert_eq!(clips_abi_version(), CLIPS_ABI_VERSION);
@@ -376,7 +372,6 @@ fn static_strings_and_versions() {
     }
 }
 
-#[test]
 fn operation_exports_refuse_bad_arguments_before_sending_anything() {
     let server = TestServer::start();
     let c = client(server.url(), |_| {});
@@ -531,7 +526,6 @@ unsafe extern "C" fn keep_exchange(
 
 unsafe extern "C" fn ignore_cancel(_user: *mut libc::c_void, _x: *mut ClipsExchange) {}
 
-#[test]
 fn exchange_calls_refuse_dead_exchanges_and_bad_values_and_transports_need_both_functions() {
     let mut transport =
         ClipsTransport { struct_size: 0, user: null_mut(), send: Some(keep_exchange), cancel: Some(ignore_cancel) };
@@ -599,7 +593,6 @@ unsafe extern "C" fn never_alloc(_user: *mut libc::c_void, _size: usize, _align:
 
 unsafe extern "C" fn never_free(_user: *mut libc::c_void, _ptr: *mut libc::c_void, _size: usize, _align: usize) {}
 
-#[test]
 fn memory_hooks_are_refused_once_the_library_is_in_use_and_incomplete_ones_always() {
     let _server = TestServer::start();
     let mut hooks = ClipsMemoryHooks {
@@ -625,4 +618,26 @@ fn memory_hooks_are_refused_once_the_library_is_in_use_and_incomplete_ones_alway
         assert_eq!(len, 1, "an empty message after release");
         expect(clips_set_memory_hooks(null()), CLIPS_E_INVALID_ARGUMENT, "hooks is NULL");
     }
+}
+
+/// Every case, then the check that they called every export: the boundary records the name each export
+/// ran under, so an export with no bad-input case, or whose boundary names another, is missing.
+#[test]
+fn every_export_is_given_bad_input_and_answers_under_its_own_name() {
+    record_export_calls();
+    null_pointers_are_refused_by_every_export();
+    sized_inits_refuse_null_and_sizes_of_no_version();
+    dead_zero_and_foreign_handles_are_invalid();
+    wrong_blocks_are_refused_and_keep_nothing();
+    invalid_text_values_and_newer_structs_are_refused();
+    static_strings_and_versions();
+    operation_exports_refuse_bad_arguments_before_sending_anything();
+    exchange_calls_refuse_dead_exchanges_and_bad_values_and_transports_need_both_functions();
+    memory_hooks_are_refused_once_the_library_is_in_use_and_incomplete_ones_always();
+    let called = exports_called();
+    let exports = std::fs::read_to_string(repo_root().join("src/ffi/exports.txt")).unwrap();
+    let missing: Vec<&str> = exports.lines().filter(|name| !name.is_empty() && !called.contains(name)).collect();
+    assert!(missing.is_empty(), "exports no bad-input case called under their own name: {missing:?}");
+    let unknown: Vec<&&str> = called.iter().filter(|name| !exports.lines().any(|l| l == **name)).collect();
+    assert!(unknown.is_empty(), "the panic boundary ran under names that are no export: {unknown:?}");
 }

@@ -44,7 +44,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 
 /// The panic boundary of every export that returns a result code: a caught panic becomes
 /// `CLIPS_E_INTERNAL`, an error sets the thread's last error message.
-pub fn guard(function: &str, body: impl FnOnce() -> Result<ClipsResult, Error>) -> ClipsResult {
+pub fn guard(function: &'static str, body: impl FnOnce() -> Result<ClipsResult, Error>) -> ClipsResult {
     super::started::note_call(function);
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(code)) => code,
@@ -60,7 +60,7 @@ pub fn guard(function: &str, body: impl FnOnce() -> Result<ClipsResult, Error>) 
 }
 
 /// The panic boundary of exports that return a value rather than a result code.
-pub fn guard_value<T>(function: &str, neutral: T, body: impl FnOnce() -> T) -> T {
+pub fn guard_value<T>(function: &'static str, neutral: T, body: impl FnOnce() -> T) -> T {
     super::started::note_call(function);
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
         set_last_error(&format!("{function}: internal error: {}", panic_message(payload.as_ref())));

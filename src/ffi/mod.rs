@@ -24,6 +24,8 @@ mod uploads;
 pub use client::*;
 pub use memory::*;
 pub use operations::*;
+#[doc(hidden)]
+pub use started::{exports_called, record_export_calls};
 pub use status::*;
 pub use structs::*;
 pub use transport::*;
