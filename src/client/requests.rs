@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::jobs::operation::{Answer, OperationKind};
+use crate::jobs::operation::{AnswerShape, OperationKind};
 use crate::jobs::retry::Idempotency;
 use crate::jobs::upload::{ThumbnailKind, UploadData};
 use crate::protocol::{
@@ -177,7 +177,7 @@ fn bodiless(
     path: String,
     idempotency: Idempotency,
     what: &'static str,
-    answer: Answer,
+    answer: AnswerShape,
 ) -> OperationKind {
     OperationKind::Call { method, path, body: None, idempotency, what, answer }
 }
@@ -201,7 +201,7 @@ pub fn update_metadata(scid: &str, game_clip_id: &str, update: &MetadataUpdate) 
         body: Some(body),
         idempotency: Idempotency::Idempotent,
         what: "updating the clip's metadata",
-        answer: Answer::Nothing,
+        answer: AnswerShape::Nothing,
     })
 }
 
@@ -212,32 +212,32 @@ pub fn rate(owner_xuid: Option<&str>, scid: &str, game_clip_id: &str, rating: u3
         return Err(Error::invalid(format!("rating {rating} is not {MIN_RATING}..{MAX_RATING}")));
     }
     let path = format!("{path}/ratings/{rating}");
-    Ok(bodiless(Method::Post, path, Idempotency::Idempotent, "rating the clip", Answer::Nothing))
+    Ok(bodiless(Method::Post, path, Idempotency::Idempotent, "rating the clip", AnswerShape::Nothing))
 }
 
 /// Reports a clip to enforcement; it is hidden from everyone else from then on.
 pub fn flag(owner_xuid: Option<&str>, scid: &str, game_clip_id: &str) -> Result<OperationKind> {
     let path = format!("{}/flag", clip_path(owner_xuid, scid, game_clip_id)?);
-    Ok(bodiless(Method::Post, path, Idempotency::Idempotent, "flagging the clip", Answer::Nothing))
+    Ok(bodiless(Method::Post, path, Idempotency::Idempotent, "flagging the clip", AnswerShape::Nothing))
 }
 
 /// Counts one view (call it at about 75-80% of playback). Not idempotent: repeated only when the
 /// request provably never reached the service, or the service said 429/503.
 pub fn record_view(owner_xuid: Option<&str>, scid: &str, game_clip_id: &str) -> Result<OperationKind> {
     let path = format!("{}/views", clip_path(owner_xuid, scid, game_clip_id)?);
-    Ok(bodiless(Method::Post, path, Idempotency::NotIdempotent, "recording a view", Answer::Nothing))
+    Ok(bodiless(Method::Post, path, Idempotency::NotIdempotent, "recording a view", AnswerShape::Nothing))
 }
 
 /// Deletes one of the caller's clips.
 pub fn delete(scid: &str, game_clip_id: &str) -> Result<OperationKind> {
     let path = clip_path(None, scid, game_clip_id)?;
-    Ok(bodiless(Method::Delete, path, Idempotency::Idempotent, "deleting the clip", Answer::Nothing))
+    Ok(bodiless(Method::Delete, path, Idempotency::Idempotent, "deleting the clip", AnswerShape::Nothing))
 }
 
 /// Reads a clip; the result is [`Client::clip_info`] and [`Client::result_json`].
 pub fn get(owner_xuid: Option<&str>, scid: &str, game_clip_id: &str) -> Result<OperationKind> {
     let path = clip_path(owner_xuid, scid, game_clip_id)?;
-    Ok(bodiless(Method::Get, path, Idempotency::Idempotent, "getting the clip", Answer::Clip))
+    Ok(bodiless(Method::Get, path, Idempotency::Idempotent, "getting the clip", AnswerShape::Clip))
 }
 
 /// One page of a user's clips (`scid` `None`: of every title). `max_items` 0: the service's default.
@@ -266,7 +266,7 @@ pub fn list(
     if !query.is_empty() {
         path = format!("{path}?{}", query.join("&"));
     }
-    Ok(bodiless(Method::Get, path, Idempotency::Idempotent, "listing clips", Answer::Page))
+    Ok(bodiless(Method::Get, path, Idempotency::Idempotent, "listing clips", AnswerShape::Page))
 }
 
 /// Downloads a Published clip into `destination` (written as `destination.part` until complete;

@@ -17,7 +17,7 @@ pub enum NextTask<T> {
 
 /// Whether a handle's work may go on now.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Gate {
+pub enum Readiness {
     Open,
     /// Nothing to do until this time (or until woken: a new token, say).
     Wait(Option<Instant>),
@@ -50,18 +50,18 @@ impl Lifecycle {
 
     /// Ended, parked for a token, or waiting out a retry; otherwise open (and any elapsed retry time is
     /// cleared).
-    pub fn gate(&mut self, now: Instant) -> Gate {
+    pub fn gate(&mut self, now: Instant) -> Readiness {
         if self.end.is_some() {
-            return Gate::Ended;
+            return Readiness::Ended;
         }
         if self.waiting_for_auth {
-            return Gate::Wait(None);
+            return Readiness::Wait(None);
         }
         match self.retry_at {
-            Some(at) if at > now => Gate::Wait(Some(at)),
+            Some(at) if at > now => Readiness::Wait(Some(at)),
             _ => {
                 self.retry_at = None;
-                Gate::Open
+                Readiness::Open
             }
         }
     }

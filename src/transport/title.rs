@@ -96,7 +96,7 @@ impl std::fmt::Debug for ExchangeRequest {
 }
 
 #[derive(Default)]
-struct Answer {
+struct ReceivedAnswer {
     status: Option<u16>,
     headers: Vec<(String, String)>,
     chunks: VecDeque<Vec<u8>>,
@@ -110,7 +110,7 @@ pub(crate) struct ExchangeInner {
     request: ExchangeRequest,
     /// The most body bytes kept: `MAX_RESPONSE_BYTES` for calls; none for downloads, which stream.
     body_cap: Option<u64>,
-    answer: Mutex<Answer>,
+    answer: Mutex<ReceivedAnswer>,
     changed: Condvar,
     cancel_asked: AtomicBool,
     /// Whatever the C layer keeps alive with the exchange (its C strings and request struct).
@@ -126,7 +126,7 @@ impl Exchange {
         Exchange(Arc::new(ExchangeInner {
             request,
             body_cap,
-            answer: Mutex::new(Answer::default()),
+            answer: Mutex::new(ReceivedAnswer::default()),
             changed: Condvar::new(),
             cancel_asked: AtomicBool::new(false),
             attached: OnceLock::new(),
@@ -187,7 +187,7 @@ impl Exchange {
         Ok(())
     }
 
-    fn open_answer(&self) -> Result<parking_lot::MutexGuard<'_, Answer>, ExchangeError> {
+    fn open_answer(&self) -> Result<parking_lot::MutexGuard<'_, ReceivedAnswer>, ExchangeError> {
         let answer = self.0.answer.lock();
         if answer.completed.is_some() {
             return Err(ExchangeError::Completed);
@@ -209,14 +209,14 @@ impl Exchange {
 
 /// What makes waiting workers give up at once: destroy (`shut`), or suspend/offline (a new generation).
 #[derive(Default)]
-struct Gate {
+struct ExchangeGate {
     shut: AtomicBool,
     generation: AtomicU64,
     in_flight: Mutex<Vec<Exchange>>,
     capacity_freed: Condvar,
 }
 
-impl Gate {
+impl ExchangeGate {
     /// Why a wait begun at `generation` must end now, if it must.
     fn gave_up(&self, generation: u64) -> Option<GaveUp> {
         if self.shut.load(Ordering::SeqCst) {
@@ -233,7 +233,7 @@ pub(crate) struct Title {
     http: Arc<dyn HttpTransport>,
     service_version: String,
     request_timeout: Duration,
-    gate: Arc<Gate>,
+    gate: Arc<ExchangeGate>,
 }
 
 /// How long a worker waits between tries of a transport at capacity (it is also woken when an exchange
@@ -323,7 +323,7 @@ impl Title {
         exchange: &Exchange,
         generation: u64,
         stop: Option<&dyn Fn() -> bool>,
-        ready: impl Fn(&Answer) -> bool,
+        ready: impl Fn(&ReceivedAnswer) -> bool,
     ) -> Result<(), GaveUp> {
         let deadline = Instant::now() + exchange.0.request.timeout;
         let mut answer = exchange.0.answer.lock();
@@ -349,7 +349,7 @@ impl Title {
         request: ExchangeRequest,
         body_cap: Option<u64>,
         stop: Option<&dyn Fn() -> bool>,
-        ready: impl Fn(&Answer) -> bool,
+        ready: impl Fn(&ReceivedAnswer) -> bool,
     ) -> Result<Exchange, Outcome> {
         let deadline = request.timeout;
         let exchange = Exchange::new(request, body_cap);
@@ -396,7 +396,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// The outcome of a completed exchange whose whole body is in hand.
-fn outcome_of(answer: &mut Answer) -> Outcome {
+fn outcome_of(answer: &mut ReceivedAnswer) -> Outcome {
     let (outcome, message) = answer.completed.clone().unwrap_or((ExchangeOutcome::Failed, String::new()));
     // However the title ends a transfer it aborted on our refusal (curl reports a write error), the
     // verdict is the refusal: final, never retried.
@@ -506,7 +506,7 @@ impl Title {
 struct ExchangeReader {
     exchange: Exchange,
     http: Arc<dyn HttpTransport>,
-    gate: Arc<Gate>,
+    gate: Arc<ExchangeGate>,
     generation: u64,
     per_read: Duration,
     current: Vec<u8>,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::events::{Event, EventKind};
-use crate::jobs::lifecycle::{Gate, Lifecycle, NextTask};
+use crate::jobs::lifecycle::{Lifecycle, NextTask, Readiness};
 use crate::jobs::retry::{classify, Idempotency, Persistence, Verdict};
 use crate::jobs::status::{End, Published, UploadState, UploadStatus, RESULT_OK, RESULT_PENDING};
 use crate::jobs::{Machine, Reply, Settled};
@@ -17,7 +17,7 @@ use crate::protocol::url_policy::check_url;
 use crate::protocol::{ClipPage, GameClip, GameClipUri};
 use crate::transport::Method;
 
-use super::{Answer, OperationKind, OperationResult, Step};
+use super::{AnswerShape, OperationKind, OperationResult, Step};
 
 pub struct OperationMachine {
     handle: u64,
@@ -40,11 +40,11 @@ fn still_running() -> Error {
 }
 
 /// What a successful call's body holds.
-fn read_answer(answer: Answer, body: &[u8]) -> Result<OperationResult> {
+fn read_answer(answer: AnswerShape, body: &[u8]) -> Result<OperationResult> {
     Ok(match answer {
-        Answer::Nothing => OperationResult::Nothing,
-        Answer::Clip => OperationResult::Clip(Box::new(GameClip::from_get_response(body)?)),
-        Answer::Page => OperationResult::Page(ClipPage::from_wire(body)?),
+        AnswerShape::Nothing => OperationResult::Nothing,
+        AnswerShape::Clip => OperationResult::Clip(Box::new(GameClip::from_get_response(body)?)),
+        AnswerShape::Page => OperationResult::Page(ClipPage::from_wire(body)?),
     })
 }
 
@@ -110,10 +110,10 @@ impl OperationMachine {
 
     pub fn next_step(&mut self, now: Instant) -> NextTask<Step> {
         match self.life.gate(now) {
-            Gate::Ended => NextTask::Finished,
-            Gate::Wait(at) => NextTask::Wait(at),
-            Gate::Open if self.in_flight => NextTask::Wait(None),
-            Gate::Open => {
+            Readiness::Ended => NextTask::Finished,
+            Readiness::Wait(at) => NextTask::Wait(at),
+            Readiness::Open if self.in_flight => NextTask::Wait(None),
+            Readiness::Open => {
                 self.in_flight = true;
                 NextTask::Run(match (&self.kind, &self.source) {
                     (OperationKind::Call { .. }, _) => Step::Call,

@@ -24,7 +24,7 @@ use machine::OperationMachine;
 
 /// What the service's answer to a call holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
+pub enum AnswerShape {
     /// Nothing the caller needs (200/204).
     Nothing,
     /// `{"gameClip": GameClip}`.
@@ -45,7 +45,7 @@ pub enum OperationKind {
         idempotency: Idempotency,
         /// For messages: "rating the clip".
         what: &'static str,
-        answer: Answer,
+        answer: AnswerShape,
     },
     /// Get the clip (`clip_path`), then its Download URI into `destination`.
     Download { clip_path: String, destination: PathBuf },

@@ -13,7 +13,7 @@ use crate::jobs::status::{UploadState, RESULT_OK, RESULT_PENDING};
 use crate::jobs::{Machine, Settled};
 use crate::transport::Outcome;
 
-fn call(method: Method, idempotency: Idempotency, answer: Answer) -> OperationKind {
+fn call(method: Method, idempotency: Idempotency, answer: AnswerShape) -> OperationKind {
     OperationKind::Call {
         method,
         path: "/users/me/scids/s/clips/c".into(),
@@ -29,7 +29,7 @@ fn machine(kind: OperationKind) -> OperationMachine {
 }
 
 fn get_clip() -> OperationMachine {
-    machine(call(Method::Get, Idempotency::Idempotent, Answer::Clip))
+    machine(call(Method::Get, Idempotency::Idempotent, AnswerShape::Clip))
 }
 
 fn answered(status: u16, body: &[u8], retry_after: Option<Duration>) -> Reply {
@@ -131,7 +131,7 @@ fn without_a_token_it_parks_once_until_a_new_one_comes() {
 #[test]
 fn a_view_abandoned_in_flight_is_not_sent_again_it_may_have_counted() {
     let now = Instant::now();
-    let mut op = machine(call(Method::Post, Idempotency::NotIdempotent, Answer::Nothing));
+    let mut op = machine(call(Method::Post, Idempotency::NotIdempotent, AnswerShape::Nothing));
     let first = step(&mut op, now);
     let settled = op.settle(first, reset(true), now);
     assert_eq!(kinds(&settled), [(EventKind::OperationCompleted, ErrorKind::Network.code())]);
@@ -152,7 +152,7 @@ fn an_idempotent_call_abandoned_in_flight_goes_again_at_once_and_costs_no_retry(
 #[test]
 fn a_delete_whose_repeat_finds_nothing_completes_but_a_first_404_fails() {
     let now = Instant::now();
-    let mut repeated = machine(call(Method::Delete, Idempotency::Idempotent, Answer::Nothing));
+    let mut repeated = machine(call(Method::Delete, Idempotency::Idempotent, AnswerShape::Nothing));
     let first = step(&mut repeated, now);
     let _ = repeated.settle(first, reset(false), now);
     let later = now + Duration::from_secs(20);
@@ -160,7 +160,7 @@ fn a_delete_whose_repeat_finds_nothing_completes_but_a_first_404_fails() {
     let settled = repeated.settle(second, answer(404, b""), later);
     assert_eq!(kinds(&settled), [(EventKind::OperationCompleted, RESULT_OK)], "the first attempt deleted it");
 
-    let mut first_try = machine(call(Method::Delete, Idempotency::Idempotent, Answer::Nothing));
+    let mut first_try = machine(call(Method::Delete, Idempotency::Idempotent, AnswerShape::Nothing));
     let only = step(&mut first_try, now);
     let settled = first_try.settle(only, answer(404, b""), now);
     assert_eq!(kinds(&settled), [(EventKind::OperationCompleted, ErrorKind::Http.code())]);

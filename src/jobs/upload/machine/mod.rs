@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::jobs::events::{Event, EventKind};
-use crate::jobs::lifecycle::{Gate, Lifecycle, NextTask};
+use crate::jobs::lifecycle::{Lifecycle, NextTask, Readiness};
 use crate::jobs::retry::{classify, Persistence, Verdict};
 use crate::jobs::status::{End, Published, UploadState, UploadStatus, RESULT_PENDING};
 use crate::jobs::{Machine, Reply};
@@ -221,9 +221,9 @@ impl UploadMachine {
     /// The next request to send, if any may go now.
     pub fn next_piece(&mut self, now: Instant) -> NextTask<Piece> {
         match self.life.gate(now) {
-            Gate::Open => {}
-            Gate::Wait(at) => return NextTask::Wait(at),
-            Gate::Ended => return NextTask::Finished,
+            Readiness::Open => {}
+            Readiness::Wait(at) => return NextTask::Wait(at),
+            Readiness::Ended => return NextTask::Finished,
         }
         match self.phase {
             Phase::Ready(Step::FindOrphans) if !self.searching => NextTask::Wait(None),
