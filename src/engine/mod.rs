@@ -9,8 +9,11 @@
 //!    ([`crate::protocol::url_policy`]); the host hears how it went;
 //! 4. the outcome goes back to the job as it came, with the time and whether the request was
 //!    abandoned ([`Reply`]): the job's machine classifies it and decides ([`crate::jobs::upload`],
-//!    [`crate::jobs::operation`]); the engine writes the log line and the journal record it returns
-//!    ([`resume`]).
+//!    [`crate::jobs::operation`]), and the job carries out the decision whole
+//!    ([`crate::jobs::Wrapped::apply`]). Work that was not sent goes back with `put_back`.
+//!
+//! May use: jobs, pacing, transport, journal, protocol, platform, config, log, error. The client is
+//! its one user: the engine's state is private, and the client asks it.
 
 pub mod handles;
 mod journals;
